@@ -1,0 +1,202 @@
+/* avbatch.c - main: global options, the command table, dispatch */
+#include "config.h"
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "proc.h"
+#include "util.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/local/share/avbatch"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+
+struct globals G;
+
+static const struct cmd *current;
+
+static const struct cmd commands[] = {
+	{ "run", cmd_run, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
+	  "run [--engine E[,E2...]] [-o E.KEY=VALUE]... [--report FILE] "
+	  "[--format text|json] TARGET...",
+	  "scan every guest file system of every target; report" },
+	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT,
+	  "inspect [--json] IMAGE...",
+	  "show format, backing chain, partitions, file systems, and what "
+	  "run would do" },
+	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
+	  "engines list | show ENGINE",
+	  "list the engine descriptors found, or show one" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: avbatch [--config FILE] [--engines-dir DIR]... "
+		"[--state-dir DIR] [-q] [-v] COMMAND [ARGS]\n"
+		"       avbatch --version | --help\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\nusage of each command:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  avbatch %s\n", commands[i].usage);
+}
+
+int cmd_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("avbatch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (current)
+		fprintf(stderr, "usage: avbatch %s\n", current->usage);
+	return 2;
+}
+
+const char *const *cmd_engine_dirs(size_t *n)
+{
+	*n = G.engine_dirs.n;
+	return (const char *const *)G.engine_dirs.v;
+}
+
+/* Keys of the [avbatch] section of avbatch.conf. */
+static int config_handler(void *user, const char *section, const char *key,
+			  const char *value)
+{
+	const char *path = user;
+
+	if (strcmp(section, "avbatch") != 0)
+		errx(2, "%s: unknown section '%s'", path, section);
+	if (!strcmp(key, "engine"))
+		G.default_engine = xstrdup(value);
+	else if (!strcmp(key, "state_dir"))
+		G.state_dir = xstrdup(value);
+	else if (!strcmp(key, "engines_dir"))
+		strv_push(&G.engine_dirs, value);
+	else
+		errx(2, "%s: unknown key '%s'", path, key);
+	return 1;
+}
+
+/* Read the configuration; a missing default file is fine, others are not. */
+static void load_config(const char *path, int must_exist)
+{
+	struct stat st;
+	FILE *f;
+	int r;
+
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !must_exist)
+			return;
+		err(2, "cannot open '%s'", path);
+	}
+	if (fstat(fileno(f), &st) == 0 && geteuid() == 0 &&
+	    (st.st_uid != 0 || (st.st_mode & 022)))
+		errx(2, "%s: refusing a configuration writable by others",
+		     path);
+	r = ini_parse_file(f, config_handler, (void *)path);
+	fclose(f);
+	if (r > 0)
+		errx(2, "%s:%d: syntax error", path, r);
+	if (r < 0)
+		errx(2, "cannot read '%s'", path);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CONFIG = 256, OPT_ENGINES_DIR, OPT_STATE_DIR, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "engines-dir", required_argument, NULL, OPT_ENGINES_DIR },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct strv cli_dirs = { 0 };
+	const char *config = NULL;
+	const char *state_dir = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_ENGINES_DIR:
+			strv_push(&cli_dirs, optarg);
+			break;
+		case OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case 'q':
+			verbosity = -1;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case OPT_VERSION:
+			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, argv[optind]))
+			current = &commands[i];
+	if (!current) {
+		warnx("unknown command '%s'", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	strv_push(&G.engine_dirs, PKGDATADIR "/engines");
+	strv_push(&G.engine_dirs, SYSCONFDIR "/avbatch/engines.d");
+	load_config(config ? config : SYSCONFDIR "/avbatch/avbatch.conf",
+		    config != NULL);
+	for (size_t i = 0; i < cli_dirs.n; i++)
+		strv_push(&G.engine_dirs, cli_dirs.v[i]);
+	strv_release(&cli_dirs);
+	if (state_dir)
+		G.state_dir = state_dir;
+	if (!G.state_dir)
+		G.state_dir = "/run/avbatch";
+	if (!G.default_engine)
+		G.default_engine = "clamav";
+
+	if ((current->flags & CMD_NEEDS_ROOT) && geteuid() != 0)
+		errx(2, "%s: must be run as root (it mounts file systems)",
+		     current->name);
+	r = proc_signals_init();
+	if (r < 0)
+		errx(2, "cannot set up signal handling: %s", strerror(-r));
+	r = current->fn(argc - optind, argv + optind);
+	strv_release(&G.engine_dirs);
+	return r;
+}

@@ -1,0 +1,176 @@
+/* cmd-inspect.c - avbatch inspect: what run would do, without mounting */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "image.h"
+#include "json.h"
+#include "mount.h"
+#include "proc.h"
+#include "report.h"
+#include "util.h"
+
+static struct json_object *fs_plan_json(const struct fs *fs)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_put_str(o, "id", fs->id);
+	json_put_str(o, "type", fs->type);
+	json_put_str(o, "label", fs->label);
+	json_put_str(o, "uuid", fs->uuid);
+	json_put_int(o, "offset", (int64_t)fs->offset);
+	json_put_int(o, "size", (int64_t)fs->size);
+	json_put_str(o, "action", fs->plan.skip ? "skip" :
+		     fs->plan.access == FS_EXTRACT ? "extract" : "mount");
+	json_put_str(o, "driver", fs->plan.skip ? NULL : fs->plan.driver);
+	json_put_str(o, "options", fs->plan.skip ? NULL : fs->plan.options);
+	json_put_str(o, "reason", fs->plan.skip);
+	return o;
+}
+
+/* Inspect one image: in-use check, format, chain, layout. */
+static struct json_object *inspect_one(const char *arg, const char *workdir)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *fss = json_object_new_array();
+	struct json_object *backing = json_object_new_array();
+	struct image *img = NULL;
+	struct attach *a = NULL;
+	const char *status = "ready", *slash;
+	char *cause = NULL;
+	int r;
+
+	r = mount_check_in_use(arg, &cause);
+	if (r == -EBUSY) {
+		status = "skipped";
+		goto done;
+	}
+	free(cause);
+	cause = NULL;
+	r = image_open(arg, &img, &cause);
+	if (r == 0)
+		r = mount_attach(img, workdir, &a, &cause);
+	if (r == 0)
+		r = image_read_layout(img, mount_attach_view(a), &cause);
+	if (r < 0)
+		status = r == -EBUSY ? "skipped" : "error";
+	for (size_t i = 0; img && i < img->backing.n; i++)
+		json_object_array_add(backing,
+			json_object_new_string(img->backing.v[i]));
+	for (size_t i = 0; r == 0 && i < img->nfs; i++)
+		json_object_array_add(fss, fs_plan_json(&img->fs[i]));
+done:
+	slash = strrchr(arg, '/');
+	json_put_str(o, "name", slash && slash[1] ? slash + 1 : arg);
+	json_put_str(o, "image", img ? img->path : arg);
+	json_put_str(o, "format", img ? img->format : NULL);
+	json_put_int(o, "virtual_size", img ? (int64_t)img->virtual_size : 0);
+	json_put_obj(o, "backing", backing);
+	json_put_str(o, "partition_table", img ? img->table : NULL);
+	json_put_str(o, "status", status);
+	json_put_str(o, "reason", cause);
+	json_put_obj(o, "filesystems", fss);
+	mount_detach(a);
+	image_free(img);
+	free(cause);
+	return o;
+}
+
+static void print_text(struct json_object *t)
+{
+	struct json_object *fss = json_get(t, "filesystems");
+	struct json_object *bk = json_get(t, "backing");
+	const char *reason = json_get_str(t, "reason");
+
+	printf("%s: %s", json_get_str(t, "image"),
+	       json_get_str(t, "format") ? json_get_str(t, "format") : "?");
+	if (json_get_str(t, "partition_table"))
+		printf(", %s partition table", json_get_str(t,
+							    "partition_table"));
+	printf(", %s", json_get_str(t, "status"));
+	if (reason)
+		printf(" (%s)", reason);
+	putchar('\n');
+	for (size_t i = 0; i < json_object_array_length(bk); i++)
+		printf("  backing %s\n", json_object_get_string(
+			json_object_array_get_idx(bk, i)));
+	for (size_t i = 0; i < json_object_array_length(fss); i++) {
+		struct json_object *f = json_object_array_get_idx(fss, i);
+		const char *type = json_get_str(f, "type");
+		const char *label = json_get_str(f, "label");
+
+		printf("  %-6s %-10s %12lld bytes  ", json_get_str(f, "id"),
+		       type ? type : "-",
+		       (long long)json_get_int(f, "size", 0));
+		if (label) {
+			fputs("label '", stdout);
+			report_print_safe(stdout, label, strlen(label));
+			fputs("'  ", stdout);
+		}
+		if (json_get_str(f, "reason"))
+			printf("skip: %s\n", json_get_str(f, "reason"));
+		else
+			printf("%s %s: %s\n", json_get_str(f, "action"),
+			       json_get_str(f, "driver"),
+			       json_get_str(f, "options"));
+	}
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct json_object *all = NULL;
+	char *cause = NULL, *dir = NULL;
+	bool json = false;
+	int c, r = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cmd_usage_error("bad option");
+		json = true;
+	}
+	if (optind >= argc)
+		return cmd_usage_error("no image given");
+	if (mount_private_namespace(&cause) < 0 ||
+	    mkdir_private(G.state_dir) < 0) {
+		fprintf(stderr, "avbatch: %s\n", cause ? cause :
+			"cannot create the state directory");
+		free(cause);
+		return 2;
+	}
+	all = json_object_new_array();
+	for (int i = optind; i < argc && !proc_stop_requested(); i++) {
+		struct json_object *t;
+
+		dir = xasprintf("%s/inspect-%d-%d", G.state_dir, (int)getpid(),
+				i);
+		if (mkdir_private(dir) < 0) {
+			fprintf(stderr, "avbatch: cannot create '%s'\n", dir);
+			free(dir);
+			r = 2;
+			break;
+		}
+		t = inspect_one(argv[i], dir);
+		rmdir(dir);
+		free(dir);
+		if (strcmp(json_get_str(t, "status"), "ready"))
+			r = 2;
+		if (!json)
+			print_text(t);
+		json_object_array_add(all, t);
+	}
+	if (json && json_write(all, "-") < 0)
+		r = 2;
+	json_object_put(all);
+	return r;
+}

@@ -1,0 +1,214 @@
+/* cmd-run.c - avbatch run: scan targets with engines, print and report */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "job.h"
+#include "mount.h"
+#include "report.h"
+#include "util.h"
+
+/* File name endings that mark a disk image inside a target directory. */
+static const char *const image_exts[] = {
+	".qcow2", ".qcow", ".img", ".raw", ".vmdk", ".vhd", ".vhdx", ".vdi",
+	".qed",
+};
+
+static bool looks_like_image(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ARRAY_SIZE(image_exts); i++) {
+		size_t e = strlen(image_exts[i]);
+
+		if (n > e && !strcmp(name + n - e, image_exts[i]))
+			return true;
+	}
+	return false;
+}
+
+static int cmp_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* A directory target stands for the disk images directly inside it. */
+static int add_targets(struct job *j, const char *arg)
+{
+	struct dirent **list;
+	struct stat st;
+	int n;
+
+	if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		job_add_target(j, arg);
+		return 0;
+	}
+	n = scandir(arg, &list, NULL, cmp_name);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", arg, list[i]->d_name);
+		struct stat fst;
+
+		if (looks_like_image(list[i]->d_name) && lstat(p, &fst) == 0 &&
+		    S_ISREG(fst.st_mode))
+			job_add_target(j, p);
+		free(p);
+		free(list[i]);
+	}
+	free(list);
+	return 0;
+}
+
+/* Apply "-o ENGINE.KEY=VALUE" to the engine it names. */
+static int apply_option(struct job *j, const char *spec)
+{
+	const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
+	char *name, *key, *cause = NULL;
+	int r = -ENOENT;
+
+	if (!dot || !eq || eq < dot)
+		return cmd_usage_error("bad option '%s': expected "
+				       "ENGINE.KEY=VALUE", spec);
+	name = xstrndup(spec, (size_t)(dot - spec));
+	key = xstrndup(dot + 1, (size_t)(eq - dot - 1));
+	for (size_t i = 0; i < j->nengines; i++)
+		if (!strcmp(engine_name(j->engines[i].e), name))
+			r = engine_set_option(j->engines[i].e, key, eq + 1,
+					      &cause);
+	if (r == -ENOENT && !cause)
+		cause = xasprintf("engine '%s' is not part of this run", name);
+	free(name);
+	free(key);
+	if (r < 0) {
+		r = cmd_usage_error("%s", cause);
+		free(cause);
+		return r;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	enum { OPT_REPORT = 256, OPT_FORMAT };
+	static const struct option opts[] = {
+		{ "engine", required_argument, NULL, 'e' },
+		{ "option", required_argument, NULL, 'o' },
+		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *engines = G.default_engine, *report = NULL;
+	struct strv options = { 0 }, names = { 0 };
+	bool json = false;
+	struct job *j = NULL;
+	char *cause = NULL, *list, *tok, *save = NULL;
+	size_t ndirs;
+	const char *const *dirs = cmd_engine_dirs(&ndirs);
+	int c, r = 2;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "e:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			engines = optarg;
+			break;
+		case 'o':
+			strv_push(&options, optarg);
+			break;
+		case OPT_REPORT:
+			report = optarg;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				r = cmd_usage_error("unknown format '%s'",
+						    optarg);
+				goto done;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		default:
+			r = cmd_usage_error("bad option");
+			goto done;
+		}
+	}
+	if (optind >= argc) {
+		r = cmd_usage_error("no target given");
+		goto done;
+	}
+
+	list = xstrdup(engines);
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		strv_push(&names, tok);
+	free(list);
+	if (!names.n) {
+		r = cmd_usage_error("no engine given");
+		goto done;
+	}
+	if (mount_private_namespace(&cause) < 0)
+		goto fail;
+	if (job_create(G.state_dir, &j, &cause) < 0)
+		goto fail;
+	for (size_t i = 0; i < names.n; i++) {
+		struct engine *e;
+
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names.v[k], names.v[i])) {
+				r = cmd_usage_error("engine '%s' given twice",
+						    names.v[i]);
+				goto done;
+			}
+		if (engine_find(dirs, ndirs, names.v[i], &e, &cause) < 0)
+			goto fail;
+		job_add_engine(j, e);
+	}
+	for (size_t i = 0; i < options.n; i++)
+		if (apply_option(j, options.v[i]))
+			goto done;
+	for (int i = optind; i < argc; i++)
+		if (add_targets(j, argv[i]) < 0) {
+			cause = xasprintf("cannot read directory '%s': %s",
+					  argv[i], strerror(errno));
+			goto fail;
+		}
+	msg_info("job %s: %zu target(s), state in %s", j->id, j->ntargets,
+		 j->dir);
+
+	job_run(j);
+
+	if (report && report_write(j, report) < 0)
+		msg_info("cannot write the report '%s': %s", report,
+			 strerror(errno));
+	{
+		char *copy = xasprintf("%s/report.json", j->dir);
+
+		report_write(j, copy);
+		free(copy);
+	}
+	if (json) {
+		if (!report || strcmp(report, "-"))
+			report_write(j, "-");
+	} else if (verbosity >= 0) {
+		report_print_text(j, stdout);
+	}
+	r = job_exit_code(j);
+	goto done;
+fail:
+	fprintf(stderr, "avbatch: %s\n", cause);
+	r = 2;
+done:
+	free(cause);
+	strv_release(&options);
+	strv_release(&names);
+	job_free(j);
+	return r;
+}

@@ -1,0 +1,40 @@
+/* cmd.h - what the command files share: global options, the command table */
+#ifndef AVBATCH_CMD_H
+#define AVBATCH_CMD_H
+
+#include "util.h"
+
+/* Global options, set by main before a command runs. */
+struct globals {
+	const char *config;
+	const char *state_dir;
+	const char *default_engine;
+	struct strv engine_dirs;	/* in override order, last wins */
+};
+
+extern struct globals G;
+
+enum cmd_flags {
+	CMD_NEEDS_ROOT = 1 << 0,	/* mounts, loop devices, namespaces */
+	CMD_NEEDS_ENGINES = 1 << 1,	/* loads descriptors */
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	unsigned flags;
+	const char *usage;
+	const char *help;
+};
+
+int cmd_run(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_engines(int argc, char **argv);
+
+/* The engine search path as a plain array for engine_find(). */
+const char *const *cmd_engine_dirs(size_t *n);
+
+/* Print a usage error for the running command and return exit status 2. */
+int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

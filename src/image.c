@@ -1,0 +1,600 @@
+/* image.c - disk image formats, backing chains, partitions, file systems */
+#include "config.h"
+
+#include <blkid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdisk.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "json.h"
+#include "proc.h"
+#include "util.h"
+
+/* Longest backing chain followed; deeper chains are refused. */
+#define MAX_CHAIN	16
+
+#define RO_OPTS		"ro,nosuid,nodev,noexec"
+
+/*
+ * The format from magic numbers (as qemu's own probes read them).  The
+ * caller decides what to trust; this only reads the header and footer.
+ */
+static int probe_format(const char *path, const char **fmt, char **cause)
+{
+	unsigned char head[512], foot[512];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		return -errno;
+	}
+	memset(head, 0, sizeof(head));
+	memset(foot, 0, sizeof(foot));
+	if (fstat(fd, &st) < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+		int e = errno;
+
+		close(fd);
+		*cause = xasprintf("cannot read '%s': %s", path, strerror(e));
+		return -e;
+	}
+	if (st.st_size >= 1024 &&
+	    pread(fd, foot, sizeof(foot), st.st_size - 512) < 0)
+		memset(foot, 0, sizeof(foot));
+	close(fd);
+
+	if (!memcmp(head, "QFI\xfb", 4))
+		*fmt = head[7] == 1 ? "qcow" : "qcow2";
+	else if (!memcmp(head, "QED", 4))
+		*fmt = "qed";
+	else if (!memcmp(head, "KDMV", 4) || !memcmp(head, "COWD", 4) ||
+		 !memcmp(head, "# Disk DescriptorFile", 21))
+		*fmt = "vmdk";
+	else if (!memcmp(head, "vhdxfile", 8))
+		*fmt = "vhdx";
+	else if (!memcmp(head, "conectix", 8) || !memcmp(foot, "conectix", 8))
+		*fmt = "vpc";
+	else if (head[0x40] == 0x7f && head[0x41] == 0x10 &&
+		 head[0x42] == 0xda && head[0x43] == 0xbe)
+		*fmt = "vdi";
+	else
+		*fmt = "raw";
+	return 0;
+}
+
+/* Run qemu-img info (which never opens backing files) on one layer. */
+static int qemu_img_info(const char *path, const char *fmt,
+			 struct json_object **out, char **cause)
+{
+	char tmpl[] = "/tmp/avbatch-info.XXXXXX";
+	struct proc_io io = { 0 };
+	struct strv argv = { 0 };
+	struct buf b = { 0 };
+	char *prog = NULL, *errlog = NULL;
+	int fd, r, st = 0;
+
+	r = proc_which("qemu-img", &prog);
+	if (r < 0) {
+		*cause = xstrdup("qemu-img not found in PATH");
+		return r;
+	}
+	fd = mkstemp(tmpl);
+	if (fd < 0) {
+		*cause = xasprintf("cannot create a temporary file: %s",
+				   strerror(errno));
+		free(prog);
+		return -errno;
+	}
+	close(fd);
+	errlog = xasprintf("%s.err", tmpl);
+	strv_push_take(&argv, prog);
+	strv_push(&argv, "info");
+	strv_push(&argv, "--output=json");
+	strv_push(&argv, "-f");
+	strv_push(&argv, fmt);
+	strv_push(&argv, path);
+	io.out_path = tmpl;
+	io.err_path = errlog;
+	r = proc_run(argv.v, &io, 60, &st);
+	if (r < 0) {
+		*cause = xasprintf("qemu-img info: %s", strerror(-r));
+		goto done;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		struct buf e = { 0 };
+		char *nl;
+
+		read_file(errlog, 4096, &e);
+		nl = e.p ? strchr(e.p, '\n') : NULL;
+		if (nl)
+			*nl = '\0';
+		*cause = xasprintf("%s", e.p && *e.p ? e.p :
+				   "qemu-img info failed");
+		buf_release(&e);
+		r = -EIO;
+		goto done;
+	}
+	r = read_file(tmpl, 16 << 20, &b);
+	if (r < 0) {
+		*cause = xasprintf("cannot read qemu-img output: %s",
+				   strerror(-r));
+		goto done;
+	}
+	*out = json_parse(b.p, b.len, cause);
+	if (!*out)
+		r = -EINVAL;
+done:
+	unlink(tmpl);
+	unlink(errlog);
+	free(errlog);
+	buf_release(&b);
+	strv_release(&argv);
+	return r;
+}
+
+/*
+ * A file qemu would open on the guest's say (a backing file, a vmdk
+ * extent) must be a regular file in dir, the directory of the image.
+ */
+static int check_sibling(const char *dir, const char *file, char **real,
+			 char **cause)
+{
+	char *copy, *rdir = NULL, *rfile = NULL;
+	struct stat st;
+	int r = 0;
+
+	if (file[0] != '/' || lstat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*cause = xasprintf("refusing '%s': not a regular file in the "
+				   "image's directory", file);
+		return -EPERM;
+	}
+	copy = xstrdup(file);
+	rdir = realpath(dirname(copy), NULL);
+	rfile = realpath(file, NULL);
+	if (!rdir || !rfile || strcmp(rdir, dir) != 0) {
+		*cause = xasprintf("refusing '%s': outside the image's "
+				   "directory %s", file, dir);
+		r = -EPERM;
+		free(rfile);
+	} else {
+		*real = rfile;
+	}
+	free(copy);
+	free(rdir);
+	return r;
+}
+
+/* Check the files a vmdk descriptor names as its extents. */
+static int check_extents(const char *dir, struct json_object *info,
+			 char **cause)
+{
+	struct json_object *ext = json_get(json_get(json_get(info,
+				"format-specific"), "data"), "extents");
+	size_t n;
+
+	if (!ext || !json_object_is_type(ext, json_type_array))
+		return 0;
+	n = json_object_array_length(ext);
+	for (size_t i = 0; i < n; i++) {
+		const char *f = json_get_str(json_object_array_get_idx(ext, i),
+					     "filename");
+		char *real = NULL;
+		int r;
+
+		if (!f)
+			continue;
+		r = check_sibling(dir, f, &real, cause);
+		free(real);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int image_open(const char *path, struct image **out, char **cause)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	struct json_object *info = NULL;
+	char *dir = NULL, *copy;
+	const char *fmt, *cur;
+	struct stat st;
+	int r;
+
+	img->path = realpath(path, NULL);
+	if (!img->path || stat(img->path, &st) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		r = -EINVAL;
+		*cause = xasprintf("'%s' is not a disk image file", path);
+		goto fail;
+	}
+	copy = xstrdup(img->path);
+	dir = xstrdup(dirname(copy));
+	free(copy);
+	r = probe_format(img->path, &fmt, cause);
+	if (r < 0)
+		goto fail;
+	img->format = xstrdup(fmt);
+	img->virtual_size = (uint64_t)st.st_size;
+	if (!strcmp(fmt, "raw"))
+		goto done;
+
+	for (cur = img->path; ; ) {
+		const char *bfile, *bfmt;
+		char *real = NULL;
+
+		r = qemu_img_info(cur, fmt, &info, cause);
+		if (r < 0)
+			goto fail;
+		if (cur == img->path)
+			img->virtual_size = (uint64_t)json_get_int(info,
+						"virtual-size", 0);
+		r = check_extents(dir, info, cause);
+		if (r < 0)
+			goto fail;
+		bfile = json_get_str(info, "full-backing-filename");
+		if (!bfile)
+			bfile = json_get_str(info, "backing-filename");
+		if (!bfile)
+			break;
+		if (img->backing.n >= MAX_CHAIN) {
+			r = -ELOOP;
+			*cause = xasprintf("backing chain longer than %d",
+					   MAX_CHAIN);
+			goto fail;
+		}
+		r = check_sibling(dir, bfile, &real, cause);
+		if (r < 0)
+			goto fail;
+		for (size_t i = 0; i < img->backing.n; i++)
+			if (!strcmp(img->backing.v[i], real) ||
+			    !strcmp(img->path, real)) {
+				free(real);
+				r = -ELOOP;
+				*cause = xasprintf("backing chain loops at "
+						   "'%s'", bfile);
+				goto fail;
+			}
+		bfmt = json_get_str(info, "backing-filename-format");
+		if (!bfmt) {
+			r = probe_format(real, &bfmt, cause);
+			if (r < 0) {
+				free(real);
+				goto fail;
+			}
+		}
+		strv_push_take(&img->backing, real);
+		strv_push(&img->backing_fmt, bfmt);
+		fmt = img->backing_fmt.v[img->backing_fmt.n - 1];
+		cur = real;
+		json_object_put(info);
+		info = NULL;
+	}
+done:
+	json_object_put(info);
+	free(dir);
+	*out = img;
+	return 0;
+fail:
+	json_object_put(info);
+	free(dir);
+	image_free(img);
+	return r;
+}
+
+/* Does the running kernel have (or can it load) a file system type? */
+static bool kernel_has_fs(const char *type)
+{
+	struct buf b = { 0 };
+	struct utsname u;
+	char *needle;
+	bool found = false;
+
+	if (read_file("/proc/filesystems", 1 << 16, &b) == 0) {
+		needle = xasprintf("\t%s\n", type);
+		found = strstr(b.p, needle) != NULL;
+		free(needle);
+	}
+	buf_release(&b);
+	if (found || uname(&u) < 0)
+		return found;
+	needle = xasprintf("/lib/modules/%s/modules.dep", u.release);
+	if (read_file(needle, 16 << 20, &b) == 0) {
+		char *mod = xasprintf("/%s.ko", type);
+
+		found = strstr(b.p, mod) != NULL;
+		free(mod);
+	}
+	free(needle);
+	buf_release(&b);
+	return found;
+}
+
+static void plan_skip(struct fs_plan *plan, bool uncovered,
+		      const char *reason)
+{
+	plan->skip = xstrdup(reason);
+	plan->uncovered = uncovered;
+}
+
+static void plan_mount(struct fs_plan *plan, const char *driver,
+		       enum fs_access access, const char *extra)
+{
+	plan->driver = xstrdup(driver);
+	plan->access = access;
+	if (access == FS_EXTRACT)
+		plan->options = xstrdup("copy to a private directory");
+	else
+		plan->options = xasprintf(RO_OPTS "%s%s", *extra ? "," : "",
+					  extra);
+}
+
+void image_plan_fs(const char *type, struct fs_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!type)
+		plan_skip(plan, false, "no file system found");
+	else if (!strcmp(type, "ext2") || !strcmp(type, "ext3") ||
+		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
+		/* noload: never replay the journal, not even in memory. */
+		plan_mount(plan, "ext4", FS_KERNEL, "noload");
+	else if (!strcmp(type, "xfs"))
+		/* Clones share UUIDs; the log is not replayed. */
+		plan_mount(plan, "xfs", FS_KERNEL, "norecovery,nouuid");
+	else if (!strcmp(type, "btrfs"))
+		plan_mount(plan, "btrfs", FS_KERNEL, "rescue=nologreplay");
+	else if (!strcmp(type, "ntfs"))
+		if (kernel_has_fs("ntfs3"))
+			plan_mount(plan, "ntfs3", FS_KERNEL, "");
+		else
+			plan_mount(plan, "ntfs-3g", FS_FUSE, "");
+	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
+		/*
+		 * Not fusefat: 0.1a shows short names upper-case and the volume
+		 * label as a file that can hide a directory of the same name.
+		 * mtools copies the files out (read-only) with their real names.
+		 */
+		if (kernel_has_fs("vfat"))
+			plan_mount(plan, "vfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "mtools", FS_EXTRACT, "");
+	else if (!strcmp(type, "exfat"))
+		if (kernel_has_fs("exfat"))
+			plan_mount(plan, "exfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "exfat-fuse", FS_FUSE, "");
+	else if (!strcmp(type, "swap"))
+		plan_skip(plan, false, "swap space");
+	else if (!strcmp(type, "swsuspend"))
+		plan_skip(plan, true, "swap holding a hibernation image");
+	else if (!strcmp(type, "crypto_LUKS"))
+		plan_skip(plan, true, "encrypted (LUKS)");
+	else if (!strcmp(type, "BitLocker"))
+		plan_skip(plan, true, "encrypted (BitLocker)");
+	else if (!strcmp(type, "LVM2_member") || !strcmp(type, "LVM1_member"))
+		plan_skip(plan, true,
+			  "LVM physical volume: LVM not supported yet");
+	else if (!strcmp(type, "jbd"))
+		plan_skip(plan, false, "external ext journal");
+	else if (kernel_has_fs(type))
+		plan_mount(plan, type, FS_KERNEL, "");
+	else {
+		char *why = xasprintf("unsupported file system type '%s'",
+				      type);
+
+		plan_skip(plan, true, why);
+		free(why);
+	}
+}
+
+/* Probe one file system with libblkid at [offset, offset+size) of fd. */
+static void probe_fs(int fd, struct fs *fs)
+{
+	blkid_probe pr = blkid_new_probe();
+	const char *v;
+	int r;
+
+	if (!pr || blkid_probe_set_device(pr, fd, (blkid_loff_t)fs->offset,
+					  (blkid_loff_t)fs->size) < 0) {
+		image_plan_fs(NULL, &fs->plan);
+		free(fs->plan.skip);
+		fs->plan.skip = xstrdup("cannot probe the file system");
+		fs->plan.uncovered = true;
+		blkid_free_probe(pr);
+		return;
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE |
+		BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID | BLKID_SUBLKS_USAGE);
+	blkid_probe_enable_partitions(pr, 0);
+	r = blkid_do_safeprobe(pr);
+	if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
+		fs->type = xstrdup(v);
+	if (r == 0 && blkid_probe_lookup_value(pr, "LABEL", &v, NULL) == 0)
+		fs->label = xstrdup(v);
+	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
+		fs->uuid = xstrdup(v);
+	image_plan_fs(fs->type, &fs->plan);
+	if (r == -2) {
+		free(fs->plan.skip);
+		fs->plan.skip = xstrdup("ambiguous: signatures of several "
+					"file systems found");
+		fs->plan.uncovered = true;
+	} else if (r < 0) {
+		free(fs->plan.skip);
+		fs->plan.skip = xstrdup("cannot read the file system");
+		fs->plan.uncovered = true;
+	}
+	blkid_free_probe(pr);
+}
+
+static struct fs *add_fs(struct image *img, char *id, uint64_t off,
+			 uint64_t size)
+{
+	struct fs *fs;
+
+	img->fs = xreallocarray(img->fs, img->nfs + 1, sizeof(*img->fs));
+	fs = &img->fs[img->nfs++];
+	memset(fs, 0, sizeof(*fs));
+	fs->id = id;
+	fs->offset = off;
+	fs->size = size;
+	return fs;
+}
+
+/*
+ * Does libblkid see a partition table on the whole view?  (libfdisk
+ * alone would take a FAT boot sector for an MBR.)
+ */
+static int has_table(int fd, uint64_t size, bool *yes)
+{
+	blkid_probe pr = blkid_new_probe();
+	int r;
+
+	if (!pr)
+		return -ENOMEM;
+	r = blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)size);
+	if (r == 0) {
+		blkid_probe_enable_superblocks(pr, 0);
+		blkid_probe_enable_partitions(pr, 1);
+		r = blkid_do_safeprobe(pr);
+		*yes = r == 0 &&
+			blkid_probe_lookup_value(pr, "PTTYPE", NULL, NULL) == 0;
+		r = r < 0 && r != -2 ? -EIO : 0;
+	}
+	blkid_free_probe(pr);
+	return r;
+}
+
+/* List partitions with libfdisk: ids are the guest table's numbers. */
+static int read_partitions(struct image *img, const char *view,
+			   char **cause)
+{
+	struct fdisk_context *cxt = fdisk_new_context();
+	struct fdisk_table *tb = NULL;
+	struct fdisk_iter *itr = NULL;
+	struct fdisk_partition *pa;
+	unsigned long ss;
+	int r;
+
+	if (!cxt)
+		return -ENOMEM;
+	r = fdisk_assign_device(cxt, view, 1);
+	if (r < 0) {
+		*cause = xasprintf("cannot read the partition table: %s",
+				   strerror(-r));
+		goto done;
+	}
+	if (!fdisk_has_label(cxt)) {
+		*cause = xstrdup("partition table not recognised by libfdisk");
+		r = -EINVAL;
+		goto done;
+	}
+	img->table = xstrdup(fdisk_label_get_name(fdisk_get_label(cxt, NULL)));
+	ss = fdisk_get_sector_size(cxt);
+	r = fdisk_get_partitions(cxt, &tb);
+	if (r < 0) {
+		*cause = xasprintf("cannot list partitions: %s", strerror(-r));
+		goto done;
+	}
+	itr = fdisk_new_iter(FDISK_ITER_FORWARD);
+	while (fdisk_table_next_partition(tb, itr, &pa) == 0) {
+		uint64_t off, len;
+
+		if (fdisk_partition_is_container(pa) ||
+		    !fdisk_partition_has_start(pa) ||
+		    !fdisk_partition_has_size(pa) ||
+		    !fdisk_partition_has_partno(pa))
+			continue;
+		off = (uint64_t)fdisk_partition_get_start(pa) * ss;
+		len = (uint64_t)fdisk_partition_get_size(pa) * ss;
+		add_fs(img, xasprintf("p%zu",
+			fdisk_partition_get_partno(pa) + 1), off, len);
+	}
+done:
+	fdisk_free_iter(itr);
+	fdisk_unref_table(tb);
+	fdisk_unref_context(cxt);
+	return r;
+}
+
+int image_read_layout(struct image *img, const char *view, char **cause)
+{
+	struct stat st;
+	bool table = false;
+	int fd, r;
+
+	fd = open(view, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", view,
+				   strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot stat '%s': %s", view,
+				   strerror(errno));
+		goto done;
+	}
+	if (S_ISREG(st.st_mode))
+		img->virtual_size = (uint64_t)st.st_size;
+	r = has_table(fd, img->virtual_size, &table);
+	if (r < 0) {
+		*cause = xasprintf("cannot read the disk: %s", strerror(-r));
+		goto done;
+	}
+	if (table)
+		r = read_partitions(img, view, cause);
+	else
+		add_fs(img, xstrdup("whole"), 0, img->virtual_size);
+	if (r < 0)
+		goto done;
+	for (size_t i = 0; i < img->nfs; i++)
+		probe_fs(fd, &img->fs[i]);
+done:
+	close(fd);
+	return r;
+}
+
+static void fs_release(struct fs *fs)
+{
+	free(fs->id);
+	free(fs->type);
+	free(fs->label);
+	free(fs->uuid);
+	free(fs->plan.driver);
+	free(fs->plan.options);
+	free(fs->plan.skip);
+}
+
+void image_free(struct image *img)
+{
+	if (!img)
+		return;
+	for (size_t i = 0; i < img->nfs; i++)
+		fs_release(&img->fs[i]);
+	free(img->fs);
+	free(img->path);
+	free(img->format);
+	free(img->table);
+	strv_release(&img->backing);
+	strv_release(&img->backing_fmt);
+	free(img);
+}

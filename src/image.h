@@ -1,0 +1,63 @@
+/* image.h - disk image formats, backing chains, partitions, file systems */
+#ifndef AVBATCH_IMAGE_H
+#define AVBATCH_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum fs_access {
+	FS_KERNEL,		/* mount with the kernel driver */
+	FS_FUSE,		/* mount with a FUSE program */
+	FS_EXTRACT,		/* copy out with a reader program (mtools) */
+};
+
+/* How a file system will be mounted, or why it will not be. */
+struct fs_plan {
+	char *driver;		/* kernel type ("ext4"), FUSE or reader program */
+	enum fs_access access;
+	char *options;		/* full option string, "ro,nosuid,..." */
+	char *skip;		/* reason it is not mounted, or NULL */
+	bool uncovered;		/* skipping leaves files unscanned (LUKS, ...) */
+};
+
+/* One guest file system: a partition, or the whole disk. */
+struct fs {
+	char *id;		/* "p3", "p5", "whole" */
+	uint64_t offset, size;	/* bytes, in the image's raw view */
+	char *type, *label, *uuid;
+	struct fs_plan plan;
+};
+
+struct image {
+	char *path;		/* absolute, as resolved */
+	char *format;		/* raw, qcow2, vmdk, vpc, vhdx, vdi */
+	struct strv backing;	/* top to bottom, absolute */
+	struct strv backing_fmt;
+	uint64_t virtual_size;
+	char *table;		/* "gpt", "dos" or NULL */
+	struct fs *fs;
+	size_t nfs;
+};
+
+/*
+ * Identify the image's format from its header (never from the guest's
+ * data alone) and read its backing chain with qemu-img, allowing only
+ * regular files in the image's own directory.  Opens nothing for writing.
+ */
+int image_open(const char *path, struct image **out, char **cause);
+
+/*
+ * Read the partition table (libfdisk) and probe every file system
+ * (libblkid) on view, the image's raw block view; fills img->fs with each
+ * one's mount plan.
+ */
+int image_read_layout(struct image *img, const char *view, char **cause);
+
+/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
+void image_plan_fs(const char *type, struct fs_plan *plan);
+
+void image_free(struct image *img);
+
+#endif

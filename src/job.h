@@ -1,0 +1,74 @@
+/* job.h - a batch: targets, their file systems, scanning, results */
+#ifndef AVBATCH_JOB_H
+#define AVBATCH_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+#include "image.h"
+
+struct detection {
+	char *fs;		/* file system id */
+	char *path;		/* guest path, raw bytes (may not be UTF-8) */
+	size_t pathlen;
+	char *threat;
+	const char *engine;
+};
+
+/* What happened to one file system of a target (parallel to img->fs). */
+struct fs_result {
+	const char *status;	/* scanned, skipped, error, stopped */
+	char *reason;
+	bool uncovered;		/* its files were not all scanned */
+	uint64_t seen, scanned, cached, skipped, bytes;
+	unsigned engine_errors;
+};
+
+struct target {
+	char *arg;		/* as named on the command line */
+	char *name;		/* for reports: the image's file name */
+	struct image *img;	/* NULL when it could not be opened */
+	const char *status;	/* clean, infected, error, skipped, stopped */
+	char *reason;
+	double duration;
+	struct fs_result *fsr;
+	struct detection *det;
+	size_t ndet;
+};
+
+struct job_engine {
+	struct engine *e;
+	char *binary;
+	char *version;
+};
+
+struct job {
+	char *id;
+	char *dir;		/* private state directory, 0700 */
+	char *host;
+	time_t started, finished;
+	struct job_engine *engines;
+	size_t nengines;
+	struct target *targets;
+	size_t ntargets;
+	bool stopped;
+};
+
+/* A new job with its state directory under state_dir/jobs. */
+int job_create(const char *state_dir, struct job **out, char **cause);
+/* The job takes ownership of e. */
+void job_add_engine(struct job *j, struct engine *e);
+void job_add_target(struct job *j, const char *arg);
+
+/* Scan every target; a stop request ends it early, releasing everything. */
+void job_run(struct job *j);
+
+/* The exit status of run: 0 clean, 1 found, 2 something not covered. */
+int job_exit_code(const struct job *j);
+size_t job_detections(const struct job *j);
+
+void job_free(struct job *j);
+
+#endif

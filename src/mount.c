@@ -1,0 +1,640 @@
+/* mount.c - attaching images read-only, mounting guest file systems, release */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libmount.h>
+#include <linux/loop.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "mount.h"
+#include "proc.h"
+#include "util.h"
+
+/* qemu's lock bytes (block/file-posix.c): 100 + permission bit. */
+#define QEMU_LOCK_PERM_BASE	100
+#define QEMU_LOCK_SHARED_BASE	200
+#define QEMU_PERM_WRITE_BIT	1
+
+/* How long a FUSE program may take to show its mount. */
+#define FUSE_READY_TIMEOUT	30.0
+
+struct attach {
+	char *view;
+	int lock_fd;
+	pid_t qsd;
+	char *export;		/* the FUSE export's mount point file */
+	char *log;
+};
+
+struct mnt {
+	char *target;
+	pid_t helper;		/* FUSE program, or 0 for a kernel mount */
+	bool mounted;
+	bool extracted;		/* target holds a copy, not a mount */
+};
+
+int mount_private_namespace(char **cause)
+{
+	if (unshare(CLONE_NEWNS) < 0) {
+		*cause = xasprintf("cannot create a private mount namespace: %s",
+				   strerror(errno));
+		return -errno;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*cause = xasprintf("cannot make mounts private: %s",
+				   strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Is byte (from qemu's lock layout) held by another open file description? */
+static int lock_byte_held(int fd, off_t byte, bool *held)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK, .l_whence = SEEK_SET,
+		.l_start = byte, .l_len = 1,
+	};
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	*held = fl.l_type != F_UNLCK;
+	return 0;
+}
+
+static int check_in_use_fd(int fd, const char *path, char **cause)
+{
+	bool held = false;
+	int r;
+
+	r = lock_byte_held(fd, QEMU_LOCK_PERM_BASE + QEMU_PERM_WRITE_BIT,
+			   &held);
+	if (r < 0) {
+		*cause = xasprintf("cannot test the lock of '%s': %s", path,
+				   strerror(-r));
+		return r;
+	}
+	if (held) {
+		*cause = xstrdup("in use: another process (a running VM?) "
+				 "has the image open for writing");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int mount_check_in_use(const char *path, char **cause)
+{
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		return -errno;
+	}
+	r = check_in_use_fd(fd, path, cause);
+	close(fd);
+	return r;
+}
+
+/*
+ * Test for a writer and hold a shared lock on qemu's "write not shared"
+ * byte, so a VM started meanwhile fails to take the image for writing.
+ */
+static int lock_image(const char *path, int *fdp, char **cause)
+{
+	struct flock fl = {
+		.l_type = F_RDLCK, .l_whence = SEEK_SET,
+		.l_start = QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE_BIT,
+		.l_len = 1,
+	};
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		return -errno;
+	}
+	r = check_in_use_fd(fd, path, cause);
+	if (!r && fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		r = -errno;
+		*cause = xasprintf("in use: cannot lock '%s': %s", path,
+				   strerror(errno));
+		if (r == -EAGAIN)
+			r = -EBUSY;
+	}
+	if (r) {
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Is target a mount point in our namespace, according to the kernel? */
+static bool is_mounted(const char *target)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file(
+					"/proc/self/mountinfo");
+	bool found;
+
+	if (!tb)
+		return false;
+	found = mnt_table_find_target(tb, target, MNT_ITER_BACKWARD) != NULL;
+	mnt_unref_table(tb);
+	return found;
+}
+
+/* The last non-empty line of a helper's log, for error messages. */
+static char *last_log_line(const char *path)
+{
+	struct buf b = { 0 };
+	char *line = NULL, *p, *end;
+
+	if (read_file(path, 1 << 20, &b) < 0 || !b.len) {
+		buf_release(&b);
+		return xstrdup("no message");
+	}
+	end = b.p + b.len;
+	while (end > b.p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	p = strrchr(b.p, '\n');
+	line = xstrdup(p ? p + 1 : b.p);
+	buf_release(&b);
+	return line;
+}
+
+/*
+ * Wait until a FUSE program shows its mount at target, or dies.  A program
+ * that dies has its last log line put in *cause.
+ */
+static int wait_fuse_ready(pid_t pid, const char *target, const char *log,
+			   char **cause)
+{
+	double deadline = time_mono() + FUSE_READY_TIMEOUT;
+	int st;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (is_mounted(target))
+			return 0;
+		if (w == pid || (w < 0 && errno == ECHILD)) {
+			char *msg = last_log_line(log);
+
+			*cause = msg;
+			return -EIO;
+		}
+		if (proc_stop_requested()) {
+			*cause = xstrdup("stopped");
+			return -ECANCELED;
+		}
+		if (time_mono() > deadline) {
+			*cause = xstrdup("timed out waiting for the mount");
+			return -ETIMEDOUT;
+		}
+		usleep(10000);
+	}
+}
+
+/* End a FUSE program after its mount is gone (or never came). */
+static void end_helper(pid_t pid, const char *target)
+{
+	if (pid <= 0)
+		return;
+	if (is_mounted(target))
+		umount2(target, MNT_DETACH);
+	proc_kill_group(pid, 10.0, NULL);
+}
+
+/* Formats whose qemu driver takes a "backing" node. */
+static bool format_has_backing(const char *fmt)
+{
+	return !strcmp(fmt, "qcow2") || !strcmp(fmt, "qed") ||
+	       !strcmp(fmt, "vmdk") || !strcmp(fmt, "qcow");
+}
+
+/* --blockdev arguments for one layer of the chain, read-only. */
+static void push_layer(struct strv *argv, size_t i, const char *path,
+		       const char *fmt, bool has_next)
+{
+	struct json_object *file = json_object_new_object();
+	struct json_object *lay = json_object_new_object();
+	char *node = xasprintf("f%zu", i), *lnode = xasprintf("l%zu", i);
+	char *next = xasprintf("l%zu", i + 1);
+
+	json_put_str(file, "driver", "file");
+	json_put_str(file, "node-name", node);
+	json_put_str(file, "filename", path);
+	json_object_object_add(file, "read-only", json_object_new_boolean(1));
+	json_put_str(lay, "driver", fmt);
+	json_put_str(lay, "node-name", lnode);
+	json_put_str(lay, "file", node);
+	json_object_object_add(lay, "read-only", json_object_new_boolean(1));
+	if (format_has_backing(fmt))
+		json_put_str(lay, "backing", has_next ? next : NULL);
+	strv_push(argv, "--blockdev");
+	strv_push(argv, json_object_to_json_string_ext(file,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	strv_push(argv, "--blockdev");
+	strv_push(argv, json_object_to_json_string_ext(lay,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(file);
+	json_object_put(lay);
+	free(node);
+	free(lnode);
+	free(next);
+}
+
+/*
+ * Start qemu-storage-daemon with the image's chain spelled out node by
+ * node (so qemu opens exactly the files avbatch checked) and a read-only
+ * FUSE export of the top layer.
+ */
+static int attach_qsd(struct attach *a, const struct image *img,
+		      const char *workdir, char **cause)
+{
+	struct json_object *exp = json_object_new_object();
+	struct strv argv = { 0 };
+	char *prog = NULL;
+	int fd, r;
+
+	r = proc_which("qemu-storage-daemon", &prog);
+	if (r < 0) {
+		*cause = xstrdup("qemu-storage-daemon not found in PATH");
+		goto done;
+	}
+	a->export = xasprintf("%s/view", workdir);
+	a->log = xasprintf("%s/qemu.log", workdir);
+	fd = open(a->export, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		  O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot create '%s': %s", a->export,
+				   strerror(errno));
+		goto done;
+	}
+	close(fd);
+
+	strv_push_take(&argv, prog);
+	prog = NULL;
+	/* Bottom first: a node can only name nodes defined before it. */
+	for (size_t i = img->backing.n; i > 0; i--)
+		push_layer(&argv, i, img->backing.v[i - 1],
+			   img->backing_fmt.v[i - 1], i < img->backing.n);
+	push_layer(&argv, 0, img->path, img->format, img->backing.n > 0);
+	json_put_str(exp, "type", "fuse");
+	json_put_str(exp, "id", "view");
+	json_put_str(exp, "node-name", "l0");
+	json_put_str(exp, "mountpoint", a->export);
+	json_object_object_add(exp, "writable", json_object_new_boolean(0));
+	json_put_str(exp, "allow-other", "off");
+	strv_push(&argv, "--export");
+	strv_push(&argv, json_object_to_json_string_ext(exp,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = a->log,
+						   .err_path = a->log }, &a->qsd);
+	if (r < 0) {
+		*cause = xasprintf("cannot start qemu-storage-daemon: %s",
+				   strerror(-r));
+		a->qsd = 0;
+		goto done;
+	}
+	r = wait_fuse_ready(a->qsd, a->export, a->log, cause);
+	if (r < 0)
+		goto done;
+	a->view = xstrdup(a->export);
+done:
+	json_object_put(exp);
+	strv_release(&argv);
+	free(prog);
+	return r;
+}
+
+int mount_attach(const struct image *img, const char *workdir,
+		 struct attach **out, char **cause)
+{
+	struct attach *a = xcalloc(1, sizeof(*a));
+	int r;
+
+	a->lock_fd = -1;
+	r = lock_image(img->path, &a->lock_fd, cause);
+	if (r < 0)
+		goto fail;
+	if (!strcmp(img->format, "raw")) {
+		a->view = xstrdup(img->path);
+	} else {
+		r = attach_qsd(a, img, workdir, cause);
+		if (r < 0)
+			goto fail;
+	}
+	*out = a;
+	return 0;
+fail:
+	mount_detach(a);
+	return r;
+}
+
+const char *mount_attach_view(const struct attach *a)
+{
+	return a->view;
+}
+
+void mount_detach(struct attach *a)
+{
+	if (!a)
+		return;
+	if (a->qsd > 0)
+		end_helper(a->qsd, a->export);
+	if (a->export)
+		unlink(a->export);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
+	free(a->view);
+	free(a->export);
+	free(a->log);
+	free(a);
+}
+
+/*
+ * A read-only loop device over [offset, offset+size) of view.  AUTOCLEAR
+ * ties its life to its users: it detaches when the mount (or the caller's
+ * fd, on failure) lets go.  Returns the open device fd.
+ */
+static int loop_attach(const char *view, uint64_t offset, uint64_t size,
+		       char **dev, char **cause)
+{
+	struct loop_config cfg;
+	int ctl, bfd, lfd = -1, r = 0;
+
+	bfd = open(view, O_RDONLY | O_CLOEXEC);
+	if (bfd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", view,
+				   strerror(errno));
+		return -errno;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open /dev/loop-control: %s",
+				   strerror(errno));
+		goto done;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = (uint32_t)bfd;
+	cfg.info.lo_offset = offset;
+	cfg.info.lo_sizelimit = size;
+	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+	snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "avbatch:%s",
+		 view);
+	for (int tries = 0; tries < 64; tries++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		char *path;
+
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		path = xasprintf("/dev/loop%d", n);
+		lfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (lfd >= 0 && ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
+			*dev = path;
+			r = 0;
+			break;
+		}
+		r = -errno;
+		if (lfd >= 0)
+			close(lfd);
+		lfd = -1;
+		free(path);
+		if (r != -EBUSY && r != -ENOENT && r != -ENXIO)
+			break;
+	}
+	if (lfd < 0 && !*cause)
+		*cause = xasprintf("cannot set up a loop device: %s",
+				   strerror(-r));
+	close(ctl);
+done:
+	close(bfd);
+	return lfd >= 0 ? lfd : r;
+}
+
+static int mount_kernel(const char *dev, const struct fs *fs,
+			const char *target, char **cause)
+{
+	struct libmnt_context *cxt = mnt_new_context();
+	int r;
+
+	if (!cxt) {
+		*cause = xstrdup("cannot create a libmount context");
+		return -ENOMEM;
+	}
+	/* Only the kernel: no /sbin/mount.* helper, no fstab, no utab. */
+	mnt_context_disable_helpers(cxt, 1);
+	mnt_context_disable_mtab(cxt, 1);
+	mnt_context_set_optsmode(cxt, MNT_OMODE_NOTAB);
+	mnt_context_set_source(cxt, dev);
+	mnt_context_set_target(cxt, target);
+	mnt_context_set_fstype(cxt, fs->plan.driver);
+	mnt_context_set_options(cxt, fs->plan.options);
+	r = mnt_context_mount(cxt);
+	if (r != 0) {
+		char msg[1024] = "";
+
+		mnt_context_get_excode(cxt, r, msg, sizeof(msg));
+		*cause = xasprintf("mount failed: %s", *msg ? msg :
+			strerror(mnt_context_get_syscall_errno(cxt)));
+		r = -EIO;
+	}
+	mnt_free_context(cxt);
+	return r;
+}
+
+/* Start a FUSE driver in the foreground, as our child, and wait for it. */
+static int mount_fuse(struct mnt *m, const char *dev, const struct fs *fs,
+		      const char *logdir, char **cause)
+{
+	struct strv argv = { 0 };
+	char *prog = NULL, *log = NULL;
+	int r;
+
+	r = proc_which(fs->plan.driver, &prog);
+	if (r < 0) {
+		*cause = xasprintf("FUSE driver '%s' not found in PATH",
+				   fs->plan.driver);
+		return r;
+	}
+	log = xasprintf("%s/%s.log", logdir, fs->plan.driver);
+	strv_push_take(&argv, prog);
+	if (!strcmp(fs->plan.driver, "ntfs-3g")) {
+		char *o = xasprintf("%s,no_detach", fs->plan.options);
+
+		strv_push(&argv, "-o");
+		strv_push_take(&argv, o);
+	} else {
+		strv_push(&argv, "-f");
+		strv_push(&argv, "-o");
+		strv_push(&argv, fs->plan.options);
+	}
+	strv_push(&argv, dev);
+	strv_push(&argv, m->target);
+	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = log,
+						   .err_path = log }, &m->helper);
+	if (r < 0) {
+		*cause = xasprintf("cannot start %s: %s", fs->plan.driver,
+				   strerror(-r));
+		m->helper = 0;
+		goto done;
+	}
+	r = wait_fuse_ready(m->helper, m->target, log, cause);
+	if (r == -EIO) {
+		char *c = *cause;
+
+		*cause = xasprintf("%s failed: %s", fs->plan.driver, c);
+		free(c);
+	}
+done:
+	strv_release(&argv);
+	free(log);
+	return r;
+}
+
+/*
+ * Copy a FAT file system's files out with mtools, for kernels without vfat
+ * (names exactly as the guest sees them, hidden files included).
+ */
+static int extract_fat(struct mnt *m, const char *dev, const char *logdir,
+		       char **cause)
+{
+	static const char *const env[] = {
+		"MTOOLS_SKIP_CHECK=1", "LC_ALL=C.UTF-8", NULL
+	};
+	char *log = xasprintf("%s/mtools.log", logdir);
+	struct strv argv = { 0 };
+	char *prog = NULL;
+	int r, st = 0;
+
+	r = proc_which("mcopy", &prog);
+	if (r < 0) {
+		*cause = xstrdup("mcopy (mtools) not found in PATH");
+		goto done;
+	}
+	strv_push_take(&argv, prog);
+	strv_push(&argv, "-s");		/* recursive */
+	strv_push(&argv, "-p");		/* keep attributes and times */
+	strv_push(&argv, "-n");		/* never ask */
+	strv_push(&argv, "-i");
+	strv_push(&argv, dev);
+	strv_push(&argv, "::/");
+	strv_push_take(&argv, xasprintf("%s/", m->target));
+	m->extracted = true;
+	r = proc_run(argv.v, &(struct proc_io){ .out_path = log,
+		     .err_path = log, .env = env }, -1, &st);
+	if (r == -ECANCELED) {
+		*cause = xstrdup("stopped");
+	} else if (r < 0) {
+		*cause = xasprintf("cannot run mcopy: %s", strerror(-r));
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char *c = last_log_line(log);
+
+		*cause = xasprintf("mcopy failed: %s", c);
+		free(c);
+		r = -EIO;
+	}
+done:
+	strv_release(&argv);
+	free(log);
+	return r;
+}
+
+int mount_fs(const char *view, const struct fs *fs, const char *target,
+	     struct mnt **out, char **cause)
+{
+	struct mnt *m = xcalloc(1, sizeof(*m));
+	char *dev = NULL, *logdir = NULL, *slash;
+	int lfd = -1, r;
+
+	m->target = xstrdup(target);
+	if (mkdir(target, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		*cause = xasprintf("cannot create '%s': %s", target,
+				   strerror(errno));
+		goto fail;
+	}
+	lfd = loop_attach(view, fs->offset, fs->size, &dev, cause);
+	if (lfd < 0) {
+		r = lfd;
+		goto fail;
+	}
+	logdir = xstrdup(target);
+	slash = strrchr(logdir, '/');
+	if (slash)
+		*slash = '\0';
+	switch (fs->plan.access) {
+	default:
+	case FS_KERNEL:
+		r = mount_kernel(dev, fs, target, cause);
+		break;
+	case FS_FUSE:
+		r = mount_fuse(m, dev, fs, logdir, cause);
+		break;
+	case FS_EXTRACT:
+		r = extract_fat(m, dev, logdir, cause);
+		break;
+	}
+	if (r < 0)
+		goto fail;
+	m->mounted = !m->extracted;
+	close(lfd);
+	free(dev);
+	free(logdir);
+	*out = m;
+	return 0;
+fail:
+	if (lfd >= 0)
+		close(lfd);
+	free(dev);
+	free(logdir);
+	mount_release(m);
+	return r;
+}
+
+void mount_release(struct mnt *m)
+{
+	if (!m)
+		return;
+	if (m->helper > 0) {
+		/* The driver exits by itself once its mount is gone. */
+		if (m->mounted && umount2(m->target, 0) < 0)
+			umount2(m->target, MNT_DETACH);
+		end_helper(m->helper, m->target);
+	} else if (m->mounted) {
+		for (int i = 0; umount2(m->target, 0) < 0; i++) {
+			if (errno != EBUSY || i == 50) {
+				umount2(m->target, MNT_DETACH);
+				break;
+			}
+			usleep(100000);
+		}
+	}
+	if (m->extracted)
+		rmtree(m->target);
+	else
+		rmdir(m->target);
+	free(m->target);
+	free(m);
+}

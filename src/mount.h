@@ -1,0 +1,43 @@
+/* mount.h - attaching images read-only, mounting guest file systems, release */
+#ifndef AVBATCH_MOUNT_H
+#define AVBATCH_MOUNT_H
+
+#include <stdint.h>
+
+#include "image.h"
+
+struct attach;		/* an image exposed as a read-only raw view */
+struct mnt;		/* one mounted guest file system */
+
+/*
+ * Move avbatch into a private mount namespace so that guest mounts are
+ * invisible to the host and vanish with the namespace.
+ */
+int mount_private_namespace(char **cause);
+
+/*
+ * Refuse an image a running VM has open: qemu marks the WRITE permission
+ * with an OFD lock on byte 101.  Returns 0, -EBUSY ("in use") or -errno.
+ */
+int mount_check_in_use(const char *path, char **cause);
+
+/*
+ * Expose img read-only as a raw view: the file itself for raw images, a
+ * qemu-storage-daemon FUSE export in workdir otherwise.  Holds a shared
+ * lock that keeps qemu from opening the image for writing meanwhile.
+ */
+int mount_attach(const struct image *img, const char *workdir,
+		 struct attach **out, char **cause);
+const char *mount_attach_view(const struct attach *a);
+void mount_detach(struct attach *a);
+
+/*
+ * Mount one file system of a view at target (created 0700) through a
+ * read-only loop device, with fs->plan.  Returns 0 or -errno with *cause
+ * holding the driver's message.
+ */
+int mount_fs(const char *view, const struct fs *fs, const char *target,
+	     struct mnt **out, char **cause);
+void mount_release(struct mnt *m);
+
+#endif

@@ -1,0 +1,235 @@
+/* proc.c - spawning children without a shell, signals, reaping */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "util.h"
+
+static int sigfd = -1;
+static bool stop_requested;
+
+/* The only environment a child sees: no guest- or user-controlled values. */
+static char *const child_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C",
+	"LANG=C",
+	"HOME=/root",
+	"TMPDIR=/tmp",
+	NULL
+};
+
+int proc_signals_init(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	/* Daemonizing helpers (FUSE drivers, qemu) stay our children. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Read pending signals; returns true if a SIGCHLD was among them. */
+static bool drain_signals(void)
+{
+	struct signalfd_siginfo si;
+	bool chld = false;
+
+	if (sigfd < 0)
+		return false;
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			chld = true;
+		else
+			stop_requested = true;
+	}
+	return chld;
+}
+
+bool proc_stop_requested(void)
+{
+	drain_signals();
+	return stop_requested;
+}
+
+int proc_which(const char *name, char **path)
+{
+	const char *env = getenv("PATH"), *p, *end;
+	struct stat st;
+
+	if (!name || !*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (name[0] != '/' || stat(name, &st) < 0 ||
+		    !S_ISREG(st.st_mode) || access(name, X_OK) < 0)
+			return -ENOENT;
+		*path = xstrdup(name);
+		return 0;
+	}
+	if (!env || !*env)
+		env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (p = env; ; p = end + 1) {
+		char *cand;
+
+		end = strchrnul(p, ':');
+		/* Relative PATH entries (and empty ones, meaning ".") are ignored. */
+		if (end > p && *p == '/') {
+			cand = xasprintf("%.*s/%s", (int)(end - p), p, name);
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+			    access(cand, X_OK) == 0) {
+				*path = cand;
+				return 0;
+			}
+			free(cand);
+		}
+		if (!*end)
+			break;
+	}
+	return -ENOENT;
+}
+
+int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	struct strv env = { 0 };
+	sigset_t none, dfl;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+					 O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+		io && io->out_path ? io->out_path : "/dev/null",
+		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
+		io && io->err_path ? io->err_path : "/dev/null",
+		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	sigemptyset(&none);
+	sigfillset(&dfl);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+				 POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	/* Extra entries go first: getenv() takes the first of a name. */
+	for (size_t i = 0; io && io->env && io->env[i]; i++)
+		strv_push(&env, io->env[i]);
+	for (size_t i = 0; child_env[i]; i++)
+		strv_push(&env, child_env[i]);
+	r = posix_spawn(pid, argv[0], &fa, &at, argv, env.v);
+	strv_release(&env);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (!r)
+		msg_debug("started %s as pid %d", argv[0], (int)*pid);
+	return r;
+}
+
+int proc_wait(pid_t pid, double timeout, int *status)
+{
+	double deadline = timeout < 0 ? 0 : time_mono() + timeout;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+		pid_t w = waitpid(pid, status, WNOHANG);
+		int ms = -1;
+
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		drain_signals();
+		if (stop_requested)
+			return -ECANCELED;
+		if (timeout >= 0) {
+			double left = deadline - time_mono();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			ms = (int)(left * 1000) + 1;
+		}
+		/* Recheck at least every second in case a SIGCHLD was coalesced. */
+		if (ms < 0 || ms > 1000)
+			ms = 1000;
+		if (sigfd < 0) {
+			usleep(10000);
+			continue;
+		}
+		poll(&pfd, 1, ms);
+	}
+}
+
+void proc_kill_group(pid_t pid, double grace, int *status)
+{
+	double deadline = time_mono() + grace;
+	int st;
+
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGTERM);
+	kill(-pid, SIGCONT);
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid || (w < 0 && errno == ECHILD))
+			break;
+		if (time_mono() >= deadline) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		usleep(20000);
+	}
+	/* Anything else left in the group is not allowed to outlive it. */
+	kill(-pid, SIGKILL);
+	if (status)
+		*status = st;
+}
+
+int proc_run(char *const argv[], const struct proc_io *io, double timeout,
+	     int *status)
+{
+	pid_t pid;
+	int r;
+
+	r = proc_spawn(argv, io, &pid);
+	if (r)
+		return -r;
+	r = proc_wait(pid, timeout, status);
+	if (r == -ECANCELED || r == -ETIMEDOUT)
+		proc_kill_group(pid, 5.0, NULL);
+	return r;
+}
+
+void proc_reap_orphans(void)
+{
+	int st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+}

@@ -1,0 +1,57 @@
+/* proc.h - spawning children without a shell, signals, reaping */
+#ifndef AVBATCH_PROC_H
+#define AVBATCH_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Where a child's output goes; NULL means /dev/null.  Files are appended. */
+struct proc_io {
+	const char *out_path;
+	const char *err_path;
+	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
+};
+
+/*
+ * Block the signals avbatch handles (INT, TERM, HUP, CHLD) and route them
+ * through one signalfd.  Also makes avbatch the subreaper of its children's
+ * daemons.  Call once, from main, before any child exists.
+ */
+int proc_signals_init(void);
+
+/* True once SIGINT/SIGTERM/SIGHUP arrived; drains the signalfd. */
+bool proc_stop_requested(void);
+
+/*
+ * Resolve a program name through PATH (the patent's "global tool") unless it
+ * is absolute.  Returns 0 and a malloc'd path, or -ENOENT.
+ */
+int proc_which(const char *name, char **path);
+
+/*
+ * Start argv[0] (an absolute path) in its own process group with a clean
+ * signal mask, /dev/null stdin and a whitelisted environment.  Returns 0 or
+ * an errno value.
+ */
+int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid);
+
+/*
+ * Wait for pid.  timeout < 0 waits forever.  Returns 0 with *status set,
+ * -ETIMEDOUT, or -ECANCELED when a stop was requested (the child still runs).
+ */
+int proc_wait(pid_t pid, double timeout, int *status);
+
+/* End a process group: TERM (and CONT), then KILL after grace seconds; reaps pid. */
+void proc_kill_group(pid_t pid, double grace, int *status);
+
+/*
+ * Spawn, wait, and end the child's group if a stop is requested or the
+ * timeout passes.  Returns 0 with *status, -ECANCELED, -ETIMEDOUT or -errno.
+ */
+int proc_run(char *const argv[], const struct proc_io *io, double timeout,
+	     int *status);
+
+/* Reap exited orphans handed to us as subreaper; never blocks. */
+void proc_reap_orphans(void);
+
+#endif

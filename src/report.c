@@ -1,0 +1,223 @@
+/* report.c - the JSON report (schema 1) and the text summary of a job */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "report.h"
+#include "util.h"
+
+static struct json_object *fs_json(const struct fs *fs,
+				   const struct fs_result *res)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *files = json_object_new_object();
+
+	json_put_str(o, "id", fs->id);
+	json_put_str(o, "type", fs->type);
+	if (fs->label)
+		json_put_bytes(o, "label", "label_b64", fs->label,
+			       strlen(fs->label));
+	else
+		json_put_str(o, "label", NULL);
+	json_put_str(o, "uuid", fs->uuid);
+	json_put_int(o, "offset", (int64_t)fs->offset);
+	json_put_int(o, "size", (int64_t)fs->size);
+	json_put_str(o, "status", res->status);
+	json_put_str(o, "reason", res->reason);
+	if (!fs->plan.skip) {
+		json_put_str(o, "driver", fs->plan.driver);
+		json_put_str(o, "options", fs->plan.options);
+	}
+	json_put_int(files, "seen", (int64_t)res->seen);
+	json_put_int(files, "scanned", (int64_t)res->scanned);
+	json_put_int(files, "cached", (int64_t)res->cached);
+	json_put_int(files, "skipped", (int64_t)res->skipped);
+	json_put_obj(o, "files", files);
+	json_put_int(o, "bytes_scanned", (int64_t)res->bytes);
+	json_put_int(o, "engine_errors", res->engine_errors);
+	return o;
+}
+
+static struct json_object *target_json(const struct target *t)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *backing = json_object_new_array();
+	struct json_object *fss = json_object_new_array();
+	struct json_object *dets = json_object_new_array();
+	const struct image *img = t->img;
+
+	json_put_str(o, "name", t->name);
+	json_put_str(o, "image", img ? img->path : t->arg);
+	json_put_str(o, "format", img ? img->format : NULL);
+	for (size_t i = 0; img && i < img->backing.n; i++)
+		json_object_array_add(backing,
+			json_object_new_string(img->backing.v[i]));
+	json_put_obj(o, "backing", backing);
+	json_put_str(o, "partition_table", img ? img->table : NULL);
+	json_put_str(o, "status", t->status);
+	json_put_str(o, "reason", t->reason);
+	json_put_double(o, "duration_s", t->duration);
+	for (size_t k = 0; img && t->fsr && k < img->nfs; k++)
+		json_object_array_add(fss, fs_json(&img->fs[k], &t->fsr[k]));
+	json_put_obj(o, "filesystems", fss);
+	for (size_t k = 0; k < t->ndet; k++) {
+		struct json_object *d = json_object_new_object();
+
+		json_put_str(d, "fs", t->det[k].fs);
+		json_put_bytes(d, "path", "path_b64", t->det[k].path,
+			       t->det[k].pathlen);
+		json_put_bytes(d, "threat", "threat_b64", t->det[k].threat,
+			       strlen(t->det[k].threat));
+		json_put_str(d, "engine", t->det[k].engine);
+		json_object_array_add(dets, d);
+	}
+	json_put_obj(o, "detections", dets);
+	return o;
+}
+
+static const char *job_status(const struct job *j, int code)
+{
+	if (code == 1)
+		return "infected";
+	if (j->stopped)
+		return "stopped";
+	return code == 0 ? "clean" : "error";
+}
+
+struct json_object *report_build(const struct job *j)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *tool = json_object_new_object();
+	struct json_object *engines = json_object_new_array();
+	struct json_object *targets = json_object_new_array();
+	struct json_object *totals = json_object_new_object();
+	int code = job_exit_code(j);
+	int64_t n[4] = { 0 }, files = 0, bytes = 0, skipped = 0, stopped = 0;
+	char *t0 = time_iso8601(j->started), *t1 = time_iso8601(j->finished);
+
+	json_put_int(o, "schema", REPORT_SCHEMA);
+	json_put_str(tool, "name", PACKAGE_NAME);
+	json_put_str(tool, "version", PACKAGE_VERSION);
+	json_put_obj(o, "tool", tool);
+	json_put_str(o, "job", j->id);
+	json_put_str(o, "host", j->host);
+	json_put_str(o, "started", t0);
+	json_put_str(o, "finished", j->finished ? t1 : NULL);
+	json_put_str(o, "status", job_status(j, code));
+	json_put_int(o, "exit_code", code);
+	for (size_t i = 0; i < j->nengines; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_put_str(e, "name", engine_name(j->engines[i].e));
+		json_put_str(e, "binary", j->engines[i].binary);
+		json_put_str(e, "version", j->engines[i].version);
+		json_object_array_add(engines, e);
+	}
+	json_put_obj(o, "engines", engines);
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+
+		json_object_array_add(targets, target_json(t));
+		if (!strcmp(t->status, "clean"))
+			n[0]++;
+		else if (!strcmp(t->status, "infected"))
+			n[1]++;
+		else if (!strcmp(t->status, "error"))
+			n[2]++;
+		else if (!strcmp(t->status, "skipped"))
+			skipped++;
+		else
+			stopped++;
+		for (size_t k = 0; t->fsr && k < t->img->nfs; k++) {
+			files += (int64_t)t->fsr[k].scanned;
+			bytes += (int64_t)t->fsr[k].bytes;
+		}
+	}
+	json_put_obj(o, "targets", targets);
+	json_put_int(totals, "targets", (int64_t)j->ntargets);
+	json_put_int(totals, "clean", n[0]);
+	json_put_int(totals, "infected", n[1]);
+	json_put_int(totals, "error", n[2]);
+	json_put_int(totals, "skipped", skipped);
+	json_put_int(totals, "stopped", stopped);
+	json_put_int(totals, "detections", (int64_t)job_detections(j));
+	json_put_int(totals, "files_scanned", files);
+	json_put_int(totals, "bytes_scanned", bytes);
+	json_put_obj(o, "totals", totals);
+	free(t0);
+	free(t1);
+	return o;
+}
+
+int report_write(const struct job *j, const char *path)
+{
+	struct json_object *o = report_build(j);
+	int r = json_write(o, path);
+
+	json_object_put(o);
+	return r;
+}
+
+void report_print_safe(FILE *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t l = 2;
+
+		if (c == '\\') {
+			fputs("\\\\", out);
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(out, "\\x%02x", c);
+		} else if (c < 0x80) {
+			fputc(c, out);
+		} else {
+			while (l <= 4 && i + l <= n && !utf8_valid(s + i, l))
+				l++;
+			if (l <= 4 && i + l <= n) {
+				fwrite(s + i, 1, l, out);
+				i += l - 1;
+			} else {
+				fprintf(out, "\\x%02x", c);
+			}
+		}
+	}
+}
+
+void report_print_text(const struct job *j, FILE *out)
+{
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+
+		fputs(t->name, out);
+		fprintf(out, ": %s", t->status);
+		if (t->reason)
+			fprintf(out, " (%s)", t->reason);
+		fputc('\n', out);
+		for (size_t k = 0; t->fsr && k < t->img->nfs; k++) {
+			const struct fs *fs = &t->img->fs[k];
+			const struct fs_result *r = &t->fsr[k];
+
+			fprintf(out, "  %-6s %-8s %-8s", fs->id,
+				fs->type ? fs->type : "-", r->status);
+			if (!strcmp(r->status, "scanned"))
+				fprintf(out, " %llu files",
+					(unsigned long long)r->scanned);
+			if (r->reason)
+				fprintf(out, " (%s)", r->reason);
+			fputc('\n', out);
+		}
+		for (size_t k = 0; k < t->ndet; k++) {
+			fprintf(out, "  FOUND %s:", t->det[k].fs);
+			report_print_safe(out, t->det[k].path,
+					  t->det[k].pathlen);
+			fputs(": ", out);
+			report_print_safe(out, t->det[k].threat,
+					  strlen(t->det[k].threat));
+			fprintf(out, " [%s]\n", t->det[k].engine);
+		}
+	}
+	fprintf(out, "%zu target(s), %zu detection(s), exit %d\n",
+		j->ntargets, job_detections(j), job_exit_code(j));
+}

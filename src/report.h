@@ -1,0 +1,18 @@
+/* report.h - the JSON report (schema 1) and the text summary of a job */
+#ifndef AVBATCH_REPORT_H
+#define AVBATCH_REPORT_H
+
+#include <stdio.h>
+
+#include "job.h"
+
+#define REPORT_SCHEMA 1
+
+struct json_object *report_build(const struct job *j);
+int report_write(const struct job *j, const char *path);
+void report_print_text(const struct job *j, FILE *out);
+
+/* Print bytes for a terminal: control and non-UTF-8 bytes escaped. */
+void report_print_safe(FILE *out, const char *s, size_t n);
+
+#endif

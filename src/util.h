@@ -1,0 +1,68 @@
+/* util.h - allocation, strings, files and small helpers shared by all modules */
+#ifndef AVBATCH_UTIL_H
+#define AVBATCH_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation wrappers: they abort on out-of-memory, callers never check. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+void *xreallocarray(void *p, size_t nmemb, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable NULL-terminated array of strings (argv, lists of paths). */
+struct strv {
+	char **v;
+	size_t n, alloc;
+};
+void strv_push(struct strv *sv, const char *s);
+void strv_push_take(struct strv *sv, char *s);
+void strv_release(struct strv *sv);
+void strv_sort(struct strv *sv);
+int strv_cmp(const void *a, const void *b);	/* for qsort/bsearch */
+
+/* A growable byte buffer, always NUL-terminated. */
+struct buf {
+	char *p;
+	size_t len, alloc;
+};
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_addstr(struct buf *b, const char *s);
+void buf_addf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_release(struct buf *b);
+
+/* Messages for the command layer; verbosity is set once by main. */
+extern int verbosity;
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int parse_u64(const char *s, uint64_t *out);
+int parse_int(const char *s, int *out);
+bool str_has_prefix(const char *s, const char *prefix);
+
+/* Files: directories created 0700 and checked, atomic writes. */
+int mkdir_private(const char *path);
+int write_file_atomic(const char *path, const void *data, size_t len);
+int read_file(const char *path, size_t max, struct buf *out);
+int rmtree(const char *path);
+
+/* Time. */
+double time_mono(void);
+char *time_iso8601(time_t t);
+
+/* Bytes that may not be UTF-8 (guest file names). */
+bool utf8_valid(const char *s, size_t n);
+char *utf8_lossy(const char *s, size_t n);
+char *base64_encode(const void *data, size_t n);
+
+#endif

@@ -1,0 +1,523 @@
+# tests/fixtures.sh - builders of real disk images for avbatch tests.
+# Source after lib.sh (needs bash; uses nothing from lib.sh but PATH).
+#
+#   fx_eicar FILE     write the 68-byte EICAR test string to FILE
+#   fx_sigdb DIR      ClamAV signatures usable without the official DB:
+#                     DIR/test.ndb (Test.EICAR.NDB) and DIR/test.hdb
+#                     (Test.ClamExe.HDB, Test.ClamPdf.HDB, Test.ClamZip.HDB);
+#                     clamscan reports them with ".UNOFFICIAL" appended.
+#   fx_batch DIR      the acceptance batch: DIR/{gpt.qcow2,mbr.vmdk,ext.vhdx,
+#                     bare.raw,gpt20.raw,luks.raw,trunc.qcow2}, DIR/expect.detections,
+#                     DIR/expect.fs; sets the array FX_IMAGES (absolute paths).
+#   fx_demo DIR       DIR/demo-gpt.qcow2, DIR/demo-mbr.raw, DIR/sigs/; sets FX_IMAGES.
+#
+# Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
+# the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
+# scratch space removed before returning;
+# nothing is printed on stdout; errors go to stderr and the function returns 1.
+# File systems are built in separate files (no mount where a tool can fill them:
+# mkfs.ext* -d, mkfs.btrfs --rootdir, mtools), NTFS through an ntfs-3g FUSE mount
+# of the file and xfs through a loop mount, both inside a private mount
+# namespace (unshare -m) so that nothing can stay visible or mounted, then
+# copied with dd into the disk at the offsets sfdisk reports.  Root only.
+#
+# Guest file names are only ever passed as arguments, never evaluated.
+
+FX_TESTFILES=${FX_TESTFILES:-/usr/share/clamav-testfiles}
+
+# The EICAR test string, reversed so that no scanner flags this file.
+_FX_EICAR_REV='*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\4[PA@%P!O5X'
+FX_EICAR_MD5=44d88612fea8a8f36de82e1278abb02f
+FX_TRUNC_SIZE=${FX_TRUNC_SIZE:-64}
+
+# GPT partition type GUIDs.
+_FX_GPT_ESP=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+_FX_GPT_SWAP=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F
+_FX_GPT_LINUX=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+_FX_GPT_ROOT=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709
+_FX_GPT_LUKS=CA7D7CCB-63ED-4C53-861C-1742536059CC
+_FX_GPT_MSDATA=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
+
+FX_IMAGES=()
+_FX_LOG=/dev/null
+_FX_WORK=
+
+# ---------------------------------------------------------------- basics
+
+_fx_err() {
+	echo "fixtures: $*" >&2
+	if [ -f "$_FX_LOG" ]; then
+		echo "fixtures: last lines of $_FX_LOG:" >&2
+		tail -n 15 -- "$_FX_LOG" | sed 's/^/fixtures:   /' >&2
+	fi
+	return 1
+}
+
+# _fx_run CMD [ARG...]: run with output to the log; complain on failure.
+_fx_run() {
+	printf '+ %s\n' "$(printf '%q ' "$@")" >>"$_FX_LOG"
+	"$@" >>"$_FX_LOG" 2>&1 && return 0
+	_fx_err "command failed (status $?): $(printf '%q ' "$@")"
+}
+
+_fx_abs() {	# _fx_abs PATH: print PATH made absolute (PATH's dir must exist)
+	local d b
+	d=$(dirname -- "$1") b=$(basename -- "$1")
+	d=$(cd -- "$d" && pwd) || return 1
+	printf '%s/%s\n' "${d%/}" "$b"
+}
+
+# _fx_begin DIR: create DIR, DIR/.fx (log, keys) and a fresh work directory.
+_fx_begin() {
+	mkdir -p -- "$1/.fx" || { echo "fixtures: cannot create $1/.fx" >&2; return 1; }
+	_FX_LOG=$(_fx_abs "$1/.fx/fixtures.log") || return 1
+	_FX_WORK=$(_fx_abs "$1/.fx/work") || return 1
+	rm -rf --one-file-system -- "$_FX_WORK"
+	mkdir -p -- "$_FX_WORK" || return 1
+}
+
+_fx_end() {
+	[ -n "$_FX_WORK" ] && rm -rf --one-file-system -- "$_FX_WORK"
+	_FX_WORK=
+}
+
+# fx_eicar FILE: write the exact 68-byte EICAR test file.
+fx_eicar() {
+	local s=$_FX_EICAR_REV out='' i
+	for ((i = ${#s} - 1; i >= 0; i--)); do
+		out+=${s:i:1}
+	done
+	printf '%s' "$out" >"$1" || return 1
+}
+
+# _fx_file PATH CONTENT: create PATH (and its parents) holding CONTENT and a newline.
+_fx_file() {
+	mkdir -p -- "$(dirname -- "$1")" && printf '%s\n' "$2" >"$1"
+}
+
+# _fx_copy SRC DEST: copy SRC to DEST, creating DEST's parents.
+_fx_copy() {
+	mkdir -p -- "$(dirname -- "$2")" && cp -- "$1" "$2"
+}
+
+_fx_put_eicar() {
+	mkdir -p -- "$(dirname -- "$1")" && fx_eicar "$1"
+}
+
+# fx_sigdb DIR: custom ClamAV signatures (see the header).
+fx_sigdb() {
+	local dir=$1 tmp f name sum size hex
+	mkdir -p -- "$dir" || return 1
+	tmp=$(mktemp -- "$dir/.eicar.XXXXXX") || return 1
+	fx_eicar "$tmp" || { rm -f -- "$tmp"; return 1; }
+	sum=$(md5sum <"$tmp") sum=${sum%% *}
+	if [ "$sum" != "$FX_EICAR_MD5" ]; then
+		rm -f -- "$tmp"
+		echo "fixtures: EICAR string is corrupt (md5 $sum)" >&2
+		return 1
+	fi
+	# Hex of the 34-byte body "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" at offset 28.
+	hex=$(dd if="$tmp" bs=1 skip=28 count=34 status=none | od -An -v -tx1 | tr -d ' \n')
+	rm -f -- "$tmp"
+	printf 'Test.EICAR.NDB:0:*:%s\n' "$hex" >"$dir/test.ndb" || return 1
+	: >"$dir/test.hdb" || return 1
+	for f in clam.exe:Test.ClamExe.HDB clam.pdf:Test.ClamPdf.HDB clam.zip:Test.ClamZip.HDB; do
+		name=${f#*:} f=$FX_TESTFILES/${f%%:*}
+		[ -r "$f" ] || { echo "fixtures: $f missing (install clamav-testfiles)" >&2; return 1; }
+		sum=$(md5sum <"$f") sum=${sum%% *}
+		size=$(stat -c %s -- "$f") || return 1
+		printf '%s:%s:%s\n' "$sum" "$size" "$name" >>"$dir/test.hdb" || return 1
+	done
+}
+
+# ---------------------------------------------------------------- disks
+
+# _fx_newdisk FILE SIZE_MIB SFDISK_SCRIPT: sparse FILE with a partition table.
+_fx_newdisk() {
+	rm -f -- "$1" && truncate -s "$2M" -- "$1" || return 1
+	[ -n "$3" ] || return 0
+	printf '%s\n' "$3" >"$_FX_WORK/sfdisk.script" || return 1
+	_fx_run sfdisk --no-reread --no-tell-kernel "$1" <"$_FX_WORK/sfdisk.script"
+}
+
+# _fx_partinfo DISK N: set _FX_POFF (bytes), _FX_PSIZE (bytes), _FX_PSTART (sectors).
+_fx_partinfo() {
+	local line s z ss
+	line=$(sfdisk -J -- "$1" 2>>"$_FX_LOG" | jq -r --arg node "$1$2" '
+		.partitiontable as $t | ($t.sectorsize // 512) as $ss
+		| $t.partitions[] | select(.node == $node)
+		| "\(.start) \(.size) \($ss)"') || line=
+	read -r s z ss <<<"$line"
+	if [ -z "${ss:-}" ]; then
+		_fx_err "no partition $2 in $1"
+		return 1
+	fi
+	_FX_PSTART=$s
+	_FX_POFF=$((s * ss))
+	_FX_PSIZE=$((z * ss))
+}
+
+# _fx_populate KIND IMG SRCDIR: copy SRCDIR's tree into the file system in IMG
+# through a mount in a private mount namespace.  KIND: ntfs (ntfs-3g FUSE
+# mount of the file) or xfs (read-write loop mount).
+_FX_POPULATE='
+set -u
+kind=$1 img=$2 src=$3 mnt=$4 pid=
+cleanup() {
+	if mountpoint -q "$mnt"; then umount "$mnt" || umount -l "$mnt"; fi
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid"; fi
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
+case $kind in
+ntfs)
+	ntfs-3g -o no_detach "$img" "$mnt" & pid=$!
+	for i in $(seq 100); do
+		mountpoint -q "$mnt" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	mountpoint -q "$mnt" || { echo "ntfs-3g did not mount $img"; exit 1; }
+	cp -R --preserve=timestamps "$src/." "$mnt/" || exit 1
+	;;
+xfs)
+	mount -t xfs -o loop "$img" "$mnt" || exit 1
+	cp -a "$src/." "$mnt/" || exit 1
+	;;
+*)	exit 2 ;;
+esac
+umount "$mnt" || exit 1
+if [ -n "$pid" ]; then
+	wait "$pid"; rc=$?; pid=
+	[ "$rc" = 0 ] || { echo "ntfs-3g exited with $rc"; exit 1; }
+fi
+exit 0
+'
+
+_fx_populate() {
+	local mnt=$_FX_WORK/mnt i
+	mkdir -p -- "$mnt" || return 1
+	printf '%s' "$_FX_POPULATE" >"$_FX_WORK/populate.sh" || return 1
+	_fx_run unshare -m --propagation private -- bash "$_FX_WORK/populate.sh" "$1" "$2" "$3" "$mnt" || return 1
+	# A loop device with autoclear goes away once its file system is gone;
+	# wait for that so that no caller ever sees it.
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(losetup -j "$2" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	_fx_err "loop device for $2 still attached"
+}
+
+# _fx_mkfs KIND FILE SIZE_BYTES LABEL SRCDIR [START_SECTOR]
+# KIND: ext2 ext4 vfat16 vfat32 ntfs xfs btrfs swap luks.  SRCDIR may be empty.
+_fx_mkfs() {
+	local kind=$1 f=$2 size=$3 label=$4 src=$5 start=${6:-0} e
+	rm -f -- "$f" && truncate -s "$size" -- "$f" || return 1
+	case $kind in
+	ext2 | ext4)
+		_fx_run "mkfs.$kind" -q -F -L "$label" -E root_owner=0:0 ${src:+-d "$src"} "$f" ;;
+	vfat16 | vfat32)
+		_fx_run mkfs.vfat -F "${kind#vfat}" -n "$label" "$f" || return 1
+		[ -n "$src" ] || return 0
+		for e in "$src"/* "$src"/.[!.]*; do
+			[ -e "$e" ] || [ -L "$e" ] || continue
+			_fx_run env MTOOLS_SKIP_CHECK=1 mcopy -s -m -Q -i "$f" "$e" ::/ || return 1
+		done
+		;;
+	ntfs)
+		_fx_run mkntfs -F -Q -q -L "$label" -s 512 -p "$start" -H 255 -S 63 "$f" || return 1
+		[ -z "$src" ] || _fx_populate ntfs "$f" "$src"
+		;;
+	xfs)
+		_fx_run mkfs.xfs -q -f -L "$label" "$f" || return 1
+		[ -z "$src" ] || _fx_populate xfs "$f" "$src"
+		;;
+	btrfs)
+		_fx_run mkfs.btrfs -q -f -L "$label" ${src:+--rootdir "$src"} "$f" ;;
+	swap)
+		_fx_run mkswap -L "$label" "$f" ;;
+	luks)
+		_fx_run cryptsetup luksFormat --batch-mode --type luks2 \
+			--pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+			--luks2-metadata-size 16k --luks2-keyslots-size 1m \
+			--label "$label" --key-file "$_FX_KEY" "$f" ;;
+	*)
+		_fx_err "unknown file system kind $kind" ;;
+	esac
+}
+
+# _fx_part DISK N KIND LABEL SRCDIR: make the file system of partition N.
+_fx_part() {
+	local disk=$1 n=$2 fs
+	_fx_partinfo "$disk" "$n" || return 1
+	fs=$_FX_WORK/part.fs
+	_fx_mkfs "$3" "$fs" "$_FX_PSIZE" "$4" "$5" "$_FX_PSTART" || return 1
+	if [ "$(stat -c %s -- "$fs")" -gt "$_FX_PSIZE" ]; then
+		_fx_err "$3 file system grew beyond partition $n of $disk"
+		return 1
+	fi
+	_fx_run dd if="$fs" of="$disk" bs=64K conv=notrunc,sparse oflag=seek_bytes \
+		seek="$_FX_POFF" status=none || return 1
+	rm -f -- "$fs"
+}
+
+# _fx_convert RAW FORMAT OUT: qemu-img convert, then drop RAW.
+_fx_convert() {
+	rm -f -- "$3"
+	_fx_run qemu-img convert -f raw -O "$2" "$1" "$3" || return 1
+	rm -f -- "$1"
+}
+
+# _fx_tree NAME: print a fresh empty directory for a file system's tree.
+_fx_tree() {
+	local d=$_FX_WORK/tree-$1
+	rm -rf -- "$d" && mkdir -p -- "$d" && printf '%s\n' "$d"
+}
+
+_fx_linux_clean() {	# _fx_linux_clean ROOT HOSTNAME: a few clean files
+	_fx_file "$1/etc/hostname" "$2" &&
+	_fx_file "$1/etc/fstab" "# <file system> <mount point> <type> <options> <dump> <pass>" &&
+	_fx_file "$1/usr/share/doc/avbatch-fixture/README" "A clean file. Nothing to see here." &&
+	_fx_file "$1/var/log/messages" "Nov 27 09:30:00 $2 kernel: booted"
+}
+
+# ---------------------------------------------------------------- batch
+
+# fx_batch DIR: the acceptance batch (see the header).  DIR/expect.detections:
+# "IMAGE<TAB>FSID<TAB>/guest/path" for every planted detectable file;
+# DIR/expect.fs: "IMAGE<TAB>FSID<TAB>scanned|skipped|error<TAB>REASON-SUBSTRING"
+# for every file system (trunc.qcow2: FSID "-", the target itself fails);
+# both sorted with LC_ALL=C.  IMAGE is the image's file name (gpt.qcow2).
+# The extended partition p2 of ext.vhdx is a container, not listed.
+fx_batch() {
+	local dir=$1 i
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	_FX_KEY=$dir/.fx/luks.key
+	printf 'avbatch-fixture-passphrase' >"$_FX_KEY" || return 1
+	FX_IMAGES=()
+	: >"$_FX_LOG"
+
+	_fx_batch_gpt "$dir" &&
+	_fx_batch_mbr "$dir" &&
+	_fx_batch_ext "$dir" &&
+	_fx_batch_bare "$dir" &&
+	_fx_batch_gpt20 "$dir" &&
+	_fx_batch_luks "$dir" &&
+	_fx_batch_trunc "$dir" || { _fx_end; return 1; }
+
+	{
+		printf '%s\t%s\t%s\n' \
+			gpt.qcow2 p1 '/EFI/test dir/clam.exe' \
+			gpt.qcow2 p3 '/home/alice/Down loads/eicar.com' \
+			mbr.vmdk p1 '/Users/Bob/My Documents/clam.pdf' \
+			mbr.vmdk p2 '/data/eicar copy.com' \
+			ext.vhdx p5 '/srv/a b/clam.zip' \
+			ext.vhdx p6 '/root/x y/eicar.tar.gz' \
+			bare.raw whole '/tmp/e i/eicar.com' \
+			gpt20.raw p17 '/p17 dir/eicar.com'
+	} | LC_ALL=C sort >"$dir/expect.detections" || return 1
+	{
+		printf '%s\t%s\t%s\t%s\n' \
+			gpt.qcow2 p1 scanned '' \
+			gpt.qcow2 p2 skipped swap \
+			gpt.qcow2 p3 scanned '' \
+			mbr.vmdk p1 scanned '' \
+			mbr.vmdk p2 scanned '' \
+			ext.vhdx p1 scanned '' \
+			ext.vhdx p5 scanned '' \
+			ext.vhdx p6 scanned '' \
+			bare.raw whole scanned '' \
+			luks.raw p1 skipped encrypted \
+			luks.raw p2 scanned '' \
+			trunc.qcow2 - error ''
+		for ((i = 1; i <= 20; i++)); do
+			printf '%s\t%s\t%s\t%s\n' gpt20.raw "p$i" scanned ''
+		done
+	} | LC_ALL=C sort >"$dir/expect.fs" || return 1
+	_fx_end
+	for i in gpt.qcow2 mbr.vmdk ext.vhdx bare.raw gpt20.raw luks.raw trunc.qcow2; do
+		FX_IMAGES+=("$dir/$i")
+	done
+}
+
+# 1. gpt.qcow2: GPT, p1 ESP (FAT32) /EFI/test dir/clam.exe, p2 swap,
+#    p3 ext4 "root" /home/alice/Down loads/eicar.com + clean files.
+_fx_batch_gpt() {
+	local raw=$_FX_WORK/gpt.raw r
+	_fx_newdisk "$raw" 64 "label: gpt
+size=40MiB, type=$_FX_GPT_ESP, name=\"EFI System Partition\"
+size=4MiB, type=$_FX_GPT_SWAP, name=swap
+size=16MiB, type=$_FX_GPT_ROOT, name=root" || return 1
+
+	r=$(_fx_tree esp) || return 1
+	_fx_copy "$FX_TESTFILES/clam.exe" "$r/EFI/test dir/clam.exe" &&
+	_fx_file "$r/EFI/debian/grub.cfg" "search.fs_uuid 0000 root" &&
+	_fx_file "$r/EFI/BOOT/readme.txt" "clean" &&
+	_fx_part "$raw" 1 vfat32 ESP "$r" || return 1
+
+	_fx_part "$raw" 2 swap swap "" || return 1
+
+	r=$(_fx_tree root) || return 1
+	_fx_linux_clean "$r" deb-01 &&
+	_fx_put_eicar "$r/home/alice/Down loads/eicar.com" &&
+	_fx_file "$r/home/alice/notes.txt" "buy milk" &&
+	_fx_file "$r/home/alice/\$(touch pwned); 'x' \`id\` & | > <.txt" "shell characters in a clean file name" &&
+	ln -s "$FX_TESTFILES/clam.exe" "$r/home/alice/host-link.exe" &&
+	ln -s "Down loads/eicar.com" "$r/home/alice/eicar-link" &&
+	_fx_part "$raw" 3 ext4 root "$r" || return 1
+
+	_fx_convert "$raw" qcow2 "$1/gpt.qcow2"
+}
+
+# 2. mbr.vmdk: MBR, p1 NTFS /Users/Bob/My Documents/clam.pdf, p2 NTFS /data/eicar copy.com.
+_fx_batch_mbr() {
+	local raw=$_FX_WORK/mbr.raw r
+	_fx_newdisk "$raw" 20 "label: dos
+size=8MiB, type=7, bootable
+size=8MiB, type=7" || return 1
+
+	r=$(_fx_tree ntfs1) || return 1
+	_fx_copy "$FX_TESTFILES/clam.pdf" "$r/Users/Bob/My Documents/clam.pdf" &&
+	_fx_file "$r/Users/Bob/desktop.ini" "[.ShellClassInfo]" &&
+	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
+	_fx_part "$raw" 1 ntfs Windows "$r" || return 1
+
+	r=$(_fx_tree ntfs2) || return 1
+	_fx_put_eicar "$r/data/eicar copy.com" &&
+	_fx_file "$r/data/report.txt" "quarterly report" &&
+	_fx_part "$raw" 2 ntfs Data "$r" || return 1
+
+	_fx_convert "$raw" vmdk "$1/mbr.vmdk"
+}
+
+# 3. ext.vhdx: MBR, p1 ext2 (clean), p2 extended: p5 xfs /srv/a b/clam.zip,
+#    p6 btrfs /root/x y/eicar.tar.gz.
+_fx_batch_ext() {
+	local raw=$_FX_WORK/ext.raw r t
+	_fx_newdisk "$raw" 448 "label: dos
+size=8MiB, type=83
+type=5
+size=300MiB, type=83
+size=128MiB, type=83" || return 1
+
+	r=$(_fx_tree ext2) || return 1
+	_fx_file "$r/boot/grub/grub.cfg" "set timeout=5" &&
+	_fx_file "$r/boot/config-6.1.0" "CONFIG_EXT4_FS=y" &&
+	_fx_part "$raw" 1 ext2 boot "$r" || return 1
+
+	r=$(_fx_tree xfs) || return 1
+	_fx_copy "$FX_TESTFILES/clam.zip" "$r/srv/a b/clam.zip" &&
+	_fx_file "$r/srv/readme.txt" "static files" &&
+	_fx_part "$raw" 5 xfs srv "$r" || return 1
+
+	r=$(_fx_tree btrfs) || return 1
+	t=$(_fx_tree tar) || return 1
+	fx_eicar "$t/eicar.com" &&
+	mkdir -p -- "$r/root/x y" &&
+	_fx_run tar -C "$t" -czf "$r/root/x y/eicar.tar.gz" eicar.com &&
+	_fx_file "$r/root/.bashrc" "alias ll='ls -l'" &&
+	_fx_part "$raw" 6 btrfs home "$r" || return 1
+
+	_fx_convert "$raw" vhdx "$1/ext.vhdx"
+}
+
+# 4. bare.raw: whole-disk ext4 with /tmp/e i/eicar.com.
+_fx_batch_bare() {
+	local r
+	r=$(_fx_tree bare) || return 1
+	_fx_linux_clean "$r" bare &&
+	_fx_put_eicar "$r/tmp/e i/eicar.com" &&
+	_fx_mkfs ext4 "$1/bare.raw" 16M bare "$r"
+}
+
+# 5. gpt20.raw: GPT with 20 ext4 partitions; only p17 holds /p17 dir/eicar.com.
+_fx_batch_gpt20() {
+	local raw=$1/gpt20.raw r i script="label: gpt"
+	for ((i = 1; i <= 20; i++)); do
+		script+=$'\n'"size=4MiB, type=$_FX_GPT_LINUX, name=part$i"
+	done
+	_fx_newdisk "$raw" 84 "$script" || return 1
+	for ((i = 1; i <= 20; i++)); do
+		r=$(_fx_tree "p$i") || return 1
+		_fx_file "$r/hello-$i.txt" "partition $i is clean" || return 1
+		if [ "$i" = 17 ]; then
+			_fx_put_eicar "$r/p17 dir/eicar.com" || return 1
+		fi
+		_fx_part "$raw" "$i" ext4 "part$i" "$r" || return 1
+	done
+}
+
+# 6. luks.raw: GPT, p1 LUKS2 (key in DIR/.fx/luks.key), p2 ext4 clean.
+_fx_batch_luks() {
+	local raw=$1/luks.raw r
+	_fx_newdisk "$raw" 32 "label: gpt
+size=20MiB, type=$_FX_GPT_LUKS, name=crypt
+size=8MiB, type=$_FX_GPT_LINUX, name=data" || return 1
+	_fx_part "$raw" 1 luks crypt "" || return 1
+	r=$(_fx_tree luksdata) || return 1
+	_fx_file "$r/clean.txt" "nothing here" &&
+	_fx_part "$raw" 2 ext4 data "$r"
+}
+
+# 7. trunc.qcow2: qcow2 of a small ext4 disk, truncated inside its header.
+# Cutting it anywhere after the 104-byte v3 header (say at 100 KiB) is NOT
+# enough: qemu 7.2 opens it and reads zeros where the file ends (qemu-img info
+# and convert succeed, only qemu-img check complains), so the disk would look
+# blank instead of broken.  At 64 bytes every open fails with
+# "qcow2 header too short".
+_fx_batch_trunc() {
+	local raw=$_FX_WORK/trunc.raw r
+	_fx_newdisk "$raw" 16 "label: dos
+size=12MiB, type=83" || return 1
+	r=$(_fx_tree trunc) || return 1
+	_fx_linux_clean "$r" trunc &&
+	_fx_part "$raw" 1 ext4 trunc "$r" &&
+	_fx_convert "$raw" qcow2 "$1/trunc.qcow2" &&
+	truncate -s "$FX_TRUNC_SIZE" -- "$1/trunc.qcow2"
+}
+
+# ---------------------------------------------------------------- demo
+
+# fx_demo DIR: DIR/demo-gpt.qcow2 (GPT: p1 ext4 /home/bob/My Files/eicar.com,
+# p2 FAT16 /Program Files/Demo App/clam.exe), DIR/demo-mbr.raw (MBR: p1 ext4
+# /var/www/up loads/eicar.com, p2 NTFS /Users/Carol/Desk top/clam.pdf), DIR/sigs.
+fx_demo() {
+	local dir=$1 raw r
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	fx_sigdb "$dir/sigs" || { _fx_end; return 1; }
+
+	raw=$_FX_WORK/demo-gpt.raw
+	_fx_newdisk "$raw" 40 "label: gpt
+size=16MiB, type=$_FX_GPT_LINUX, name=home
+size=16MiB, type=$_FX_GPT_MSDATA, name=shared" || { _fx_end; return 1; }
+	r=$(_fx_tree demo1) &&
+	_fx_linux_clean "$r" demo-gpt &&
+	_fx_put_eicar "$r/home/bob/My Files/eicar.com" &&
+	_fx_file "$r/home/bob/todo.txt" "nothing" &&
+	_fx_part "$raw" 1 ext4 home "$r" &&
+	r=$(_fx_tree demo2) &&
+	_fx_copy "$FX_TESTFILES/clam.exe" "$r/Program Files/Demo App/clam.exe" &&
+	_fx_file "$r/Program Files/Demo App/readme.txt" "clean" &&
+	_fx_part "$raw" 2 vfat16 SHARED "$r" &&
+	_fx_convert "$raw" qcow2 "$dir/demo-gpt.qcow2" || { _fx_end; return 1; }
+
+	raw=$dir/demo-mbr.raw
+	_fx_newdisk "$raw" 40 "label: dos
+size=16MiB, type=83
+size=16MiB, type=7" || { _fx_end; return 1; }
+	r=$(_fx_tree demo3) &&
+	_fx_linux_clean "$r" demo-mbr &&
+	_fx_put_eicar "$r/var/www/up loads/eicar.com" &&
+	_fx_part "$raw" 1 ext4 www "$r" &&
+	r=$(_fx_tree demo4) &&
+	_fx_copy "$FX_TESTFILES/clam.pdf" "$r/Users/Carol/Desk top/clam.pdf" &&
+	_fx_file "$r/Users/Carol/Desk top/letter.txt" "Dear Sir" &&
+	_fx_part "$raw" 2 ntfs Windows "$r" || { _fx_end; return 1; }
+
+	_fx_end
+	FX_IMAGES=("$dir/demo-gpt.qcow2" "$dir/demo-mbr.raw")
+}

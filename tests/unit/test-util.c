@@ -1,0 +1,104 @@
+/* test-util.c - unit tests of util.c: UTF-8, base64, strings, files */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *desc)
+{
+	n++;
+	if (!cond)
+		failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
+}
+
+static void is_str(const char *got, const char *want, const char *desc)
+{
+	ok(got && !strcmp(got, want), desc);
+	if (!got || strcmp(got, want))
+		printf("# got '%s', want '%s'\n", got ? got : "(null)", want);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/avbatch-test-util.XXXXXX";
+	struct strv sv = { 0 };
+	struct buf b = { 0 };
+	uint64_t u;
+	char *s, *p;
+	int i;
+
+	ok(utf8_valid("plain ascii", 11), "ascii is UTF-8");
+	ok(utf8_valid("caf\xc3\xa9", 5), "a two-byte sequence is UTF-8");
+	ok(!utf8_valid("caf\xe9", 4), "a latin-1 byte is not UTF-8");
+	ok(!utf8_valid("\xc0\xaf", 2), "an overlong encoding is not UTF-8");
+	ok(!utf8_valid("\xed\xa0\x80", 3), "a surrogate is not UTF-8");
+	ok(!utf8_valid("\xe2\x82", 2), "a truncated sequence is not UTF-8");
+
+	s = utf8_lossy("a\xff" "b", 3);
+	is_str(s, "a\xef\xbf\xbd" "b", "lossy copy replaces bad bytes with U+FFFD");
+	free(s);
+
+	s = base64_encode("", 0);
+	is_str(s, "", "base64 of nothing");
+	free(s);
+	s = base64_encode("f", 1);
+	is_str(s, "Zg==", "base64 pads one byte");
+	free(s);
+	s = base64_encode("fo", 2);
+	is_str(s, "Zm8=", "base64 pads two bytes");
+	free(s);
+	s = base64_encode("foobar", 6);
+	is_str(s, "Zm9vYmFy", "base64 of whole groups");
+	free(s);
+	s = base64_encode("\xff\xfe\n", 3);
+	is_str(s, "//4K", "base64 of high bytes");
+	free(s);
+
+	ok(parse_u64("42", &u) == 0 && u == 42, "parse_u64 reads a number");
+	ok(parse_u64("-1", &u) < 0, "parse_u64 refuses a sign");
+	ok(parse_u64("12x", &u) < 0, "parse_u64 refuses trailing junk");
+	ok(parse_int("-7", &i) == 0 && i == -7, "parse_int reads a negative");
+	ok(parse_int("99999999999", &i) < 0, "parse_int refuses overflow");
+
+	strv_push(&sv, "b");
+	strv_push(&sv, "a");
+	strv_push(&sv, "c");
+	strv_sort(&sv);
+	ok(sv.n == 3 && !strcmp(sv.v[0], "a") && !strcmp(sv.v[2], "c") &&
+	   sv.v[3] == NULL, "strv sorts and stays NULL-terminated");
+	strv_release(&sv);
+
+	buf_addf(&b, "%s=%d", "x", 5);
+	buf_add(&b, "\0y", 2);
+	ok(b.len == 5 && !memcmp(b.p, "x=5\0y", 5), "buf holds binary data");
+	buf_release(&b);
+
+	ok(mkdtemp(dir) != NULL, "temporary directory");
+	p = xasprintf("%s/priv", dir);
+	ok(mkdir_private(p) == 0, "mkdir_private creates a directory");
+	ok(mkdir_private(p) == 0, "mkdir_private accepts an existing one");
+	free(p);
+	p = xasprintf("%s/file", dir);
+	ok(write_file_atomic(p, "hello", 5) == 0, "atomic write");
+	ok(read_file(p, 100, &b) == 0 && b.len == 5 &&
+	   !strcmp(b.p, "hello"), "read back what was written");
+	buf_release(&b);
+	ok(read_file(p, 3, &b) == -EFBIG, "read_file honours its limit");
+	buf_release(&b);
+	s = xasprintf("%s.tmp", p);
+	ok(access(s, F_OK) != 0, "no temporary file left behind");
+	free(s);
+	free(p);
+	ok(rmtree(dir) == 0 && access(dir, F_OK) != 0, "rmtree removes it all");
+
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}
