@@ -19,7 +19,7 @@ PACKAGES=(
 	# engines and test data
 	clamav clamav-testfiles
 	# tests
-	jq
+	jq procps mount tar gzip
 )
 
 deps() {
