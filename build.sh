@@ -49,6 +49,8 @@ check() {
 	log=$(mktemp)
 	make -j1 check 2>&1 | tee "$log" || rc=$?
 	make check-style || rc=1
+	# The tarball builds and passes its tests outside the source tree.
+	make distcheck >/dev/null 2>&1 || { echo "distcheck: FAILED"; rc=1; }
 	if command -v clang >/dev/null; then
 		make fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} >/dev/null 2>&1 ||
 			{ echo "fuzz: FAILED"; rc=1; }

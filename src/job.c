@@ -253,9 +253,11 @@ struct scan {
 	struct fs *fs;
 	struct fs_result *res;
 	const char *mnt;	/* host mount point: stripped from paths */
+	const char *logdir;	/* the target's private directory */
 	struct strv *known;	/* sorted list handed to the engine, or NULL */
 	char *first_error;
-	bool infected_rc;
+	bool infected_rc;	/* the exit status said "infected" */
+	bool incomplete;	/* an incomplete-scan marker was seen */
 };
 
 /* Map an engine's host path to a guest path under the mount, or NULL. */
@@ -290,6 +292,7 @@ static void parse_output(struct scan *s, const char *file,
 			*next++ = '\0';
 		if (engine_match_detection(s->je->e, line, &path, &threat)) {
 			if (engine_threat_is_incomplete(s->je->e, threat)) {
+				s->incomplete = true;
 				s->res->uncovered = true;
 				if (!s->first_error)
 					s->first_error = xasprintf(
@@ -312,8 +315,11 @@ static void parse_output(struct scan *s, const char *file,
 				s->first_error = xstrdup(line);
 		}
 	}
-	/* A name with a newline splits the engine's line: trust the rc. */
-	if (single && (last_threat || s->infected_rc)) {
+	/*
+	 * A name with a newline splits the engine's line: trust the exit
+	 * status, unless it only meant "not fully scanned".
+	 */
+	if (single && (last_threat || (s->infected_rc && !s->incomplete))) {
 		const char *g = single + strlen(s->mnt);
 
 		add_detection(s->t, s->fs->id, g, strlen(g),
@@ -346,8 +352,9 @@ static int scan_run(struct scan *s, enum engine_action a, const char *const *var
 		s->res->engine_errors++;
 		goto done;
 	}
+	/* A harmless working directory: engines resolve stray relative paths. */
 	r = proc_run(argv.v, &(struct proc_io){ .out_path = out,
-						.err_path = err }, -1, &st);
+		     .err_path = err, .cwd = s->logdir }, -1, &st);
 	if (r < 0) {
 		if (r != -ECANCELED && !s->first_error)
 			s->first_error = xasprintf("cannot run %s: %s",
@@ -356,6 +363,7 @@ static int scan_run(struct scan *s, enum engine_action a, const char *const *var
 	}
 	verdict = engine_classify_exit(s->je->e, st);
 	s->infected_rc = verdict == ENGINE_INFECTED;
+	s->incomplete = false;
 	errors = s->res->engine_errors;
 	parse_output(s, out, single);
 	parse_output(s, err, NULL);
@@ -386,7 +394,7 @@ static int scan_fs(struct target *t, struct fs *fs,
 		   const char *mnt, struct walk *w, const char *logdir)
 {
 	struct scan s = { .je = je, .t = t, .fs = fs, .res = res,
-			  .mnt = mnt };
+			  .mnt = mnt, .logdir = logdir };
 	char *base = xasprintf("%s/%s.%s", logdir, fs->id, engine_name(je->e));
 	int r = 0;
 

@@ -128,6 +128,8 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
 		io && io->err_path ? io->err_path : "/dev/null",
 		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	if (io && io->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, io->cwd);
 	sigemptyset(&none);
 	sigfillset(&dfl);
 	posix_spawnattr_setsigmask(&at, &none);

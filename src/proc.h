@@ -10,6 +10,7 @@ struct proc_io {
 	const char *out_path;
 	const char *err_path;
 	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
+	const char *cwd;	/* working directory; NULL keeps ours */
 };
 
 /*

@@ -2,7 +2,7 @@
 # The command line itself: help, version, usage errors, exit statuses.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 9
+plan 12
 
 out=$("$AVBATCH" --version)
 like "$out" '^avbatch [0-9]+\.[0-9]+\.[0-9]+$' "--version prints name and version"
@@ -28,5 +28,24 @@ like "$(cat "$T/show")" 'scan_list: /[^ ]*clamscan ' "engines show resolves clam
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
 	-o clamav.nosuch=1 "$T" >/dev/null 2>"$T/err"; rc=$?
 is "$rc" 2 "-o with an option the engine lacks is a usage error"
+
+# The configuration file: its engine is the default, and only root may write it.
+printf '[avbatch]\nengine = fromconfig\n' >"$T/avbatch.conf"
+chmod 0644 "$T/avbatch.conf"
+"$AVBATCH" --config "$T/avbatch.conf" --engines-dir "$top_srcdir/engines" \
+	--state-dir "$T/state" run "$T" >/dev/null 2>"$T/err"
+like "$(cat "$T/err")" "no engine 'fromconfig'" "the configured engine is the default"
+chmod 0666 "$T/avbatch.conf"
+"$AVBATCH" --config "$T/avbatch.conf" run "$T" >/dev/null 2>"$T/err"; rc=$?
+if [ "$(id -u)" = 0 ]; then
+	like "$(cat "$T/err")" 'refusing a configuration writable by others' \
+		"a configuration others can write is refused"
+else
+	skip "not root" 1
+fi
+printf '[avbatch]\nengin = x\n' >"$T/bad.conf"
+chmod 0644 "$T/bad.conf"
+"$AVBATCH" --config "$T/bad.conf" run "$T" >/dev/null 2>"$T/err"
+like "$(cat "$T/err")" "unknown key 'engin'" "an unknown configuration key is an error"
 
 done_testing
