@@ -93,7 +93,8 @@ static int check_in_use_fd(int fd, const char *path, char **cause)
 	return 0;
 }
 
-int mount_check_in_use(const char *path, char **cause)
+/* Open an image read-only, refusing it if a writer holds it: fd or -errno. */
+static int open_unused(const char *path, char **cause)
 {
 	int fd, r;
 
@@ -104,8 +105,21 @@ int mount_check_in_use(const char *path, char **cause)
 		return -errno;
 	}
 	r = check_in_use_fd(fd, path, cause);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int mount_check_in_use(const char *path, char **cause)
+{
+	int fd = open_unused(path, cause);
+
+	if (fd < 0)
+		return fd;
 	close(fd);
-	return r;
+	return 0;
 }
 
 /*
@@ -119,16 +133,12 @@ static int lock_image(const char *path, int *fdp, char **cause)
 		.l_start = QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE_BIT,
 		.l_len = 1,
 	};
-	int fd, r;
+	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		*cause = xasprintf("cannot open '%s': %s", path,
-				   strerror(errno));
-		return -errno;
-	}
-	r = check_in_use_fd(fd, path, cause);
-	if (!r && fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+	fd = open_unused(path, cause);
+	if (fd < 0)
+		return fd;
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		r = -errno;
 		*cause = xasprintf("in use: cannot lock '%s': %s", path,
 				   strerror(errno));

@@ -168,16 +168,21 @@ void buf_release(struct buf *b)
 	b->len = b->alloc = 0;
 }
 
+static void vmsg(int level, const char *fmt, va_list ap)
+{
+	if (verbosity < level)
+		return;
+	fputs("avbatch: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void msg_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (verbosity < 0)
-		return;
 	va_start(ap, fmt);
-	fputs("avbatch: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmsg(0, fmt, ap);
 	va_end(ap);
 }
 
@@ -185,12 +190,8 @@ void msg_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (verbosity < 1)
-		return;
 	va_start(ap, fmt);
-	fputs("avbatch: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmsg(1, fmt, ap);
 	va_end(ap);
 }
 
