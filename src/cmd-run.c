@@ -69,7 +69,8 @@ static int add_targets(struct job *j, const char *arg)
 }
 
 /* Apply "-o ENGINE.KEY=VALUE" to the engine it names. */
-static int apply_option(struct job *j, const char *spec)
+static int apply_option(struct engine **engines, size_t n,
+			const char *spec)
 {
 	const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
 	char *name, *key, *cause = NULL;
@@ -80,9 +81,9 @@ static int apply_option(struct job *j, const char *spec)
 				       "ENGINE.KEY=VALUE", spec);
 	name = xstrndup(spec, (size_t)(dot - spec));
 	key = xstrndup(dot + 1, (size_t)(eq - dot - 1));
-	for (size_t i = 0; i < j->nengines; i++)
-		if (!strcmp(engine_name(j->engines[i].e), name))
-			r = engine_set_option(j->engines[i].e, key, eq + 1,
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(engine_name(engines[i]), name))
+			r = engine_set_option(engines[i], key, eq + 1,
 					      &cause);
 	if (r == -ENOENT && !cause)
 		cause = xasprintf("engine '%s' is not part of this run", name);
@@ -106,9 +107,11 @@ int cmd_run(int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *engines = G.default_engine, *report = NULL;
+	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 }, names = { 0 };
 	bool json = false;
+	struct engine **engines = NULL;
+	bool host_mounts = false;
 	struct job *j = NULL;
 	char *cause = NULL, *list, *tok, *save = NULL;
 	size_t ndirs;
@@ -119,7 +122,7 @@ int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "e:o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			engines = optarg;
+			engine_arg = optarg;
 			break;
 		case 'o':
 			strv_push(&options, optarg);
@@ -145,7 +148,7 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 
-	list = xstrdup(engines);
+	list = xstrdup(engine_arg);
 	for (tok = strtok_r(list, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save))
 		strv_push(&names, tok);
@@ -154,26 +157,37 @@ int cmd_run(int argc, char **argv)
 		r = cmd_usage_error("no engine given");
 		goto done;
 	}
-	if (mount_private_namespace(&cause) < 0)
-		goto fail;
-	if (job_create(G.state_dir, &j, &cause) < 0)
-		goto fail;
+	engines = xcalloc(names.n, sizeof(*engines));
 	for (size_t i = 0; i < names.n; i++) {
-		struct engine *e;
-
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(names.v[k], names.v[i])) {
 				r = cmd_usage_error("engine '%s' given twice",
 						    names.v[i]);
 				goto done;
 			}
-		if (engine_find(dirs, ndirs, names.v[i], &e, &cause) < 0)
+		if (engine_find(dirs, ndirs, names.v[i], &engines[i],
+				&cause) < 0)
 			goto fail;
-		job_add_engine(j, e);
+		host_mounts |= engine_has_flag(engines[i], ENGINE_HOST_MOUNTS);
 	}
 	for (size_t i = 0; i < options.n; i++)
-		if (apply_option(j, options.v[i]))
+		if (apply_option(engines, names.n, options.v[i]))
 			goto done;
+	/*
+	 * Mounts stay private unless an engine's daemon, running outside
+	 * avbatch, must open the files itself.
+	 */
+	if (!host_mounts && mount_private_namespace(&cause) < 0)
+		goto fail;
+	if (job_create(G.state_dir, &j, &cause) < 0)
+		goto fail;
+	for (size_t i = 0; i < names.n; i++) {
+		struct engine *e = engines[i];
+
+		engines[i] = NULL;
+		if (job_add_engine(j, e, &cause) < 0)
+			goto fail;
+	}
 	for (int i = optind; i < argc; i++)
 		if (add_targets(j, argv[i]) < 0) {
 			cause = xasprintf("cannot read directory '%s': %s",
@@ -207,6 +221,9 @@ fail:
 	r = 2;
 done:
 	free(cause);
+	for (size_t i = 0; engines && i < names.n; i++)
+		engine_free(engines[i]);
+	free(engines);
 	strv_release(&options);
 	strv_release(&names);
 	job_free(j);

@@ -33,6 +33,7 @@ enum section {
 	SECT_OPTIONS,
 	SECT_ACTIONS,
 	SECT_RESULT,
+	SECT_DAEMON,
 };
 
 static const char *const section_names[] = {
@@ -40,6 +41,7 @@ static const char *const section_names[] = {
 	[SECT_OPTIONS] = "options",
 	[SECT_ACTIONS] = "actions",
 	[SECT_RESULT] = "result",
+	[SECT_DAEMON] = "daemon",
 };
 
 enum key_kind {
@@ -52,9 +54,13 @@ enum key_kind {
 	K_REGEX,
 	K_GROUP,
 	K_PREFIX,
+	K_OPTNAME,
+	K_LINE,
 };
 
-enum regex_slot { RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_NSLOTS };
+enum regex_slot {
+	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_NSLOTS
+};
 
 /* Every key a descriptor may hold outside [options]. */
 static const struct key {
@@ -87,6 +93,12 @@ static const struct key {
 	{ SECT_RESULT, "error_line", K_REGEX, RE_ERROR, false, false },
 	{ SECT_RESULT, "summary_infected", K_REGEX, RE_SUMMARY, false, false },
 	{ SECT_RESULT, "incomplete_prefix", K_PREFIX, 0, true, true },
+	{ SECT_RESULT, "threat_context", K_REGEX, RE_CONTEXT, false, false },
+	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
+	{ SECT_DAEMON, "start", K_ACTION, ENGINE_DAEMON, false, true },
+	{ SECT_DAEMON, "ready", K_ACTION, ENGINE_DAEMON_READY, false, true },
+	{ SECT_DAEMON, "config", K_LINE, 0, true, false },
+	{ SECT_DAEMON, "external_option", K_OPTNAME, 1, false, false },
 };
 
 /* Actions: their key, the variable they take, whether signal:X is allowed. */
@@ -103,6 +115,8 @@ static const struct action_info {
 	[ENGINE_RESUME] = { "resume", NULL, true },
 	[ENGINE_STOP] = { "stop", NULL, true },
 	[ENGINE_STATUS] = { "status", NULL, true },
+	[ENGINE_DAEMON] = { "start", NULL, false },
+	[ENGINE_DAEMON_READY] = { "ready", NULL, false },
 };
 
 static const struct {
@@ -114,23 +128,19 @@ static const struct {
 	{ "USR2", SIGUSR2 },
 };
 
-enum engine_flag {
-	FLAG_PARALLEL_SAFE = 1 << 0,
-	FLAG_HOST_MOUNTS = 1 << 1,
-	FLAG_MANAGED_DAEMON = 1 << 2,
-};
-
 static const struct {
 	const char *name;
 	unsigned bit;
 } flag_names[] = {
-	{ "parallel-safe", FLAG_PARALLEL_SAFE },
-	{ "host-mounts", FLAG_HOST_MOUNTS },
-	{ "managed-daemon", FLAG_MANAGED_DAEMON },
+	{ "parallel-safe", ENGINE_PARALLEL_SAFE },
+	{ "host-mounts", ENGINE_HOST_MOUNTS },
+	{ "managed-daemon", ENGINE_MANAGED_DAEMON },
 };
 
 /* Placeholders every action may use besides options and its own variable. */
-static const char *const common_vars[] = { "binary", "logdir" };
+static const char *const common_vars[] = {
+	"binary", "logdir", "daemon_dir", "daemon_config", "daemon_socket",
+};
 
 struct engine_opt {
 	char *key;
@@ -156,6 +166,9 @@ struct engine {
 	bool has_re[RE_NSLOTS];
 	int group[2];			/* detection_path, detection_threat */
 	struct strv incomplete;
+	char *size_option;		/* option holding the largest file */
+	struct strv daemon_config;	/* lines of the daemon's config file */
+	char *external_option;		/* set: use a running daemon */
 };
 
 /* One "key = value" as read, kept until the whole file has been read. */
@@ -802,6 +815,16 @@ static const char *engine_option(const struct engine *e, const char *key,
 	return NULL;
 }
 
+/* A variable the caller supplies to every action ({logdir}, ...). */
+static bool is_common_var(const char *name, size_t n)
+{
+	for (size_t i = 1; i < ARRAY_SIZE(common_vars); i++)
+		if (strlen(common_vars[i]) == n &&
+		    !memcmp(common_vars[i], name, n))
+			return true;
+	return false;
+}
+
 /* Whether {name} may appear in action a (word 0 is the program). */
 static bool placeholder_ok(const struct engine *e, enum engine_action a,
 			   const char *name, size_t n, bool program)
@@ -814,7 +837,7 @@ static bool placeholder_ok(const struct engine *e, enum engine_action a,
 		return true;
 	if (program)
 		return false;
-	if (n == 6 && !memcmp(name, "logdir", 6))
+	if (is_common_var(name, n))
 		return true;
 	return var && strlen(var) == n && !memcmp(var, name, n);
 }
@@ -943,11 +966,12 @@ static int set_group(struct parse *ps, struct engine *e,
 	const char *v = ent->value.p;
 	int g;
 
-	if (strlen(v) != 1 || v[0] < '1' || v[0] > '0' + GROUP_MAX ||
-	    parse_int(v, &g) < 0)
+	/* detection_threat = 0: the threat comes from threat_context. */
+	if (strlen(v) != 1 || v[0] < '0' + !ent->key->arg ||
+	    v[0] > '0' + GROUP_MAX || parse_int(v, &g) < 0)
 		return parse_error(ps, ent->line, xasprintf(
-			"'%s' must be a group number from 1 to %d",
-			ent->name, GROUP_MAX));
+			"'%s' must be a group number from %d to %d",
+			ent->name, !ent->key->arg, GROUP_MAX));
 	e->group[ent->key->arg] = g;
 	return 0;
 }
@@ -1009,8 +1033,72 @@ static int apply_entry(struct parse *ps, struct engine *e,
 		return set_group(ps, e, ent);
 	case K_PREFIX:
 		return for_each_item(ps, ent, add_prefix, e);
+	case K_OPTNAME:
+		if (ent->key->arg)
+			e->external_option = xstrdup(v);
+		else
+			e->size_option = xstrdup(v);
+		return 0;
+	case K_LINE:
+		strv_push(&e->daemon_config, v);
+		return 0;
 	}
 	return 0;
+}
+
+static const struct entry *find_entry(const struct parse *ps,
+				      const char *name);
+
+/* A key naming an option must name a declared one. */
+static int check_optname(struct parse *ps, const struct engine *e,
+			 const char *key, const char *opt)
+{
+	const struct entry *ent = find_entry(ps, key);
+
+	if (opt && !engine_option(e, opt, strlen(opt)))
+		return parse_error(ps, ent ? ent->line : 0, xasprintf(
+			"'%s' names '%s', which is not in [options]", key,
+			opt));
+	return 0;
+}
+
+static int check_config_line(const char *name, size_t n, void *arg)
+{
+	struct check_ctx *c = arg;
+
+	if (placeholder_ok(c->e, ENGINE_DAEMON, name, n, false))
+		return 0;
+	c->bad = name;
+	c->badlen = n;
+	return 1;
+}
+
+/* The [daemon] section: complete, and only in a managed-daemon engine. */
+static int check_daemon(struct parse *ps, struct engine *e)
+{
+	struct check_ctx c = { e, ENGINE_DAEMON, false, NULL, 0, false };
+	bool any = e->actions[ENGINE_DAEMON].set ||
+		   e->actions[ENGINE_DAEMON_READY].set ||
+		   e->daemon_config.n || e->external_option;
+	int r;
+
+	if (!any && !(e->flags & ENGINE_MANAGED_DAEMON))
+		return 0;
+	if (!(e->flags & ENGINE_MANAGED_DAEMON))
+		return parse_error(ps, 0, xstrdup(
+			"[daemon] needs 'flags = managed-daemon'"));
+	if (!e->actions[ENGINE_DAEMON].set ||
+	    !e->actions[ENGINE_DAEMON_READY].set)
+		return parse_error(ps, 0, xstrdup(
+			"managed-daemon needs 'start' and 'ready' in [daemon]"));
+	for (size_t i = 0; i < e->daemon_config.n; i++)
+		if (for_each_placeholder(e->daemon_config.v[i],
+					 check_config_line, &c))
+			return parse_error(ps, 0, xasprintf(
+				"unknown placeholder {%.*s} in a 'config' "
+				"line", (int)c.badlen, c.bad));
+	r = check_optname(ps, e, "external_option", e->external_option);
+	return r;
 }
 
 static const struct entry *find_entry(const struct parse *ps,
@@ -1063,6 +1151,23 @@ static int check_engine(struct parse *ps, struct engine *e)
 	if (ent && e->re[RE_SUMMARY].re_nsub < 1)
 		return parse_error(ps, ent->line, xstrdup(
 			"'summary_infected' needs a group for the count"));
+	ent = find_entry(ps, "threat_context");
+	if (ent && e->re[RE_CONTEXT].re_nsub < 1)
+		return parse_error(ps, ent->line, xstrdup(
+			"'threat_context' needs a group for the threat"));
+	if (e->group[1] == 0 && !ent)
+		return parse_error(ps, find_entry(ps, "detection_threat")->line,
+				   xstrdup("detection_threat = 0 needs "
+					   "'threat_context'"));
+	if (e->group[0] == 0)
+		return parse_error(ps, find_entry(ps, "detection_path")->line,
+				   xstrdup("detection_path must be 1 or more"));
+	r = check_optname(ps, e, "size_limit_option", e->size_option);
+	if (r < 0)
+		return r;
+	r = check_daemon(ps, e);
+	if (r < 0)
+		return r;
 
 	ent = find_entry(ps, "name");
 	base = strrchr(ps->path, '/');
@@ -1256,6 +1361,9 @@ void engine_free(struct engine *e)
 		if (e->has_re[i])
 			regfree(&e->re[i]);
 	strv_release(&e->incomplete);
+	strv_release(&e->daemon_config);
+	free(e->size_option);
+	free(e->external_option);
 	free(e);
 }
 
@@ -1354,7 +1462,7 @@ static int placeholder_value(struct expand_ctx *x, const char *name,
 		*value = x->binpath;
 		return 0;
 	}
-	if ((n == 6 && !memcmp(name, "logdir", 6)) ||
+	if (is_common_var(name, n) ||
 	    (var && strlen(var) == n && !memcmp(var, name, n))) {
 		*value = lookup_var(x->vars, name, n);
 		if (!*value) {
@@ -1511,7 +1619,9 @@ bool engine_match_detection(const struct engine *e, const char *line,
 	if (p->rm_so < 0 || t->rm_so < 0)
 		return false;	/* a group that took no part in the match */
 	*path = xstrndup(line + p->rm_so, (size_t)(p->rm_eo - p->rm_so));
-	*threat = xstrndup(line + t->rm_so, (size_t)(t->rm_eo - t->rm_so));
+	/* detection_threat = 0: the caller takes the threat from context. */
+	*threat = e->group[1] == 0 ? NULL :
+		xstrndup(line + t->rm_so, (size_t)(t->rm_eo - t->rm_so));
 	return true;
 }
 
@@ -1527,4 +1637,123 @@ bool engine_match_error(const struct engine *e, const char *line)
 {
 	return e->has_re[RE_ERROR] &&
 	       regexec_bytes(&e->re[RE_ERROR], line, 0, NULL) == 0;
+}
+
+bool engine_match_summary(const struct engine *e, const char *line,
+			  unsigned long *count)
+{
+	regmatch_t m[2];
+	uint64_t v;
+	char *num;
+	int r;
+
+	if (!e->has_re[RE_SUMMARY] ||
+	    regexec_bytes(&e->re[RE_SUMMARY], line, 2, m) != 0 ||
+	    m[1].rm_so < 0)
+		return false;
+	num = xstrndup(line + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
+	r = parse_u64(num, &v);
+	free(num);
+	if (r < 0)
+		return false;
+	*count = (unsigned long)v;
+	return true;
+}
+
+bool engine_match_context(const struct engine *e, const char *line,
+			  char **threat)
+{
+	regmatch_t m[2];
+
+	if (!e->has_re[RE_CONTEXT] ||
+	    regexec_bytes(&e->re[RE_CONTEXT], line, 2, m) != 0 ||
+	    m[1].rm_so < 0)
+		return false;
+	*threat = xstrndup(line + m[1].rm_so,
+			   (size_t)(m[1].rm_eo - m[1].rm_so));
+	return true;
+}
+
+bool engine_has_flag(const struct engine *e, enum engine_flag f)
+{
+	return (e->flags & (unsigned)f) != 0;
+}
+
+int engine_action_signal(const struct engine *e, enum engine_action a)
+{
+	return (unsigned)a < ENGINE_NACTIONS && e->actions[a].set ?
+		e->actions[a].sig : 0;
+}
+
+const char *engine_binary(const struct engine *e)
+{
+	return e->binary;
+}
+
+int engine_size_limit(const struct engine *e, uint64_t *bytes, char **cause)
+{
+	const char *v = e->size_option ?
+		engine_option(e, e->size_option, strlen(e->size_option)) : NULL;
+	uint64_t n, mult = 1;
+	char *digits;
+	size_t len;
+	int r;
+
+	*bytes = 0;
+	if (!v || !*v)
+		return 0;
+	len = strlen(v);
+	switch (v[len - 1]) {
+	case 'k': case 'K': mult = 1ULL << 10; len--; break;
+	case 'm': case 'M': mult = 1ULL << 20; len--; break;
+	case 'g': case 'G': mult = 1ULL << 30; len--; break;
+	}
+	digits = xstrndup(v, len);
+	r = parse_u64(digits, &n);
+	free(digits);
+	if (r < 0 || n > UINT64_MAX / mult) {
+		*cause = xasprintf("option '%s' of engine '%s' is not a size: "
+				   "'%s'", e->size_option, e->name, v);
+		return -EINVAL;
+	}
+	*bytes = n * mult;
+	return 0;
+}
+
+const char *engine_external_daemon(const struct engine *e)
+{
+	const char *v = e->external_option ? engine_option(e,
+		e->external_option, strlen(e->external_option)) : NULL;
+
+	return v && *v ? v : NULL;
+}
+
+bool engine_manages_daemon(const struct engine *e)
+{
+	return (e->flags & ENGINE_MANAGED_DAEMON) &&
+	       !engine_external_daemon(e);
+}
+
+int engine_daemon_config(const struct engine *e, const char *const *vars,
+			 struct buf *out, char **cause)
+{
+	struct expand_ctx x = { e, ENGINE_DAEMON, vars, NULL, NULL };
+	int r = 0;
+
+	for (size_t i = 0; i < e->daemon_config.n && r == 0; i++) {
+		char *line = NULL;
+
+		r = expand_word(&x, e->daemon_config.v[i], &line);
+		if (r == 0) {
+			buf_addstr(out, line);
+			buf_addstr(out, "\n");
+		}
+		free(line);
+	}
+	free(x.binpath);
+	if (r < 0)
+		*cause = x.cause;
+	else
+		free(x.cause);
+	return r;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -18,7 +19,16 @@ enum engine_action {
 	ENGINE_RESUME,
 	ENGINE_STOP,
 	ENGINE_STATUS,
+	ENGINE_DAEMON,		/* [daemon] start: runs for the whole batch */
+	ENGINE_DAEMON_READY,	/* [daemon] ready: exits 0 once it serves */
 	ENGINE_NACTIONS
+};
+
+/* Behaviour flags ("flags = ..." in [engine]). */
+enum engine_flag {
+	ENGINE_PARALLEL_SAFE = 1 << 0,	/* several scans may run at once */
+	ENGINE_HOST_MOUNTS = 1 << 1,	/* a host daemon opens the paths */
+	ENGINE_MANAGED_DAEMON = 1 << 2,	/* [daemon] started around a batch */
 };
 
 enum engine_verdict {
@@ -68,7 +78,8 @@ enum engine_verdict engine_classify_exit(const struct engine *e, int status);
 
 /*
  * Match one output line against the detection expression.  On a match
- * returns true and sets *path and *threat to malloc'd copies.
+ * returns true and sets *path and *threat to malloc'd copies (*threat is
+ * NULL when the threat comes from a threat_context heading).
  */
 bool engine_match_detection(const struct engine *e, const char *line,
 			    char **path, char **threat);
@@ -78,5 +89,48 @@ bool engine_threat_is_incomplete(const struct engine *e, const char *threat);
 
 /* True if the line is one the descriptor calls an error line. */
 bool engine_match_error(const struct engine *e, const char *line);
+
+/* The engine's own count of infected files from a summary line. */
+bool engine_match_summary(const struct engine *e, const char *line,
+			  unsigned long *count);
+
+/*
+ * Threats named by a heading line for the path lines that follow it
+ * ("threat_context"; detection_threat = 0).  Returns true and a malloc'd
+ * threat when line is such a heading.
+ */
+bool engine_match_context(const struct engine *e, const char *line,
+			  char **threat);
+
+bool engine_has_flag(const struct engine *e, enum engine_flag f);
+
+/* The signal of a "signal:NAME" action, or 0 for a command or no action. */
+int engine_action_signal(const struct engine *e, enum engine_action a);
+
+/* The program name or path the descriptor gives as its binary. */
+const char *engine_binary(const struct engine *e);
+
+/*
+ * The largest file the engine scans, from the option named by
+ * size_limit_option ("100M"); 0 when there is no limit.  -EINVAL with
+ * *cause when the option's value is not a size.
+ */
+int engine_size_limit(const struct engine *e, uint64_t *bytes, char **cause);
+
+/*
+ * A managed daemon: true if the descriptor has one and the option named
+ * external_option is empty (else the operator's running daemon is used).
+ */
+bool engine_manages_daemon(const struct engine *e);
+
+/* The value of external_option when it is set (a running daemon), or NULL. */
+const char *engine_external_daemon(const struct engine *e);
+
+/*
+ * The daemon's configuration file: each "config" line with placeholders
+ * substituted from vars, one per line.  Returns 0 or -errno with *cause.
+ */
+int engine_daemon_config(const struct engine *e, const char *const *vars,
+			 struct buf *out, char **cause);
 
 #endif

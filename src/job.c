@@ -18,118 +18,6 @@
 #include "proc.h"
 #include "util.h"
 
-/*
- * Longest path put in a file list: clamscan reads lists with a 1024-byte
- * buffer and would split a longer line in two.
- */
-#define LIST_MAX_LINE	1022
-
-/* Regular files of one mounted file system, as host paths. */
-struct walk {
-	struct strv files;	/* names without newline: go in a list */
-	struct strv singles;	/* odd or long names: scanned one by one */
-	uint64_t mnt_id;
-	uint64_t seen, skipped, bytes;
-	bool incomplete;
-	char *error;
-};
-
-static int statx_at(int dfd, const char *name, struct statx *stx)
-{
-	return statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-		     STATX_TYPE | STATX_SIZE | STATX_MNT_ID, stx);
-}
-
-/*
- * Walk a directory with *at() calls: no symlink is ever followed, no other
- * mount is entered, and depth is limited only by PATH_MAX (deeper files
- * cannot be handed to an engine by name and are counted as skipped).
- */
-static void walk_dir(struct walk *w, int dfd, struct buf *path)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *de;
-
-	if (!d) {
-		close(dfd);
-		w->incomplete = true;
-		return;
-	}
-	while ((de = readdir(d))) {
-		size_t keep = path->len;
-		struct statx stx;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		buf_addstr(path, "/");
-		buf_addstr(path, de->d_name);
-		if (statx_at(dirfd(d), de->d_name, &stx) < 0) {
-			w->seen++;
-			w->skipped++;
-			w->incomplete = true;
-		} else if (S_ISDIR(stx.stx_mode)) {
-			int fd;
-
-			if (stx.stx_mnt_id != w->mnt_id)
-				goto next;
-			fd = openat(dirfd(d), de->d_name, O_RDONLY |
-				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				w->incomplete = true;
-				goto next;
-			}
-			walk_dir(w, fd, path);
-		} else {
-			w->seen++;
-			if (!S_ISREG(stx.stx_mode) || path->len >= PATH_MAX) {
-				w->skipped++;
-				if (S_ISREG(stx.stx_mode))
-					w->incomplete = true;
-			} else if (strpbrk(de->d_name, "\n\r") ||
-				   path->len > LIST_MAX_LINE) {
-				strv_push(&w->singles, path->p);
-				w->bytes += stx.stx_size;
-			} else {
-				strv_push(&w->files, path->p);
-				w->bytes += stx.stx_size;
-			}
-		}
-next:
-		path->len = keep;
-		path->p[keep] = '\0';
-	}
-	closedir(d);
-}
-
-static int walk_fs(struct walk *w, const char *root)
-{
-	struct buf path = { 0 };
-	struct statx stx;
-	int fd;
-
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	w->mnt_id = stx.stx_mnt_id;
-	buf_addstr(&path, root);
-	walk_dir(w, fd, &path);
-	buf_release(&path);
-	return 0;
-}
-
-static void walk_release(struct walk *w)
-{
-	strv_release(&w->files);
-	strv_release(&w->singles);
-	free(w->error);
-}
-
 int job_create(const char *state_dir, struct job **out, char **cause)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
@@ -166,42 +54,20 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	return 0;
 }
 
-/* Run the version action once; its first output line names the engine. */
-static void engine_version(struct job *j, struct job_engine *je)
+int job_add_engine(struct job *j, struct engine *e, char **cause)
 {
-	struct strv argv = { 0 };
-	char *out = xasprintf("%s/%s.version", j->dir, engine_name(je->e));
-	char *cause = NULL;
-	struct buf b = { 0 };
-	int st;
+	struct scanner *sc;
+	int r;
 
-	unlink(out);
-	if (engine_argv(je->e, ENGINE_VERSION, NULL, &argv, &cause) == 0 &&
-	    proc_run(argv.v, &(struct proc_io){ .out_path = out }, 60,
-		     &st) == 0 &&
-	    read_file(out, 1 << 16, &b) == 0 && b.len) {
-		b.p[strcspn(b.p, "\n")] = '\0';
-		je->version = xstrdup(b.p);
+	r = scanner_open(e, j->dir, &sc, cause);
+	if (r < 0) {
+		engine_free(e);
+		return r;
 	}
-	if (argv.n)
-		je->binary = xstrdup(argv.v[0]);
-	unlink(out);
-	free(out);
-	free(cause);
-	buf_release(&b);
-	strv_release(&argv);
-}
-
-void job_add_engine(struct job *j, struct engine *e)
-{
-	struct job_engine *je;
-
 	j->engines = xreallocarray(j->engines, j->nengines + 1,
 				   sizeof(*j->engines));
-	je = &j->engines[j->nengines++];
-	memset(je, 0, sizeof(*je));
-	je->e = e;
-	engine_version(j, je);
+	j->engines[j->nengines++] = sc;
+	return 0;
 }
 
 void job_add_target(struct job *j, const char *arg)
@@ -246,211 +112,41 @@ static void fs_fail(struct fs_result *r, const char *status, char *reason)
 	r->reason = reason;
 }
 
-/* What one engine run over one file system produced. */
-struct scan {
-	struct job_engine *je;
-	struct target *t;
-	struct fs *fs;
-	struct fs_result *res;
-	const char *mnt;	/* host mount point: stripped from paths */
-	const char *logdir;	/* the target's private directory */
-	struct strv *known;	/* sorted list handed to the engine, or NULL */
-	char *first_error;
-	bool infected_rc;	/* the exit status said "infected" */
-	bool incomplete;	/* an incomplete-scan marker was seen */
-};
-
-/* Map an engine's host path to a guest path under the mount, or NULL. */
-static const char *guest_path(const struct scan *s, const char *host)
+/* Fold one engine's result for a file system into the target. */
+static void merge_result(struct target *t, struct fs *fs,
+			 struct fs_result *res, const struct scanner *sc,
+			 struct scan_result *sr)
 {
-	size_t n = strlen(s->mnt);
+	const char *name = engine_name(sc->e);
 
-	if (strncmp(host, s->mnt, n) != 0 || host[n] != '/')
-		return NULL;
-	if (s->known && !bsearch(&host, s->known->v, s->known->n,
-				 sizeof(char *), strv_cmp))
-		return NULL;
-	return host + n;
-}
-
-/* Read one output file line by line: detections and error lines. */
-static void parse_output(struct scan *s, const char *file,
-			 const char *single)
-{
-	struct buf b = { 0 };
-	char *line, *next;
-	char *last_threat = NULL;
-
-	if (read_file(file, 256 << 20, &b) < 0 || !b.len)
-		goto done;
-	for (line = b.p; line && *line; line = next) {
-		char *path = NULL, *threat = NULL;
-		const char *g;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (engine_match_detection(s->je->e, line, &path, &threat)) {
-			if (engine_threat_is_incomplete(s->je->e, threat)) {
-				s->incomplete = true;
-				s->res->uncovered = true;
-				if (!s->first_error)
-					s->first_error = xasprintf(
-						"not fully scanned: %s",
-						threat);
-			} else if (single) {
-				free(last_threat);
-				last_threat = threat;
-				threat = NULL;
-			} else if ((g = guest_path(s, path))) {
-				add_detection(s->t, s->fs->id, g, strlen(g),
-					      threat,
-					      engine_name(s->je->e));
-			}
-			free(path);
-			free(threat);
-		} else if (engine_match_error(s->je->e, line)) {
-			s->res->engine_errors++;
-			if (!s->first_error)
-				s->first_error = xstrdup(line);
-		}
-	}
-	/*
-	 * A name with a newline splits the engine's line: trust the exit
-	 * status, unless it only meant "not fully scanned".
-	 */
-	if (single && (last_threat || (s->infected_rc && !s->incomplete))) {
-		const char *g = single + strlen(s->mnt);
-
-		add_detection(s->t, s->fs->id, g, strlen(g),
-			      last_threat ? last_threat : "unknown",
-			      engine_name(s->je->e));
-	}
-done:
-	free(last_threat);
-	buf_release(&b);
-}
-
-/* Run one engine action; returns 0, -ECANCELED or -errno. */
-static int scan_run(struct scan *s, enum engine_action a, const char *const *vars,
-		    const char *logbase, const char *single)
-{
-	char *out = xasprintf("%s.out", logbase);
-	char *err = xasprintf("%s.err", logbase);
-	struct strv argv = { 0 };
-	enum engine_verdict verdict;
-	char *cause = NULL;
-	unsigned errors;
-	int r, st = 0;
-
-	r = engine_argv(s->je->e, a, vars, &argv, &cause);
-	if (r < 0) {
-		if (!s->first_error)
-			s->first_error = cause;
-		else
-			free(cause);
-		s->res->engine_errors++;
-		goto done;
-	}
-	/* A harmless working directory: engines resolve stray relative paths. */
-	r = proc_run(argv.v, &(struct proc_io){ .out_path = out,
-		     .err_path = err, .cwd = s->logdir }, -1, &st);
-	if (r < 0) {
-		if (r != -ECANCELED && !s->first_error)
-			s->first_error = xasprintf("cannot run %s: %s",
-						   argv.v[0], strerror(-r));
-		goto done;
-	}
-	verdict = engine_classify_exit(s->je->e, st);
-	s->infected_rc = verdict == ENGINE_INFECTED;
-	s->incomplete = false;
-	errors = s->res->engine_errors;
-	parse_output(s, out, single);
-	parse_output(s, err, NULL);
-	/* A failing exit counts once, unless error lines already said why. */
-	if (verdict == ENGINE_ERROR) {
-		if (s->res->engine_errors == errors)
-			s->res->engine_errors++;
-		if (!s->first_error)
-			s->first_error = WIFEXITED(st) ?
-				xasprintf("exited with status %d",
-					  WEXITSTATUS(st)) :
-				xasprintf("killed by signal %d",
-					  WTERMSIG(st));
-	}
-done:
-	free(out);
-	free(err);
-	strv_release(&argv);
-	return r;
-}
-
-/*
- * Hand the walked files to an engine: one list, plus odd names one by one.
- * Failures are recorded in res; returns -ECANCELED on a stop, else 0.
- */
-static int scan_fs(struct target *t, struct fs *fs,
-		   struct fs_result *res, struct job_engine *je,
-		   const char *mnt, struct walk *w, const char *logdir)
-{
-	struct scan s = { .je = je, .t = t, .fs = fs, .res = res,
-			  .mnt = mnt, .logdir = logdir };
-	char *base = xasprintf("%s/%s.%s", logdir, fs->id, engine_name(je->e));
-	int r = 0;
-
-	if (!engine_has_action(je->e, ENGINE_SCAN_LIST)) {
-		const char *vars[] = { "target", mnt, NULL };
-
-		r = scan_run(&s, ENGINE_SCAN, vars, base, NULL);
-	} else if (w->files.n) {
-		char *list = xasprintf("%s.list", base);
-		struct buf b = { 0 };
-
-		for (size_t i = 0; i < w->files.n; i++) {
-			buf_addstr(&b, w->files.v[i]);
-			buf_addstr(&b, "\n");
-		}
-		r = write_file_atomic(list, b.p, b.len);
-		buf_release(&b);
-		if (r < 0) {
-			s.first_error = xasprintf("cannot write '%s': %s",
-						  list, strerror(-r));
-		} else {
-			const char *vars[] = { "list", list, NULL };
-
-			s.known = &w->files;
-			r = scan_run(&s, ENGINE_SCAN_LIST, vars, base, NULL);
-			s.known = NULL;
-		}
-		free(list);
-	}
-	for (size_t i = 0; !r && i < w->singles.n; i++) {
-		const char *vars[] = { "target", w->singles.v[i], NULL };
-		char *b1 = xasprintf("%s.single%zu", base, i);
-
-		r = scan_run(&s, ENGINE_SCAN, vars, b1, w->singles.v[i]);
-		free(b1);
-	}
-	if (r == -ECANCELED) {
+	for (size_t i = 0; i < sr->nhits; i++)
+		add_detection(t, fs->id, sr->hits[i].path,
+			      strlen(sr->hits[i].path), sr->hits[i].threat,
+			      name);
+	/* Counts: what the engines handed their files to saw at most. */
+	if (sr->scanned > res->scanned)
+		res->scanned = sr->scanned;
+	if (sr->bytes > res->bytes)
+		res->bytes = sr->bytes;
+	if (sr->too_large > res->skipped[SKIP_TOO_LARGE])
+		res->skipped[SKIP_TOO_LARGE] = sr->too_large;
+	res->engine_errors += sr->errors;
+	if (sr->stopped) {
 		fs_fail(res, "stopped", xstrdup("stopped"));
-	} else if (r < 0 || res->engine_errors) {
-		res->engine_errors += r < 0;
-		fs_fail(res, "error", xasprintf("%s: %s", engine_name(je->e),
-			s.first_error ? s.first_error : strerror(-r)));
-	} else if (s.first_error && !res->reason) {
-		res->reason = s.first_error;
-		s.first_error = NULL;
+	} else if (sr->errors) {
+		fs_fail(res, "error", xasprintf("%s: %s", name, sr->error ?
+						sr->error : "failed"));
+	} else if (sr->incomplete) {
+		res->uncovered = true;
+		if (!res->reason)
+			res->reason = xasprintf("%s: %s", name,
+						sr->incomplete);
 	}
-	if (!res->status)
-		res->status = "scanned";
-	free(s.first_error);
-	free(base);
-	return r == -ECANCELED ? r : 0;
 }
 
 /* Mount one file system, walk it and scan it with every engine. */
-static int do_fs(struct job *j, struct target *t, size_t k, const char *view,
-		 const char *workdir)
+static void do_fs(struct job *j, struct target *t, size_t k,
+		  const char *view, const char *workdir)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
@@ -473,22 +169,30 @@ static int do_fs(struct job *j, struct target *t, size_t k, const char *view,
 		res->uncovered = true;
 		goto done;
 	}
-	strv_sort(&w.files);
 	res->seen = w.seen;
-	res->skipped = w.skipped;
-	res->scanned = w.files.n + w.singles.n;
-	res->bytes = w.bytes;
-	if (w.incomplete) {
+	memcpy(res->skipped, w.skipped, sizeof(res->skipped));
+	if (w.skipped[SKIP_UNREADABLE] || w.skipped[SKIP_PATH_TOO_LONG]) {
 		res->uncovered = true;
 		res->reason = xstrdup("some entries could not be read");
 	}
-	for (size_t e = 0; e < j->nengines && !r; e++)
-		r = scan_fs(t, fs, res, &j->engines[e], mnt, &w, workdir);
+	for (size_t e = 0; e < j->nengines; e++) {
+		struct scan_result sr = { 0 };
+		char *base = xasprintf("%s/%s.%s", workdir, fs->id,
+				       engine_name(j->engines[e]->e));
+
+		scanner_run(j->engines[e], &w, mnt, base, &sr);
+		merge_result(t, fs, res, j->engines[e], &sr);
+		scan_result_release(&sr);
+		free(base);
+		if (!strcmp(res->status ? res->status : "", "stopped"))
+			break;
+	}
+	if (!res->status)
+		res->status = "scanned";
 done:
 	mount_release(m);
 	walk_release(&w);
 	free(mnt);
-	return r;
 }
 
 static void target_fail(struct target *t, const char *status, char *reason)
@@ -634,11 +338,8 @@ void job_free(struct job *j)
 		free(t->name);
 		image_free(t->img);
 	}
-	for (size_t i = 0; i < j->nengines; i++) {
-		engine_free(j->engines[i].e);
-		free(j->engines[i].binary);
-		free(j->engines[i].version);
-	}
+	for (size_t i = 0; i < j->nengines; i++)
+		scanner_close(j->engines[i]);
 	free(j->engines);
 	free(j->targets);
 	free(j->id);

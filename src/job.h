@@ -8,6 +8,8 @@
 
 #include "engine.h"
 #include "image.h"
+#include "scan.h"
+#include "walk.h"
 
 struct detection {
 	char *fs;		/* file system id */
@@ -22,7 +24,8 @@ struct fs_result {
 	const char *status;	/* scanned, skipped, error, stopped */
 	char *reason;
 	bool uncovered;		/* its files were not all scanned */
-	uint64_t seen, scanned, cached, skipped, bytes;
+	uint64_t seen, scanned, cached, bytes;
+	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;
 };
 
@@ -38,18 +41,12 @@ struct target {
 	size_t ndet;
 };
 
-struct job_engine {
-	struct engine *e;
-	char *binary;
-	char *version;
-};
-
 struct job {
 	char *id;
 	char *dir;		/* private state directory, 0700 */
 	char *host;
 	time_t started, finished;
-	struct job_engine *engines;
+	struct scanner **engines;
 	size_t nengines;
 	struct target *targets;
 	size_t ntargets;
@@ -58,8 +55,8 @@ struct job {
 
 /* A new job with its state directory under state_dir/jobs. */
 int job_create(const char *state_dir, struct job **out, char **cause);
-/* The job takes ownership of e. */
-void job_add_engine(struct job *j, struct engine *e);
+/* The job takes ownership of e (also on failure). */
+int job_add_engine(struct job *j, struct engine *e, char **cause);
 void job_add_target(struct job *j, const char *arg);
 
 /* Scan every target; a stop request ends it early, releasing everything. */

@@ -13,7 +13,11 @@ static struct json_object *fs_json(const struct fs *fs,
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *files = json_object_new_object();
+	struct json_object *reasons = json_object_new_object();
+	uint64_t skipped = 0;
 
+	for (int i = 0; i < SKIP_NREASONS; i++)
+		skipped += res->skipped[i];
 	json_put_str(o, "id", fs->id);
 	json_put_str(o, "type", fs->type);
 	if (fs->label)
@@ -33,7 +37,12 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_int(files, "seen", (int64_t)res->seen);
 	json_put_int(files, "scanned", (int64_t)res->scanned);
 	json_put_int(files, "cached", (int64_t)res->cached);
-	json_put_int(files, "skipped", (int64_t)res->skipped);
+	json_put_int(files, "skipped", (int64_t)skipped);
+	for (int i = 0; i < SKIP_NREASONS; i++)
+		if (res->skipped[i])
+			json_put_int(reasons, walk_skip_names[i],
+				     (int64_t)res->skipped[i]);
+	json_put_obj(files, "skipped_reasons", reasons);
 	json_put_obj(o, "files", files);
 	json_put_int(o, "bytes_scanned", (int64_t)res->bytes);
 	json_put_int(o, "engine_errors", res->engine_errors);
@@ -110,9 +119,9 @@ struct json_object *report_build(const struct job *j)
 	for (size_t i = 0; i < j->nengines; i++) {
 		struct json_object *e = json_object_new_object();
 
-		json_put_str(e, "name", engine_name(j->engines[i].e));
-		json_put_str(e, "binary", j->engines[i].binary);
-		json_put_str(e, "version", j->engines[i].version);
+		json_put_str(e, "name", engine_name(j->engines[i]->e));
+		json_put_str(e, "binary", j->engines[i]->binary);
+		json_put_str(e, "version", j->engines[i]->version);
 		json_object_array_add(engines, e);
 	}
 	json_put_obj(o, "engines", engines);

@@ -521,3 +521,131 @@ size=16MiB, type=7" || { _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$dir/demo-gpt.qcow2" "$dir/demo-mbr.raw")
 }
+
+# ---------------------------------------------------------------- hostile
+
+# fx_hostile DIR: DIR/hostile.raw, a 16 MiB raw disk with a GPT and one ext4
+# partition (p1, label "hostile"), built with mkfs.ext4 -d (no mount) from a
+# tree under DIR/.fx/work, and DIR/host/eicar.com, a HOST file holding EICAR
+# that the guest links to and that must never be scanned or reported.
+# Guest content (every infected file holds the 68-byte EICAR string):
+#   /$(touch /tmp/pwned);x        infected; '/' cannot be part of a file
+#   /a;touch /tmp/pwned2;.com     name, so these are the files "pwned);x" and
+#                                 "pwned2;.com" in the directories "$(touch "
+#                                 / "tmp" and "a;touch " / "tmp": the guest
+#                                 path is exactly the shell payload
+#   /home/user/evil<LF>line2: Fake.Sig FOUND   infected (one name, with LF)
+#   /-rf                          infected
+#   /srv/caf<E9> <FF>.com         infected (not UTF-8)
+#   /d01/d02/.../d60/deep.com     infected, 60 directories deep
+#   /etc/hostname                 clean
+#   /host-eicar -> DIR/host/eicar.com (absolute, into the host)
+#   /root -> /
+#   /relative.com -> -rf          (guest-relative link to an infected file)
+#   /fifo                         FIFO
+#   /dev/null                     character device 1:3
+#   /dev/blk                      block device 7:0
+# DIR/expect.detections: one line per infected file, the base64 (base64 -w0)
+# of its exact guest path bytes, sorted with LC_ALL=C.
+# DIR/expect.counts: "regular 7", "symlink 3", "special 3" (FIFO + devices).
+# debugfs checks (no mount) that every name, type, size, device number and
+# link target above really is in the file system.  Sets FX_IMAGES.
+fx_hostile() {
+	local dir=$1 raw r p i deep=
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	rm -rf --one-file-system -- "$dir/host" && mkdir -p -- "$dir/host" &&
+	fx_eicar "$dir/host/eicar.com" || { _fx_end; return 1; }
+
+	local -a infected=(
+		'/$(touch /tmp/pwned);x'
+		'/a;touch /tmp/pwned2;.com'
+		$'/home/user/evil\nline2: Fake.Sig FOUND'
+		'/-rf'
+		$'/srv/caf\xe9 \xff.com'
+	)
+	for ((i = 1; i <= 60; i++)); do
+		deep+=$(printf '/d%02d' "$i")
+	done
+	infected+=("$deep/deep.com")
+
+	r=$(_fx_tree hostile) || { _fx_end; return 1; }
+	for p in "${infected[@]}"; do
+		_fx_put_eicar "$r$p" || { _fx_end; return 1; }
+	done
+	_fx_file "$r/etc/hostname" "hostile" &&
+	ln -s -- "$dir/host/eicar.com" "$r/host-eicar" &&
+	ln -s -- / "$r/root" &&
+	ln -s -- -rf "$r/relative.com" &&
+	mkfifo -- "$r/fifo" &&
+	mkdir -p -- "$r/dev" &&
+	mknod -- "$r/dev/null" c 1 3 &&
+	mknod -- "$r/dev/blk" b 7 0 || { _fx_err "cannot build the hostile tree"; _fx_end; return 1; }
+
+	raw=$dir/hostile.raw
+	_fx_newdisk "$raw" 16 "label: gpt
+size=12MiB, type=$_FX_GPT_LINUX, name=hostile" &&
+	_fx_part "$raw" 1 ext4 hostile "$r" || { _fx_end; return 1; }
+
+	# _fx_part left p1's offset in _FX_POFF: debugfs reads the file system
+	# in place through unix_io's "?offset=" option.
+	local spec="$raw?offset=$_FX_POFF"
+	for p in "${infected[@]}"; do
+		_fx_hostile_has "$spec" "$p" 100644 68 || { _fx_end; return 1; }
+	done
+	_fx_hostile_has "$spec" /etc/hostname 100644 8 &&
+	p=$dir/host/eicar.com
+	_fx_hostile_has "$spec" /host-eicar 120777 "$(printf '%s' "$p" | wc -c)" "$p" &&
+	_fx_hostile_has "$spec" /root 120777 1 / &&
+	_fx_hostile_has "$spec" /relative.com 120777 3 -rf &&
+	_fx_hostile_has "$spec" /fifo 010644 0 &&
+	_fx_hostile_has "$spec" /dev/null 020644 0 01:03 &&
+	_fx_hostile_has "$spec" /dev/blk 060644 0 07:00 || { _fx_end; return 1; }
+
+	for p in "${infected[@]}"; do
+		printf '%s' "$p" | base64 -w0 && echo
+	done | LC_ALL=C sort >"$dir/expect.detections" || { _fx_end; return 1; }
+	printf 'regular 7\nsymlink 3\nspecial 3\n' >"$dir/expect.counts" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$raw")
+}
+
+# _fx_hostile_has FS PATH MODE SIZE [EXTRA]: debugfs shows PATH in FS (a
+# debugfs device spec) with octal MODE, owner 0:0 and SIZE bytes (for a
+# symlink EXTRA is the link target; for a device node EXTRA is "MM:mm", its
+# hex major:minor).  PATH's directory must not contain
+# a double quote; its last component may hold any byte but '/'.
+_fx_hostile_has() {
+	local fs=$1 path=$2 mode=$3 size=$4 extra=${5-} d name out
+	d=${path%/*} name=${path##*/}
+	[ -n "$d" ] || d=/
+	local LC_ALL=C
+	# "ls -p -r": one "/ino/mode/uid/gid/name/size/" line per entry, raw name.
+	out=$(debugfs -R "ls -p -r \"$d\"" "$fs" 2>>"$_FX_LOG")
+	if ! [[ $out == *$'\n'/+([0-9])/"$mode"/0/0/"$name"/"$size"/* ||
+		$out == /+([0-9])/"$mode"/0/0/"$name"/"$size"/* ]]; then
+		printf '%s\n' "debugfs ls -p -r \"$d\":" "$out" >>"$_FX_LOG"
+		_fx_err "mkfs.ext4 -d did not copy $(printf '%q' "$path") (mode $mode)"
+		return 1
+	fi
+	[ -n "$extra" ] || return 0
+	case $mode in
+	120*)
+		out=$(debugfs -R "stat \"$path\"" "$fs" 2>>"$_FX_LOG")
+		if [[ $out == *'Fast link dest: "'* ]]; then
+			out=${out#*Fast link dest: \"} out=${out%%\"*}
+		else
+			out=$(debugfs -R "cat \"$path\"" "$fs" 2>>"$_FX_LOG")
+		fi
+		[ "$out" = "$extra" ] && return 0
+		_fx_err "symlink $path points to '$out', not '$extra'"
+		;;
+	*)
+		out=$(debugfs -R "stat \"$path\"" "$fs" 2>>"$_FX_LOG")
+		[[ $out == *"Device major/minor number: $extra "* ]] && return 0
+		_fx_err "device node $path is not $extra"
+		;;
+	esac
+}

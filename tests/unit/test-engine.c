@@ -713,7 +713,7 @@ static void test_errors(void)
 		     "'detection_path' must be a group number from 1 to 9");
 	expect_error("group 10", BASE_ENGINE BASE_ACTIONS "[result]\n"
 		     "detection_threat = 10\n", 7,
-		     "'detection_threat' must be a group number from 1 to 9");
+		     "'detection_threat' must be a group number from 0 to 9");
 	expect_error("summary without group", BASE
 		     "summary_infected = ^Infected files: [0-9]+$\n", 11,
 		     "'summary_infected' needs a group for the count");
@@ -896,13 +896,104 @@ static void test_lines(void)
 	e = load_ok("incomplete_prefix repeated and listed", "t", BASE
 		    "incomplete_prefix = A.\nincomplete_prefix = B., C.\n"
 		    "[engine]\n"
-		    "flags = parallel-safe, host-mounts,managed-daemon\n");
+		    "flags = parallel-safe, host-mounts\n");
 	if (e)
 		ok(engine_threat_is_incomplete(e, "A.x") &&
 		   engine_threat_is_incomplete(e, "B.y") &&
 		   engine_threat_is_incomplete(e, "C.") &&
 		   !engine_threat_is_incomplete(e, "D.x"),
 		   "incomplete prefixes");
+	engine_free(e);
+}
+
+/* The keys added for daemons, size limits, summaries and context lines. */
+static void test_extensions(void)
+{
+	static const char *const vars[] = { "daemon_dir", "/run/x",
+		"daemon_config", "/run/x/d.conf", NULL };
+	struct engine *e;
+	struct buf b = { 0 };
+	unsigned long n = 0;
+	uint64_t lim = 1;
+	char *cause = NULL, *t = NULL, *p = NULL;
+
+	e = load_ok("a managed daemon", "t", BASE_ENGINE
+		    "flags = managed-daemon, host-mounts\n"
+		    "size_limit_option = maxsize\n"
+		    "[options]\nsock =\nthreads = 2\nmaxsize = 10M\n"
+		    BASE_ACTIONS BASE_RESULT
+		    "summary_infected = ^Infected files: ([0-9]+)$\n"
+		    "[daemon]\nstart = {binary} -c {daemon_config}\n"
+		    "ready = {binary} --ping {daemon_dir}/s\n"
+		    "config = LocalSocket {daemon_dir}/s\n"
+		    "config = MaxThreads {threads}\n"
+		    "config = Literal {{braces}}\n"
+		    "external_option = sock\n");
+	if (e) {
+		ok(engine_has_flag(e, ENGINE_MANAGED_DAEMON) &&
+		   engine_has_flag(e, ENGINE_HOST_MOUNTS) &&
+		   !engine_has_flag(e, ENGINE_PARALLEL_SAFE), "flags");
+		ok(engine_manages_daemon(e), "managed while 'sock' is empty");
+		ok(engine_daemon_config(e, vars, &b, &cause) == 0 &&
+		   streq(b.p, "LocalSocket /run/x/s\nMaxThreads 2\n"
+			 "Literal {braces}\n"), "config lines substituted");
+		buf_release(&b);
+		expect_argv("daemon start", e, ENGINE_DAEMON, vars,
+			    "[/bin/sh] [-c] [/run/x/d.conf]");
+		ok(engine_size_limit(e, &lim, &cause) == 0 &&
+		   lim == 10 << 20, "size limit from its option");
+		ok(engine_match_summary(e, "Infected files: 12", &n) &&
+		   n == 12, "summary count");
+		ok(!engine_match_summary(e, "Infected files: x", &n),
+		   "no summary count in other lines");
+		ok(engine_set_option(e, "sock", "/run/clamd.sock",
+				     &cause) == 0 &&
+		   !engine_manages_daemon(e), "an external socket: not managed");
+		ok(engine_set_option(e, "maxsize", "big", &cause) == 0 &&
+		   engine_size_limit(e, &lim, &cause) == -EINVAL &&
+		   cause && strstr(cause, "not a size"), "a bad size");
+		free(cause);
+		cause = NULL;
+	}
+	engine_free(e);
+
+	expect_error("daemon without the flag", BASE "[daemon]\n"
+		     "start = {binary}\n", 0,
+		     "[daemon] needs 'flags = managed-daemon'");
+	expect_error("daemon without ready", BASE_ENGINE
+		     "flags = managed-daemon\n" BASE_ACTIONS BASE_RESULT
+		     "[daemon]\nstart = {binary}\n", 0,
+		     "managed-daemon needs 'start' and 'ready'");
+	expect_error("config with an unknown placeholder", BASE_ENGINE
+		     "flags = managed-daemon\n" BASE_ACTIONS BASE_RESULT
+		     "[daemon]\nstart = {binary}\nready = {binary}\n"
+		     "config = X {nosuch}\n", 0, "unknown placeholder {nosuch}");
+	expect_error("external_option must be an option", BASE_ENGINE
+		     "flags = managed-daemon\n" BASE_ACTIONS BASE_RESULT
+		     "[daemon]\nstart = {binary}\nready = {binary}\n"
+		     "external_option = nosuch\n", 15,
+		     "'external_option' names 'nosuch'");
+	expect_error("threat 0 needs a context", BASE_ENGINE BASE_ACTIONS
+		     "[result]\nclean = 0\ndetection = ^(/.*)$\n"
+		     "detection_path = 1\ndetection_threat = 0\n", 10,
+		     "detection_threat = 0 needs 'threat_context'");
+
+	e = load_ok("threats from context lines", "t", BASE_ENGINE
+		    BASE_ACTIONS "[result]\nclean = 0\n"
+		    "detection = ^(/.*)$\ndetection_path = 1\n"
+		    "detection_threat = 0\n"
+		    "threat_context = ^WARNING: (Possible .* installed):$\n");
+	if (e) {
+		ok(engine_match_context(e, "WARNING: Possible Lion rootkit "
+					"installed:", &t) &&
+		   streq(t, "Possible Lion rootkit installed"),
+		   "a context line names the threat");
+		ok(engine_match_detection(e, "/m/dev/.lib/", &p, &cause) &&
+		   streq(p, "/m/dev/.lib/") && cause == NULL,
+		   "a path line has no threat of its own");
+		free(t);
+		free(p);
+	}
 	engine_free(e);
 }
 
@@ -1198,6 +1289,7 @@ int main(void)
 	test_nul();
 	test_lines();
 	test_templates();
+	test_extensions();
 	test_exit_codes();
 	test_files();
 	test_find();

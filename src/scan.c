@@ -1,0 +1,499 @@
+/* scan.c - running one engine over a walked file system; managed daemons */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "scan.h"
+#include "util.h"
+
+/* How long a managed daemon may take to answer (signature loading). */
+#define DAEMON_READY_TIMEOUT	600.0
+#define DAEMON_STOP_GRACE	10.0
+
+/* One run of an engine action, and what its output said. */
+struct run {
+	struct scanner *s;
+	const struct walk *w;
+	const char *mnt;
+	struct scan_result *res;
+	const char *single;	/* the one file this run scanned, if so */
+	bool infected_rc;	/* the exit status said "infected" */
+	bool incomplete;	/* an incomplete-scan marker was seen */
+	unsigned long summary;	/* the engine's own count of infected files */
+	size_t hits_before;
+};
+
+static void set_first(char **slot, char *msg)
+{
+	if (*slot)
+		free(msg);
+	else
+		*slot = msg;
+}
+
+static void add_hit(struct scan_result *res, const char *path,
+		    const char *threat)
+{
+	struct scan_hit *h;
+
+	for (size_t i = 0; i < res->nhits; i++)
+		if (!strcmp(res->hits[i].path, path))
+			return;
+	res->hits = xreallocarray(res->hits, res->nhits + 1,
+				  sizeof(*res->hits));
+	h = &res->hits[res->nhits++];
+	h->path = xstrdup(path);
+	h->threat = xstrdup(threat);
+}
+
+/* The guest path of an engine's host path, or NULL if it is not ours. */
+static const char *guest_path(const struct run *r, const char *host)
+{
+	size_t n = strlen(r->mnt);
+	const struct walk_file *f;
+
+	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
+		return NULL;
+	/* In tree mode the engine walked by itself; else it is a listed file. */
+	if (!engine_has_action(r->s->e, ENGINE_SCAN_LIST))
+		return host + n;
+	f = walk_find(r->w, host);
+	return f ? walk_guest_path(r->w, f) : NULL;
+}
+
+static void parse_line(struct run *r, const char *line, char **context,
+		       char **last_threat)
+{
+	struct engine *e = r->s->e;
+	char *path = NULL, *threat = NULL, *ctx = NULL;
+	unsigned long count;
+	const char *g;
+
+	if (!*line) {
+		free(*context);
+		*context = NULL;
+	} else if (engine_match_context(e, line, &ctx)) {
+		free(*context);
+		*context = ctx;
+	} else if (engine_match_detection(e, line, &path, &threat)) {
+		if (!threat && *context)
+			threat = xstrdup(*context);
+		if (!threat) {
+			/* A path line with no heading before it. */
+		} else if (engine_threat_is_incomplete(e, threat)) {
+			r->incomplete = true;
+			set_first(&r->res->incomplete, xasprintf(
+				"not fully scanned: %s", threat));
+		} else if (r->single) {
+			free(*last_threat);
+			*last_threat = threat;
+			threat = NULL;
+		} else if ((g = guest_path(r, path))) {
+			add_hit(r->res, g, threat);
+		}
+	} else if (engine_match_summary(e, line, &count)) {
+		r->summary += count;
+	} else if (engine_match_error(e, line)) {
+		r->res->errors++;
+		set_first(&r->res->error, xstrdup(line));
+	}
+	free(path);
+	free(threat);
+}
+
+/* Read one output file line by line. */
+static void parse_output(struct run *r, const char *file)
+{
+	struct buf b = { 0 };
+	char *line, *next, *context = NULL, *last_threat = NULL;
+
+	if (read_file(file, 256 << 20, &b) < 0 || !b.len)
+		goto done;
+	for (line = b.p; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		parse_line(r, line, &context, &last_threat);
+	}
+	/*
+	 * A name with a newline splits the engine's line: trust the exit
+	 * status, unless it only meant "not fully scanned".
+	 */
+	if (r->single && (last_threat || (r->infected_rc && !r->incomplete)))
+		add_hit(r->res, r->single + strlen(r->mnt),
+			last_threat ? last_threat : "unknown");
+done:
+	free(context);
+	free(last_threat);
+	buf_release(&b);
+}
+
+/* The variables every action may use: 8 entries of vars. */
+static void action_vars(const struct scanner *s, const char *logdir,
+			const char **vars)
+{
+	vars[0] = "logdir";
+	vars[1] = logdir;
+	vars[2] = "daemon_dir";
+	vars[3] = s->dir;
+	vars[4] = "daemon_config";
+	vars[5] = s->config;
+	vars[6] = "daemon_socket";
+	vars[7] = s->socket;
+}
+
+/* Run one action with its output to logbase.{out,err} and read it. */
+static int run_action(struct run *r, enum engine_action a, const char *var,
+		      const char *value, const char *logbase)
+{
+	char *out = xasprintf("%s.out", logbase);
+	char *err = xasprintf("%s.err", logbase);
+	char *logdir = xstrdup(logbase), *slash = strrchr(logdir, '/');
+	const char *vars[13] = { NULL };
+	struct strv argv = { 0 };
+	enum engine_verdict verdict;
+	char *cause = NULL;
+	unsigned errors;
+	int ret, st = 0;
+
+	if (slash)
+		*slash = '\0';
+	action_vars(r->s, logdir, vars);
+	vars[8] = var;
+	vars[9] = value;
+	ret = engine_argv(r->s->e, a, vars, &argv, &cause);
+	if (ret < 0) {
+		r->res->errors++;
+		set_first(&r->res->error, cause);
+		goto done;
+	}
+	/* A harmless working directory: engines resolve stray relative paths. */
+	ret = proc_run(argv.v, &(struct proc_io){ .out_path = out,
+		       .err_path = err, .cwd = logdir }, -1, &st);
+	if (ret == -ECANCELED) {
+		r->res->stopped = true;
+		goto done;
+	}
+	if (ret < 0) {
+		r->res->errors++;
+		set_first(&r->res->error, xasprintf("cannot run %s: %s",
+			  argv.v[0], strerror(-ret)));
+		goto done;
+	}
+	verdict = engine_classify_exit(r->s->e, st);
+	r->infected_rc = verdict == ENGINE_INFECTED;
+	r->incomplete = false;
+	r->summary = 0;
+	r->hits_before = r->res->nhits;
+	errors = r->res->errors;
+	parse_output(r, out);
+	parse_output(r, err);
+	/* A failing exit counts once, unless error lines already said why. */
+	if (verdict == ENGINE_ERROR) {
+		if (r->res->errors == errors)
+			r->res->errors++;
+		set_first(&r->res->error, WIFEXITED(st) ?
+			  xasprintf("exited with status %d", WEXITSTATUS(st)) :
+			  xasprintf("killed by signal %d", WTERMSIG(st)));
+	}
+	/* The engine's own count must not exceed what could be read. */
+	if (r->summary > r->res->nhits - r->hits_before) {
+		r->res->errors++;
+		set_first(&r->res->error, xasprintf(
+			"the engine counted %lu infected files, but only %zu "
+			"detection lines could be read", r->summary,
+			r->res->nhits - r->hits_before));
+	}
+done:
+	free(out);
+	free(err);
+	free(logdir);
+	strv_release(&argv);
+	return ret;
+}
+
+/* Write the list of files the engine is to scan; counts what it skips. */
+static int write_list(struct scanner *s, const struct walk *w,
+		      const char *list, struct scan_result *res)
+{
+	struct buf b = { 0 };
+	int r;
+
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+
+		if (f->single)
+			continue;
+		if (s->size_limit && f->size > s->size_limit) {
+			res->too_large++;
+			continue;
+		}
+		buf_addstr(&b, f->path);
+		buf_addstr(&b, "\n");
+		res->scanned++;
+		res->bytes += f->size;
+	}
+	/* Nothing to list: 1, and the engine is not run. */
+	r = b.len ? write_file_atomic(list, b.p, b.len) : 1;
+	if (r < 0) {
+		res->errors++;
+		set_first(&res->error, xasprintf("cannot write '%s': %s",
+						 list, strerror(-r)));
+	}
+	buf_release(&b);
+	return r;
+}
+
+/* Start the managed daemon and wait until its ready action succeeds. */
+static int daemon_start(struct scanner *s)
+{
+	char *conf_err = NULL, *out = xasprintf("%s/daemon.out", s->dir);
+	char *err = xasprintf("%s/daemon.err", s->dir);
+	char *ready = xasprintf("%s/ready", s->dir);
+	const char *vars[9] = { NULL };
+	struct strv argv = { 0 }, rargv = { 0 };
+	struct buf conf = { 0 };
+	double deadline = time_mono() + DAEMON_READY_TIMEOUT;
+	int r, st;
+
+	action_vars(s, s->dir, vars);
+	r = engine_daemon_config(s->e, vars, &conf, &conf_err);
+	if (r == 0)
+		r = write_file_atomic(s->config, conf.p ? conf.p : "",
+				      conf.len);
+	if (r == 0)
+		r = engine_argv(s->e, ENGINE_DAEMON, vars, &argv, &conf_err);
+	if (r == 0)
+		r = engine_argv(s->e, ENGINE_DAEMON_READY, vars, &rargv,
+				&conf_err);
+	if (r < 0) {
+		s->daemon_error = conf_err ? conf_err :
+			xasprintf("cannot write '%s': %s", s->config,
+				  strerror(-r));
+		conf_err = NULL;
+		goto done;
+	}
+	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = out,
+			.err_path = err, .cwd = s->dir }, &s->daemon);
+	if (r < 0) {
+		s->daemon = 0;
+		s->daemon_error = xasprintf("cannot start %s: %s", argv.v[0],
+					    strerror(-r));
+		goto done;
+	}
+	msg_info("%s: started its daemon (pid %d), waiting until it serves",
+		 engine_name(s->e), (int)s->daemon);
+	for (;;) {
+		if (proc_run(rargv.v, &(struct proc_io){ .out_path = ready,
+			     .err_path = ready, .cwd = s->dir }, 60, &st) == 0 &&
+		    WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			break;
+		if (proc_stop_requested()) {
+			r = -ECANCELED;
+			break;
+		}
+		if (waitpid(s->daemon, &st, WNOHANG) == s->daemon) {
+			struct buf e = { 0 };
+
+			s->daemon = 0;
+			read_file(err, 1 << 16, &e);
+			s->daemon_error = xasprintf("daemon exited: %s",
+				e.len ? e.p : "no message");
+			buf_release(&e);
+			r = -EIO;
+			break;
+		}
+		if (time_mono() > deadline) {
+			s->daemon_error = xasprintf("daemon not ready after "
+				"%.0f s", DAEMON_READY_TIMEOUT);
+			r = -ETIMEDOUT;
+			break;
+		}
+		usleep(200000);
+	}
+done:
+	if (s->daemon_error) {
+		char *nl = strchr(s->daemon_error, '\n');
+
+		if (nl && !nl[1])
+			*nl = '\0';
+	}
+	free(conf_err);
+	free(out);
+	free(err);
+	free(ready);
+	buf_release(&conf);
+	strv_release(&argv);
+	strv_release(&rargv);
+	return r;
+}
+
+/* The daemon must be up (started on first use) and still running. */
+static int daemon_check(struct scanner *s, struct scan_result *res)
+{
+	int st;
+
+	if (!engine_manages_daemon(s->e))
+		return 0;
+	if (!s->daemon && !s->daemon_error && daemon_start(s) == -ECANCELED) {
+		res->stopped = true;
+		return -ECANCELED;
+	}
+	if (s->daemon && waitpid(s->daemon, &st, WNOHANG) == s->daemon) {
+		s->daemon = 0;
+		s->daemon_error = xstrdup("the daemon died during the batch");
+	}
+	if (s->daemon_error) {
+		res->errors++;
+		set_first(&res->error, xstrdup(s->daemon_error));
+		return -EIO;
+	}
+	return 0;
+}
+
+void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
+		 const char *logbase, struct scan_result *res)
+{
+	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res };
+	char *list = xasprintf("%s.list", logbase);
+	int ret;
+
+	if (daemon_check(s, res) < 0)
+		goto done;
+	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
+		res->scanned = w->nfiles;
+		res->bytes = w->bytes;
+		ret = run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		goto done;
+	}
+	ret = write_list(s, w, list, res);
+	if (ret == 0)
+		ret = run_action(&r, ENGINE_SCAN_LIST, "list", list, logbase);
+	for (size_t i = 0; ret != -ECANCELED && i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+		char *base;
+
+		if (!f->single)
+			continue;
+		if (s->size_limit && f->size > s->size_limit) {
+			res->too_large++;
+			continue;
+		}
+		res->scanned++;
+		res->bytes += f->size;
+		base = xasprintf("%s.single%zu", logbase, i);
+		r.single = f->path;
+		ret = run_action(&r, ENGINE_SCAN, "target", f->path, base);
+		r.single = NULL;
+		free(base);
+	}
+done:
+	if (res->too_large)
+		set_first(&res->incomplete, xasprintf(
+			"%llu file(s) over the engine's size limit of %llu "
+			"bytes not scanned", (unsigned long long)res->too_large,
+			(unsigned long long)s->size_limit));
+	free(list);
+}
+
+/* Run the version action once; its first output line names the engine. */
+static void read_version(struct scanner *s)
+{
+	char *out = xasprintf("%s/version.out", s->dir);
+	const char *vars[9] = { NULL };
+	struct strv argv = { 0 };
+	char *cause = NULL;
+	struct buf b = { 0 };
+	int st;
+
+	action_vars(s, s->dir, vars);
+	if (engine_argv(s->e, ENGINE_VERSION, vars, &argv, &cause) == 0 &&
+	    proc_run(argv.v, &(struct proc_io){ .out_path = out,
+		     .cwd = s->dir }, 60, &st) == 0 &&
+	    read_file(out, 1 << 16, &b) == 0 && b.len) {
+		b.p[strcspn(b.p, "\n")] = '\0';
+		s->version = xstrdup(b.p);
+	}
+	if (argv.n)
+		s->binary = xstrdup(argv.v[0]);
+	else if (proc_which(engine_binary(s->e), &s->binary) < 0)
+		s->binary = NULL;
+	unlink(out);
+	free(out);
+	free(cause);
+	buf_release(&b);
+	strv_release(&argv);
+}
+
+int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
+		 char **cause)
+{
+	struct scanner *s = xcalloc(1, sizeof(*s));
+	const char *ext = NULL;
+	int r;
+
+	s->e = e;
+	s->dir = xasprintf("%s/engine-%s", jobdir, engine_name(e));
+	s->config = xasprintf("%s/daemon.conf", s->dir);
+	r = mkdir_private(s->dir);
+	if (r < 0) {
+		*cause = xasprintf("cannot create '%s': %s", s->dir,
+				   strerror(-r));
+		goto fail;
+	}
+	r = engine_size_limit(e, &s->size_limit, cause);
+	if (r < 0)
+		goto fail;
+	ext = engine_external_daemon(e);
+	s->socket = ext ? xstrdup(ext) : xasprintf("%s/daemon.sock", s->dir);
+	read_version(s);
+	*out = s;
+	return 0;
+fail:
+	s->e = NULL;	/* the caller keeps e on failure */
+	scanner_close(s);
+	return r;
+}
+
+void scanner_close(struct scanner *s)
+{
+	int sig;
+
+	if (!s)
+		return;
+	if (s->daemon > 0) {
+		sig = engine_action_signal(s->e, ENGINE_STOP);
+		if (sig && sig != SIGTERM)
+			kill(-s->daemon, sig);
+		proc_kill_group(s->daemon, DAEMON_STOP_GRACE, NULL);
+		msg_debug("%s: daemon stopped", engine_name(s->e));
+	}
+	engine_free(s->e);
+	free(s->binary);
+	free(s->version);
+	free(s->dir);
+	free(s->socket);
+	free(s->config);
+	free(s->daemon_error);
+	free(s);
+}
+
+void scan_result_release(struct scan_result *r)
+{
+	for (size_t i = 0; i < r->nhits; i++) {
+		free(r->hits[i].path);
+		free(r->hits[i].threat);
+	}
+	free(r->hits);
+	free(r->error);
+	free(r->incomplete);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,61 @@
+/* scan.h - running one engine over a walked file system; managed daemons */
+#ifndef AVBATCH_SCAN_H
+#define AVBATCH_SCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "walk.h"
+
+/* One engine of a job, with the daemon avbatch runs for it, if any. */
+struct scanner {
+	struct engine *e;
+	char *binary;		/* resolved program, for the report */
+	char *version;		/* first line of the version action */
+	char *dir;		/* private: daemon config, socket and logs */
+	char *socket;		/* {daemon_socket} */
+	char *config;		/* {daemon_config} */
+	uint64_t size_limit;	/* largest file handed over; 0: none */
+	pid_t daemon;		/* the managed daemon, once started */
+	char *daemon_error;	/* why the daemon cannot be used */
+};
+
+struct scan_hit {
+	char *path;		/* guest path: raw bytes, may not be UTF-8 */
+	char *threat;
+};
+
+/* What one engine said about one file system. */
+struct scan_result {
+	struct scan_hit *hits;
+	size_t nhits;
+	unsigned errors;	/* error lines and failed runs */
+	char *error;		/* the first of them */
+	char *incomplete;	/* why not every file was fully scanned */
+	uint64_t scanned, bytes, too_large;
+	bool stopped;
+};
+
+/*
+ * Set up an engine for a job: its private directory under jobdir, its size
+ * limit and its version (the daemon starts on first use).  Takes e.
+ */
+int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
+		 char **cause);
+
+/*
+ * Scan the files of w (mounted at mnt) with the engine: a file list where
+ * the descriptor takes one, odd names one by one, the mount point itself
+ * otherwise.  Logs go to logbase.{list,out,err}.
+ */
+void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
+		 const char *logbase, struct scan_result *res);
+
+/* Stop the managed daemon, if any, and free everything. */
+void scanner_close(struct scanner *s);
+
+void scan_result_release(struct scan_result *r);
+
+#endif

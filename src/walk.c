@@ -1,0 +1,185 @@
+/* walk.c - the files of one mounted guest file system, walked by avbatch */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "walk.h"
+
+/*
+ * Longest path put in a file list: clamscan reads lists with a 1024-byte
+ * buffer and would split a longer line in two.
+ */
+#define LIST_MAX_LINE	1022
+
+const char *const walk_skip_names[SKIP_NREASONS] = {
+	[SKIP_SYMLINK] = "symlink",
+	[SKIP_DEVICE] = "device",
+	[SKIP_FIFO] = "fifo",
+	[SKIP_SOCKET] = "socket",
+	[SKIP_UNREADABLE] = "unreadable",
+	[SKIP_PATH_TOO_LONG] = "path_too_long",
+	[SKIP_TOO_LARGE] = "too_large",
+};
+
+struct walker {
+	struct walk *w;
+	size_t alloc;
+	uint64_t mnt_id;
+};
+
+static int statx_at(int dfd, const char *name, struct statx *stx)
+{
+	return statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+		     STATX_TYPE | STATX_SIZE | STATX_MNT_ID, stx);
+}
+
+static void add_file(struct walker *wk, const struct buf *path,
+		     const char *name, uint64_t size)
+{
+	struct walk *w = wk->w;
+	struct walk_file *f;
+
+	if (w->nfiles == wk->alloc) {
+		wk->alloc = wk->alloc ? wk->alloc * 2 : 256;
+		w->files = xreallocarray(w->files, wk->alloc,
+					 sizeof(*w->files));
+	}
+	f = &w->files[w->nfiles++];
+	f->path = xstrndup(path->p, path->len);
+	f->size = size;
+	f->single = strpbrk(name, "\n\r") || path->len > LIST_MAX_LINE;
+	w->bytes += size;
+}
+
+static enum walk_skip skip_reason(mode_t mode)
+{
+	if (S_ISLNK(mode))
+		return SKIP_SYMLINK;
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return SKIP_DEVICE;
+	if (S_ISFIFO(mode))
+		return SKIP_FIFO;
+	if (S_ISSOCK(mode))
+		return SKIP_SOCKET;
+	return SKIP_UNREADABLE;
+}
+
+static void walk_dir(struct walker *wk, int dfd, struct buf *path)
+{
+	struct walk *w = wk->w;
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+
+	if (!d) {
+		close(dfd);
+		w->skipped[SKIP_UNREADABLE]++;
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t keep = path->len;
+		struct statx stx;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		buf_addstr(path, "/");
+		buf_addstr(path, de->d_name);
+		if (statx_at(dirfd(d), de->d_name, &stx) < 0) {
+			w->seen++;
+			w->skipped[SKIP_UNREADABLE]++;
+		} else if (S_ISDIR(stx.stx_mode)) {
+			int fd;
+
+			if (stx.stx_mnt_id != wk->mnt_id)
+				goto next;
+			fd = openat(dirfd(d), de->d_name, O_RDONLY |
+				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				w->skipped[SKIP_UNREADABLE]++;
+			else
+				walk_dir(wk, fd, path);
+		} else {
+			w->seen++;
+			if (!S_ISREG(stx.stx_mode))
+				w->skipped[skip_reason(stx.stx_mode)]++;
+			else if (path->len >= PATH_MAX)
+				w->skipped[SKIP_PATH_TOO_LONG]++;
+			else
+				add_file(wk, path, de->d_name, stx.stx_size);
+		}
+next:
+		path->len = keep;
+		path->p[keep] = '\0';
+	}
+	closedir(d);
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct walk_file *)a)->path,
+		      ((const struct walk_file *)b)->path);
+}
+
+int walk_fs(struct walk *w, const char *root)
+{
+	struct walker wk = { .w = w };
+	struct buf path = { 0 };
+	struct statx stx;
+	int fd;
+
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	wk.mnt_id = stx.stx_mnt_id;
+	w->root_len = strlen(root);
+	buf_addstr(&path, root);
+	walk_dir(&wk, fd, &path);
+	buf_release(&path);
+	if (w->nfiles)
+		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
+	return 0;
+}
+
+const struct walk_file *walk_find(const struct walk *w, const char *path)
+{
+	struct walk_file key = { .path = (char *)path };
+
+	if (!w->nfiles)
+		return NULL;
+	return bsearch(&key, w->files, w->nfiles, sizeof(*w->files),
+		       cmp_file);
+}
+
+const char *walk_guest_path(const struct walk *w, const struct walk_file *f)
+{
+	return f->path + w->root_len;
+}
+
+uint64_t walk_skipped(const struct walk *w)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < SKIP_NREASONS; i++)
+		n += w->skipped[i];
+	return n;
+}
+
+void walk_release(struct walk *w)
+{
+	for (size_t i = 0; i < w->nfiles; i++)
+		free(w->files[i].path);
+	free(w->files);
+	memset(w, 0, sizeof(*w));
+}

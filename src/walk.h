@@ -1,0 +1,55 @@
+/* walk.h - the files of one mounted guest file system, walked by avbatch */
+#ifndef AVBATCH_WALK_H
+#define AVBATCH_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* Why an entry was not handed to an engine. */
+enum walk_skip {
+	SKIP_SYMLINK,		/* never followed: it would resolve on the host */
+	SKIP_DEVICE,		/* character or block device node */
+	SKIP_FIFO,
+	SKIP_SOCKET,
+	SKIP_UNREADABLE,	/* could not be examined or opened */
+	SKIP_PATH_TOO_LONG,	/* longer than PATH_MAX: no engine can open it */
+	SKIP_TOO_LARGE,		/* over the engine's size limit */
+	SKIP_NREASONS
+};
+
+extern const char *const walk_skip_names[SKIP_NREASONS];
+
+struct walk_file {
+	char *path;		/* host path: mount point + guest path */
+	uint64_t size;
+	bool single;		/* a name no file list can carry (\n, \r, long) */
+};
+
+struct walk {
+	struct walk_file *files;	/* regular files, sorted by path */
+	size_t nfiles;
+	uint64_t seen;			/* every non-directory entry */
+	uint64_t skipped[SKIP_NREASONS];
+	uint64_t bytes;			/* of the regular files */
+	size_t root_len;		/* strlen of the mount point */
+};
+
+/*
+ * Walk root with *at() calls only: never following a symlink, never
+ * entering another mount, with no depth limit.  Returns 0 or -errno.
+ */
+int walk_fs(struct walk *w, const char *root);
+
+/* The entry for a host path, or NULL if the walk did not list it. */
+const struct walk_file *walk_find(const struct walk *w, const char *path);
+
+/* The guest path ("/etc/passwd") of a listed file. */
+const char *walk_guest_path(const struct walk *w, const struct walk_file *f);
+
+uint64_t walk_skipped(const struct walk *w);
+
+void walk_release(struct walk *w);
+
+#endif
