@@ -17,7 +17,7 @@ PACKAGES=(
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
 	exfat-fuse cryptsetup-bin
 	# engines and test data
-	clamav clamav-testfiles
+	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
 	# tests
 	jq procps mount tar gzip
 )

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "engine.h"
 #include "proc.h"
 #include "util.h"
 
@@ -37,8 +38,11 @@ static const struct cmd commands[] = {
 	  "show format, backing chain, partitions, file systems, and what "
 	  "run would do" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
-	  "engines list | show ENGINE",
-	  "list the engine descriptors found, or show one" },
+	  "engines list | show ENGINE | check [ENGINE]",
+	  "list the engine descriptors, show one, check they work here" },
+	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
+	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]...",
+	  "update the signatures of the configured (or named) engines" },
 };
 
 static void usage(FILE *out)
@@ -71,6 +75,79 @@ const char *const *cmd_engine_dirs(size_t *n)
 {
 	*n = G.engine_dirs.n;
 	return (const char *const *)G.engine_dirs.v;
+}
+
+/* Apply "-o ENGINE.KEY=VALUE" to the engine it names. */
+static int apply_option(struct engine **engines, size_t n,
+			const char *spec)
+{
+	const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
+	char *name, *key, *cause = NULL;
+	int r = -ENOENT;
+
+	if (!dot || !eq || eq < dot)
+		return cmd_usage_error("bad option '%s': expected "
+				       "ENGINE.KEY=VALUE", spec);
+	name = xstrndup(spec, (size_t)(dot - spec));
+	key = xstrndup(dot + 1, (size_t)(eq - dot - 1));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(engine_name(engines[i]), name))
+			r = engine_set_option(engines[i], key, eq + 1,
+					      &cause);
+	if (r == -ENOENT && !cause)
+		cause = xasprintf("engine '%s' is not part of this run", name);
+	free(name);
+	free(key);
+	if (r < 0) {
+		r = cmd_usage_error("%s", cause);
+		free(cause);
+		return r;
+	}
+	return 0;
+}
+
+int cmd_load_engines(const char *list, const struct strv *options,
+		     struct engine ***out, size_t *nout)
+{
+	struct strv names = { 0 };
+	struct engine **engines;
+	char *copy = xstrdup(list), *tok, *save = NULL, *cause = NULL;
+	size_t ndirs;
+	const char *const *dirs = cmd_engine_dirs(&ndirs);
+	int r = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		strv_push(&names, tok);
+	free(copy);
+	engines = xcalloc(names.n + 1, sizeof(*engines));
+	if (!names.n)
+		r = cmd_usage_error("no engine given");
+	for (size_t i = 0; !r && i < names.n; i++) {
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names.v[k], names.v[i]))
+				r = cmd_usage_error("engine '%s' given twice",
+						    names.v[i]);
+		if (!r && engine_find(dirs, ndirs, names.v[i], &engines[i],
+				      &cause) < 0) {
+			fprintf(stderr, "avbatch: %s\n", cause);
+			free(cause);
+			r = 2;
+		}
+	}
+	for (size_t i = 0; !r && i < options->n; i++)
+		r = apply_option(engines, names.n, options->v[i]);
+	*out = engines;
+	*nout = names.n;
+	strv_release(&names);
+	return r;
+}
+
+void cmd_free_engines(struct engine **engines, size_t n)
+{
+	for (size_t i = 0; engines && i < n; i++)
+		engine_free(engines[i]);
+	free(engines);
 }
 
 /* Keys of the [avbatch] section of avbatch.conf. */

@@ -68,35 +68,6 @@ static int add_targets(struct job *j, const char *arg)
 	return 0;
 }
 
-/* Apply "-o ENGINE.KEY=VALUE" to the engine it names. */
-static int apply_option(struct engine **engines, size_t n,
-			const char *spec)
-{
-	const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
-	char *name, *key, *cause = NULL;
-	int r = -ENOENT;
-
-	if (!dot || !eq || eq < dot)
-		return cmd_usage_error("bad option '%s': expected "
-				       "ENGINE.KEY=VALUE", spec);
-	name = xstrndup(spec, (size_t)(dot - spec));
-	key = xstrndup(dot + 1, (size_t)(eq - dot - 1));
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(engine_name(engines[i]), name))
-			r = engine_set_option(engines[i], key, eq + 1,
-					      &cause);
-	if (r == -ENOENT && !cause)
-		cause = xasprintf("engine '%s' is not part of this run", name);
-	free(name);
-	free(key);
-	if (r < 0) {
-		r = cmd_usage_error("%s", cause);
-		free(cause);
-		return r;
-	}
-	return 0;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT };
@@ -108,14 +79,13 @@ int cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
-	struct strv options = { 0 }, names = { 0 };
+	struct strv options = { 0 };
 	bool json = false;
 	struct engine **engines = NULL;
+	size_t nengines = 0;
 	bool host_mounts = false;
 	struct job *j = NULL;
-	char *cause = NULL, *list, *tok, *save = NULL;
-	size_t ndirs;
-	const char *const *dirs = cmd_engine_dirs(&ndirs);
+	char *cause = NULL;
 	int c, r = 2;
 
 	optind = 0;
@@ -148,31 +118,11 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 
-	list = xstrdup(engine_arg);
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save))
-		strv_push(&names, tok);
-	free(list);
-	if (!names.n) {
-		r = cmd_usage_error("no engine given");
+	r = cmd_load_engines(engine_arg, &options, &engines, &nengines);
+	if (r)
 		goto done;
-	}
-	engines = xcalloc(names.n, sizeof(*engines));
-	for (size_t i = 0; i < names.n; i++) {
-		for (size_t k = 0; k < i; k++)
-			if (!strcmp(names.v[k], names.v[i])) {
-				r = cmd_usage_error("engine '%s' given twice",
-						    names.v[i]);
-				goto done;
-			}
-		if (engine_find(dirs, ndirs, names.v[i], &engines[i],
-				&cause) < 0)
-			goto fail;
+	for (size_t i = 0; i < nengines; i++)
 		host_mounts |= engine_has_flag(engines[i], ENGINE_HOST_MOUNTS);
-	}
-	for (size_t i = 0; i < options.n; i++)
-		if (apply_option(engines, names.n, options.v[i]))
-			goto done;
 	/*
 	 * Mounts stay private unless an engine's daemon, running outside
 	 * avbatch, must open the files itself.
@@ -181,7 +131,7 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	if (job_create(G.state_dir, &j, &cause) < 0)
 		goto fail;
-	for (size_t i = 0; i < names.n; i++) {
+	for (size_t i = 0; i < nengines; i++) {
 		struct engine *e = engines[i];
 
 		engines[i] = NULL;
@@ -221,11 +171,8 @@ fail:
 	r = 2;
 done:
 	free(cause);
-	for (size_t i = 0; engines && i < names.n; i++)
-		engine_free(engines[i]);
-	free(engines);
+	cmd_free_engines(engines, nengines);
 	strv_release(&options);
-	strv_release(&names);
 	job_free(j);
 	return r;
 }

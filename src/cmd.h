@@ -30,9 +30,21 @@ struct cmd {
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_engines(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 
 /* The engine search path as a plain array for engine_find(). */
 const char *const *cmd_engine_dirs(size_t *n);
+
+struct engine;
+
+/*
+ * Load the comma-separated engines of list and apply "-o E.KEY=VALUE"
+ * options to them.  Returns 0, or an exit status after printing why; the
+ * caller frees *out with cmd_free_engines() either way.
+ */
+int cmd_load_engines(const char *list, const struct strv *options,
+		     struct engine ***out, size_t *nout);
+void cmd_free_engines(struct engine **engines, size_t n);
 
 /* Print a usage error for the running command and return exit status 2. */
 int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

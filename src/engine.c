@@ -56,6 +56,7 @@ enum key_kind {
 	K_PREFIX,
 	K_OPTNAME,
 	K_LINE,
+	K_STATUS,
 };
 
 enum regex_slot {
@@ -94,6 +95,7 @@ static const struct key {
 	{ SECT_RESULT, "summary_infected", K_REGEX, RE_SUMMARY, false, false },
 	{ SECT_RESULT, "incomplete_prefix", K_PREFIX, 0, true, true },
 	{ SECT_RESULT, "threat_context", K_REGEX, RE_CONTEXT, false, false },
+	{ SECT_RESULT, "version_status", K_STATUS, 0, false, false },
 	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
 	{ SECT_DAEMON, "start", K_ACTION, ENGINE_DAEMON, false, true },
 	{ SECT_DAEMON, "ready", K_ACTION, ENGINE_DAEMON_READY, false, true },
@@ -169,6 +171,7 @@ struct engine {
 	char *size_option;		/* option holding the largest file */
 	struct strv daemon_config;	/* lines of the daemon's config file */
 	char *external_option;		/* set: use a running daemon */
+	int version_status;		/* exit status of a working version */
 };
 
 /* One "key = value" as read, kept until the whole file has been read. */
@@ -1042,6 +1045,13 @@ static int apply_entry(struct parse *ps, struct engine *e,
 	case K_LINE:
 		strv_push(&e->daemon_config, v);
 		return 0;
+	case K_STATUS:
+		if (parse_int(v, &e->version_status) < 0 ||
+		    e->version_status < 0 || e->version_status > 255)
+			return parse_error(ps, ent->line, xasprintf(
+				"'%s' must be an exit status from 0 to 255",
+				ent->name));
+		return 0;
 	}
 	return 0;
 }
@@ -1756,4 +1766,9 @@ int engine_daemon_config(const struct engine *e, const char *const *vars,
 	else
 		free(x.cause);
 	return r;
+}
+
+int engine_version_status(const struct engine *e)
+{
+	return e->version_status;
 }

@@ -107,6 +107,9 @@ bool engine_has_flag(const struct engine *e, enum engine_flag f);
 /* The signal of a "signal:NAME" action, or 0 for a command or no action. */
 int engine_action_signal(const struct engine *e, enum engine_action a);
 
+/* The exit status of the version action when it works (usually 0). */
+int engine_version_status(const struct engine *e);
+
 /* The program name or path the descriptor gives as its binary. */
 const char *engine_binary(const struct engine *e);
 

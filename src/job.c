@@ -162,6 +162,8 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 		res->uncovered = true;
 		goto done;
 	}
+	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
+		  fs->plan.driver, mnt);
 	r = walk_fs(&w, mnt);
 	if (r < 0) {
 		fs_fail(res, "error", xasprintf("cannot walk the file system: "

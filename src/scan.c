@@ -77,7 +77,15 @@ static void parse_line(struct run *r, const char *line, char **context,
 	unsigned long count;
 	const char *g;
 
-	if (!*line) {
+	/*
+	 * Error lines first: a line that could be both is counted as an
+	 * error (visible) rather than dropped as a detection outside the
+	 * guest (silent).
+	 */
+	if (engine_match_error(e, line)) {
+		r->res->errors++;
+		set_first(&r->res->error, xstrdup(line));
+	} else if (!*line) {
 		free(*context);
 		*context = NULL;
 	} else if (engine_match_context(e, line, &ctx)) {
@@ -101,9 +109,6 @@ static void parse_line(struct run *r, const char *line, char **context,
 		}
 	} else if (engine_match_summary(e, line, &count)) {
 		r->summary += count;
-	} else if (engine_match_error(e, line)) {
-		r->res->errors++;
-		set_first(&r->res->error, xstrdup(line));
 	}
 	free(path);
 	free(threat);
@@ -252,6 +257,26 @@ static int write_list(struct scanner *s, const struct walk *w,
 	return r;
 }
 
+/* Write {daemon_config}: the client reads it too (e.g. clamdscan). */
+static int write_daemon_config(struct scanner *s, char **cause)
+{
+	const char *vars[9] = { NULL };
+	struct buf conf = { 0 };
+	int r;
+
+	action_vars(s, s->dir, vars);
+	r = engine_daemon_config(s->e, vars, &conf, cause);
+	if (r == 0) {
+		r = write_file_atomic(s->config, conf.p ? conf.p : "",
+				      conf.len);
+		if (r < 0)
+			*cause = xasprintf("cannot write '%s': %s", s->config,
+					   strerror(-r));
+	}
+	buf_release(&conf);
+	return r;
+}
+
 /* Start the managed daemon and wait until its ready action succeeds. */
 static int daemon_start(struct scanner *s)
 {
@@ -260,24 +285,16 @@ static int daemon_start(struct scanner *s)
 	char *ready = xasprintf("%s/ready", s->dir);
 	const char *vars[9] = { NULL };
 	struct strv argv = { 0 }, rargv = { 0 };
-	struct buf conf = { 0 };
 	double deadline = time_mono() + DAEMON_READY_TIMEOUT;
 	int r, st;
 
 	action_vars(s, s->dir, vars);
-	r = engine_daemon_config(s->e, vars, &conf, &conf_err);
-	if (r == 0)
-		r = write_file_atomic(s->config, conf.p ? conf.p : "",
-				      conf.len);
-	if (r == 0)
-		r = engine_argv(s->e, ENGINE_DAEMON, vars, &argv, &conf_err);
+	r = engine_argv(s->e, ENGINE_DAEMON, vars, &argv, &conf_err);
 	if (r == 0)
 		r = engine_argv(s->e, ENGINE_DAEMON_READY, vars, &rargv,
 				&conf_err);
 	if (r < 0) {
-		s->daemon_error = conf_err ? conf_err :
-			xasprintf("cannot write '%s': %s", s->config,
-				  strerror(-r));
+		s->daemon_error = conf_err;
 		conf_err = NULL;
 		goto done;
 	}
@@ -330,7 +347,6 @@ done:
 	free(out);
 	free(err);
 	free(ready);
-	buf_release(&conf);
 	strv_release(&argv);
 	strv_release(&rargv);
 	return r;
@@ -404,10 +420,10 @@ done:
 	free(list);
 }
 
-/* Run the version action once; its first output line names the engine. */
-static void read_version(struct scanner *s)
+void scanner_read_version(struct scanner *s)
 {
 	char *out = xasprintf("%s/version.out", s->dir);
+	char *err = xasprintf("%s/version.err", s->dir);
 	const char *vars[9] = { NULL };
 	struct strv argv = { 0 };
 	char *cause = NULL;
@@ -417,17 +433,27 @@ static void read_version(struct scanner *s)
 	action_vars(s, s->dir, vars);
 	if (engine_argv(s->e, ENGINE_VERSION, vars, &argv, &cause) == 0 &&
 	    proc_run(argv.v, &(struct proc_io){ .out_path = out,
-		     .cwd = s->dir }, 60, &st) == 0 &&
-	    read_file(out, 1 << 16, &b) == 0 && b.len) {
+		     .err_path = err, .cwd = s->dir }, 60, &st) == 0 &&
+	    WIFEXITED(st) &&
+	    WEXITSTATUS(st) == engine_version_status(s->e) &&
+	    read_file(out, 1 << 16, &b) == 0 && !b.len)
+		read_file(err, 1 << 16, &b);	/* some print it there */
+	free(s->version);
+	s->version = NULL;
+	if (b.len) {
 		b.p[strcspn(b.p, "\n")] = '\0';
 		s->version = xstrdup(b.p);
 	}
+	free(s->binary);
+	s->binary = NULL;
 	if (argv.n)
 		s->binary = xstrdup(argv.v[0]);
 	else if (proc_which(engine_binary(s->e), &s->binary) < 0)
 		s->binary = NULL;
 	unlink(out);
+	unlink(err);
 	free(out);
+	free(err);
 	free(cause);
 	buf_release(&b);
 	strv_release(&argv);
@@ -454,7 +480,12 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 		goto fail;
 	ext = engine_external_daemon(e);
 	s->socket = ext ? xstrdup(ext) : xasprintf("%s/daemon.sock", s->dir);
-	read_version(s);
+	if (engine_has_flag(e, ENGINE_MANAGED_DAEMON)) {
+		r = write_daemon_config(s, cause);
+		if (r < 0)
+			goto fail;
+	}
+	scanner_read_version(s);
 	*out = s;
 	return 0;
 fail:

@@ -53,6 +53,9 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		 const char *logbase, struct scan_result *res);
 
+/* (Re)read the version line: the version action's first line of output. */
+void scanner_read_version(struct scanner *s);
+
 /* Stop the managed daemon, if any, and free everything. */
 void scanner_close(struct scanner *s);
 
