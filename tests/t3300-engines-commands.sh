@@ -1,0 +1,72 @@
+#!/bin/bash
+# avbatch engines list / show / check and avbatch update.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+need_root
+need_cmd clamscan yara jq
+
+plan 14
+
+E=$top_srcdir/engines
+av() { "$AVBATCH" --engines-dir "$E" --state-dir "$T/state" "$@"; }
+
+av engines list >"$T/list" 2>&1
+like "$(grep '^clamav ' "$T/list")" 'usable: /[^ ]*/clamscan$' "list: clamav is usable, with its binary"
+like "$(grep '^kaspersky ' "$T/list")" "not usable: 'kesl-control' not found in PATH" \
+	"list: an absent vendor is not usable, and why"
+is "$(grep -c . "$T/list")" "$(ls "$E"/*.ini | wc -l)" "list: one line per descriptor"
+
+av engines check clamav >"$T/check" 2>&1
+is "$?" 0 "check clamav: exit 0"
+like "$(cat "$T/check")" '^clamav +usable: /[^ ]*/clamscan, ClamAV [0-9.]+' \
+	"check clamav: names the binary and its version"
+av engines check yara >"$T/check" 2>&1
+like "$?:$(cat "$T/check")" '^0:yara +usable: /[^ ]*/yara, 4\.' "check yara: usable, with its version"
+av engines check kaspersky >"$T/check" 2>&1
+like "$?:$(cat "$T/check")" "^2:kaspersky +not usable: 'kesl-control' not found in PATH" \
+	"check kaspersky: exit 2, not usable, and why"
+av engines check >"$T/check" 2>&1
+is "$?" 2 "check of all engines exits 2 while one is unusable"
+is "$(grep -c ' usable: ' "$T/check")/$(grep -c 'not usable' "$T/check")" \
+	"$(grep -c ' usable: ' "$T/list")/$(grep -c 'not usable' "$T/list")" \
+	"check agrees with list on what is usable"
+
+# update: a descriptor whose signature version is a file its update bumps.
+mkdir -p "$T/eng" "$T/db" "$T/bin"
+echo 41 >"$T/db/version"
+cat >"$T/bin/fakeupd" <<'SH'
+#!/bin/sh
+# A stand-in updater: bumps the signature version in the database dir.
+v=$(cat "$1/version"); echo $((v + 1)) >"$1/version"; echo "updated to $((v + 1))"
+SH
+chmod 0755 "$T/bin/fakeupd"
+cat >"$T/eng/fake.ini" <<INI
+[engine]
+name = fake
+binary = /bin/cat
+[options]
+database = $T/db
+[actions]
+scan = {binary} -- {target}
+version = {binary} {database}/version
+update = $T/bin/fakeupd {database}
+[result]
+clean = 0
+detection = ^(.*): ([^ ]+) FOUND\$
+detection_path = 1
+detection_threat = 2
+INI
+chmod 0644 "$T/eng/fake.ini"
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" update --engine fake >"$T/upd" 2>&1
+is "$?" 0 "update: exit 0 when the update action succeeds"
+is "$(cat "$T/upd")" "fake: before: 41
+fake: after:  42" "update prints the signature version before and after"
+is "$(cat "$T/db/version")" 42 "the update action ran once"
+
+# A real freshclam cannot reach its mirrors here (or lacks permission).
+mkdir -p "$T/cdb"
+av update --engine clamav -o clamav.database="$T/cdb" >"$T/upd" 2>"$T/upd.err"
+like "$?:$(head -1 "$T/upd.err")" "^2:avbatch: update of 'clamav': /[^ ]*freshclam failed" \
+	"a failing update exits 2 and says which program failed"
+av update --engine yara >"$T/upd" 2>&1
+like "$?:$(cat "$T/upd")" '^0:yara: nothing to update' "an engine without an update action has nothing to do"
+done_testing
