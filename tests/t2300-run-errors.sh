@@ -6,7 +6,7 @@
 need_root
 need_cmd qemu-img clamscan jq mkfs.ext4 mkfs.vfat mcopy sfdisk
 
-plan 12
+plan 15
 
 mkdir -p "$T/img" "$T/tree/etc" "$T/bad"
 echo "clean" >"$T/tree/etc/motd"
@@ -71,6 +71,19 @@ run -o clamav.database="$T/sigs" "$T/img/esp.raw"
 is "$?" 1 "EICAR in /EFI of a FAT labelled EFI is found"
 is "$(jq -r '.targets[0].detections[] | [.fs, .path] | @tsv' "$T/report.json")" \
 	"p1	/EFI/BOOT/clam.exe" "with its real (lower-case) name"
+
+# A file over the engine's size limit is skipped and said so, not passed.
+mkdir -p "$T/big/d"
+head -c 3145728 /dev/zero >"$T/big/d/large.bin"
+fx_eicar "$T/big/d/small.com"
+truncate -s 16M "$T/img/big.raw"
+mkfs.ext4 -q -F -d "$T/big" "$T/img/big.raw"
+run -o clamav.database="$T/sigs" -o clamav.max_filesize=1M "$T/img/big.raw"
+is "$?" 1 "the small infected file is still found"
+is "$(jq -c '.targets[0].filesystems[0].files | [.scanned, .skipped, .skipped_reasons.too_large]' "$T/report.json")" \
+	"[1,1,1]" "the large file is counted as skipped, too large"
+like "$(jq -r '.targets[0].filesystems[0].reason' "$T/report.json")" \
+	"1 file\\(s\\) over the engine's size limit of 1048576 bytes" "and the reason says so"
 
 is "$(sha256sum <"$T/img/esp.raw")$(leftovers)" "$sha_before" \
 	"the image is unchanged and nothing is left behind"
