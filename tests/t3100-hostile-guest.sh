@@ -10,7 +10,7 @@
 need_root
 need_cmd clamscan jq mkfs.ext4 debugfs sfdisk base64 sha256sum timeout
 
-plan 23
+plan 27
 
 for f in /tmp/pwned /tmp/pwned2; do
 	if [ -e "$f" ] || [ -L "$f" ]; then
@@ -123,6 +123,23 @@ is "${scanned:-}" "$n_regular" "files.scanned = the $n_regular regular files pla
 is "${skipped:-}" $((n_special + n_link)) \
 	"files.skipped = $n_special FIFO/device nodes + $n_link symlinks"
 is "${seen:-}" $((n_regular + n_special + n_link)) "files.seen = every non-directory entry"
+
+# clamd and yara, in one run, on the same image: each reports every planted
+# file exactly once, under its exact path, and nothing else.
+printf 'rule Test_EICAR_YARA { strings: $a = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" condition: $a }\n' \
+	>"$T/rules.yar"
+timeout 300 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
+	run --engine clamd,yara -o clamd.database="$T/sigs" -o yara.rules="$T/rules.yar" \
+	--report "$T/more.json" "$img" >"$T/more.out" 2>"$T/more.err"
+is "$?" 1 "clamd,yara: exit 1" || _diag_file "$T/more.err"
+for e in clamd yara; do
+	got=$(jq -r --arg e "$e" '.targets[].detections[] | select(.engine == $e) |
+		(.path_b64 // (.path | @base64))' "$T/more.json" | LC_ALL=C sort)
+	is "$got" "$want" "$e: exactly the planted infected files, each once" ||
+		{ diag "$(decode "$got")"; }
+done
+ok_not "clamd,yara: /tmp/pwned and /tmp/pwned2 were not created" \
+	test -e /tmp/pwned -o -e /tmp/pwned2
 
 is "$(sha256sum <"$img")" "$sha_before" "the image is unchanged"
 is "$(leftovers)" "" "nothing is left mounted, attached or running"
