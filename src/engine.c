@@ -743,6 +743,15 @@ static const char *emit_brace(const char *p, struct buf *w, const char **err)
  * (outside single quotes) takes the next character literally.
  * Hand-written: wordexp(3) would also expand variables and run commands.
  */
+/* One character of a word: a brace pair or a literal; NULL on error. */
+static const char *emit_char(const char *p, struct buf *w, const char **err)
+{
+	if (*p == '{' || *p == '}')
+		return emit_brace(p, w, err);
+	emit_literal(w, *p);
+	return p + 1;
+}
+
 static int split_template(const char *s, struct strv *words, const char **err)
 {
 	struct buf w = { 0 };
@@ -767,12 +776,8 @@ static int split_template(const char *s, struct strv *words, const char **err)
 				if (q == '"' && *p == '\\' && p[1]) {
 					emit_literal(&w, p[1]);
 					p += 2;
-				} else if (*p == '{' || *p == '}') {
-					p = emit_brace(p, &w, err);
-					if (!p)
-						goto fail;
-				} else {
-					emit_literal(&w, *p++);
+				} else if (!(p = emit_char(p, &w, err))) {
+					goto fail;
 				}
 			}
 			if (!*p) {
@@ -788,12 +793,8 @@ static int split_template(const char *s, struct strv *words, const char **err)
 			}
 			emit_literal(&w, p[1]);
 			p += 2;
-		} else if (*p == '{' || *p == '}') {
-			p = emit_brace(p, &w, err);
-			if (!p)
-				goto fail;
-		} else {
-			emit_literal(&w, *p++);
+		} else if (!(p = emit_char(p, &w, err))) {
+			goto fail;
 		}
 	}
 	if (inword)

@@ -77,17 +77,26 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+static char *vxasprintf(const char *fmt, va_list ap, size_t *len)
+{
+	char *p;
+	int r = vasprintf(&p, fmt, ap);
+
+	if (r < 0)
+		oom();
+	if (len)
+		*len = (size_t)r;
+	return p;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&p, fmt, ap);
+	p = vxasprintf(fmt, ap, NULL);
 	va_end(ap);
-	if (r < 0)
-		oom();
 	return p;
 }
 
@@ -149,15 +158,13 @@ void buf_addstr(struct buf *b, const char *s)
 void buf_addf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t n;
 	char *p;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&p, fmt, ap);
+	p = vxasprintf(fmt, ap, &n);
 	va_end(ap);
-	if (r < 0)
-		oom();
-	buf_add(b, p, (size_t)r);
+	buf_add(b, p, n);
 	free(p);
 }
 
