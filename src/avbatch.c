@@ -37,6 +37,13 @@ static const struct cmd commands[] = {
 	  "inspect [--json] IMAGE...",
 	  "show format, backing chain, partitions, file systems, and what "
 	  "run would do" },
+	{ "status", cmd_ctl, 0, "status [--json] [JOB]",
+	  "state and progress of running jobs (all if none named)" },
+	{ "pause", cmd_ctl, 0, "pause [JOB]",
+	  "pause a running job: engines frozen, nothing new started" },
+	{ "resume", cmd_ctl, 0, "resume [JOB]", "resume a paused job" },
+	{ "stop", cmd_ctl, 0, "stop [JOB]",
+	  "stop a job: engines ended, all released, partial report" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
 	  "engines list | show ENGINE | check [ENGINE]",
 	  "list the engine descriptors, show one, check they work here" },

@@ -31,6 +31,7 @@ int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_engines(int argc, char **argv);
 int cmd_update(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);	/* status, pause, resume, stop */
 
 /* The engine search path as a plain array for engine_find(). */
 const char *const *cmd_engine_dirs(size_t *n);

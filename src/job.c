@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "job.h"
+#include "json.h"
 #include "mount.h"
 #include "proc.h"
 #include "util.h"
@@ -33,6 +36,8 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (unsigned short)getpid();
 	j->id = xasprintf("%s-%04x", stamp, rnd);
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->resumed, NULL);
 	gethostname(host, sizeof(host) - 1);
 	j->host = xstrdup(host);
 
@@ -80,6 +85,7 @@ void job_add_target(struct job *j, const char *arg)
 	t = &j->targets[j->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->arg = xstrdup(arg);
+	t->phase = "pending";
 	slash = strrchr(arg, '/');
 	t->name = xstrdup(slash && slash[1] ? slash + 1 : arg);
 }
@@ -144,6 +150,37 @@ static void merge_result(struct target *t, struct fs *fs,
 	}
 }
 
+/* Record progress for status and state.json (main thread only writes). */
+static void progress(struct job *j, struct target *t, const char *phase,
+		     const char *fs, const char *engine)
+{
+	pthread_mutex_lock(&j->lock);
+	if (phase)
+		t->phase = phase;
+	t->cur_fs = fs;
+	t->cur_engine = engine;
+	pthread_mutex_unlock(&j->lock);
+	job_save_state(j);
+}
+
+/* Hold here while the job is paused (until resumed or stopped). */
+static void pause_gate(struct job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	while (j->paused && !proc_stop_requested()) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&j->resumed, &j->lock, &ts);
+	}
+	pthread_mutex_unlock(&j->lock);
+}
+
 /* Mount one file system, walk it and scan it with every engine. */
 static void do_fs(struct job *j, struct target *t, size_t k,
 		  const char *view, const char *workdir)
@@ -182,6 +219,8 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 		char *base = xasprintf("%s/%s.%s", workdir, fs->id,
 				       engine_name(j->engines[e]->e));
 
+		pause_gate(j);
+		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
 		scanner_run(j->engines[e], &w, mnt, base, &sr);
 		merge_result(t, fs, res, j->engines[e], &sr);
 		scan_result_release(&sr);
@@ -212,6 +251,8 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	double t0 = time_mono();
 	int r;
 
+	t->started_at = t0;
+	progress(j, t, "opening", NULL, NULL);
 	r = mount_check_in_use(t->arg, &cause);
 	if (r == -EBUSY) {
 		target_fail(t, "skipped", cause);
@@ -242,10 +283,17 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		goto done;
 	}
 	t->fsr = xcalloc(t->img->nfs, sizeof(*t->fsr));
+	pthread_mutex_lock(&j->lock);
+	for (size_t k = 0; k < t->img->nfs; k++)
+		if (!t->img->fs[k].plan.skip)
+			t->bytes_total += t->img->fs[k].size;
+	pthread_mutex_unlock(&j->lock);
+	progress(j, t, "scanning", NULL, NULL);
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs *fs = &t->img->fs[k];
 		struct fs_result *res = &t->fsr[k];
 
+		pause_gate(j);
 		if (proc_stop_requested()) {
 			fs_fail(res, "stopped", xstrdup("stopped"));
 			continue;
@@ -255,7 +303,12 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			res->uncovered = fs->plan.uncovered;
 			continue;
 		}
+		progress(j, t, NULL, fs->id, NULL);
 		do_fs(j, t, k, mount_attach_view(a), workdir);
+		pthread_mutex_lock(&j->lock);
+		t->bytes_done += fs->size;
+		t->files_done += res->scanned;
+		pthread_mutex_unlock(&j->lock);
 	}
 	t->status = "clean";
 	for (size_t k = 0; k < t->img->nfs; k++) {
@@ -274,13 +327,170 @@ done:
 		rmdir(workdir);
 	free(workdir);
 	t->duration = time_mono() - t0;
+	progress(j, t, "done", NULL, NULL);
+}
+
+static double paused_time(const struct job *j)
+{
+	return j->paused_total + (j->paused ? time_mono() - j->paused_since :
+				  0);
+}
+
+struct json_object *job_status(struct job *j)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *ts = json_object_new_array();
+	struct json_object *pids = json_object_new_array();
+	struct proc_child *ch = NULL;
+	size_t n = proc_children(&ch), done = 0;
+	char *t0 = time_iso8601(j->started);
+
+	pthread_mutex_lock(&j->lock);
+	json_put_str(o, "job", j->id);
+	json_put_int(o, "pid", getpid());
+	json_put_str(o, "dir", j->dir);
+	json_put_str(o, "started", t0);
+	json_put_str(o, "state", j->finished ? "finished" :
+		     proc_stop_requested_peek() ? "stopping" :
+		     j->paused ? "paused" : "running");
+	json_put_double(o, "elapsed_s", difftime(j->finished ? j->finished :
+						  time(NULL), j->started));
+	for (size_t i = 0; i < j->ntargets; i++) {
+		struct target *t = &j->targets[i];
+		struct json_object *x = json_object_new_object();
+		double el = t->started_at ? time_mono() - t->started_at : 0;
+
+		done += !strcmp(t->phase, "done");
+		json_put_str(x, "name", t->name);
+		json_put_str(x, "state", t->phase);
+		json_put_str(x, "status", t->status);
+		json_put_str(x, "fs", t->cur_fs);
+		json_put_str(x, "engine", t->cur_engine);
+		json_put_int(x, "files_done", (int64_t)t->files_done);
+		json_put_int(x, "bytes_done", (int64_t)t->bytes_done);
+		json_put_int(x, "bytes_total", (int64_t)t->bytes_total);
+		if (!strcmp(t->phase, "scanning")) {
+			el -= paused_time(j);
+			json_put_double(x, "elapsed_s", el > 0 ? el : 0);
+			if (t->bytes_done && t->bytes_total > t->bytes_done)
+				json_put_double(x, "eta_s", el / (double)
+					t->bytes_done * (double)(t->bytes_total -
+					t->bytes_done));
+		}
+		json_object_array_add(ts, x);
+	}
+	json_put_int(o, "targets_done", (int64_t)done);
+	json_put_obj(o, "targets", ts);
+	pthread_mutex_unlock(&j->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_new_object();
+
+		json_put_int(p, "pid", ch[i].pid);
+		json_put_str(p, "role", ch[i].tag ? "engine" : "helper");
+		json_object_array_add(pids, p);
+	}
+	json_put_obj(o, "processes", pids);
+	free(ch);
+	free(t0);
+	return o;
+}
+
+/* state.json: what status says, readable even when the job is gone. */
+void job_save_state(struct job *j)
+{
+	static pthread_mutex_t save = PTHREAD_MUTEX_INITIALIZER;
+	struct json_object *o = job_status(j);
+	char *path = xasprintf("%s/state.json", j->dir);
+
+	pthread_mutex_lock(&save);	/* one writer of state.json.tmp */
+	json_write(o, path);
+	pthread_mutex_unlock(&save);
+	json_object_put(o);
+	free(path);
+}
+
+/*
+ * Freeze or thaw the engines: the descriptor's pause/resume command, or a
+ * signal to each engine process group (STOP/CONT by default).
+ */
+static void signal_engines(enum engine_action a, int dflt)
+{
+	struct proc_child *ch = NULL;
+	size_t n = proc_children(&ch);
+
+	for (size_t i = 0; i < n; i++) {
+		struct scanner *sc = ch[i].tag;
+		int sig;
+
+		if (!sc)
+			continue;
+		sig = engine_action_signal(sc->e, a);
+		if (!sig && engine_has_action(sc->e, a)) {
+			bool first = true;
+
+			for (size_t k = 0; k < i; k++)
+				first &= ch[k].tag != sc;
+			if (first)
+				scanner_action(sc, a);
+			continue;
+		}
+		kill(-ch[i].pid, sig ? sig : dflt);
+	}
+	free(ch);
+}
+
+/* The control socket's commands (ctl.c's thread calls this). */
+static struct json_object *control(void *arg, const char *cmd, char **cause)
+{
+	struct job *j = arg;
+	bool was;
+
+	if (!strcmp(cmd, "status"))
+		return job_status(j);
+	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+		bool pause = !strcmp(cmd, "pause");
+
+		pthread_mutex_lock(&j->lock);
+		was = j->paused;
+		if (pause && !was)
+			j->paused_since = time_mono();
+		if (!pause && was)
+			j->paused_total += time_mono() - j->paused_since;
+		j->paused = pause;
+		pthread_mutex_unlock(&j->lock);
+		if (pause != was)
+			signal_engines(pause ? ENGINE_PAUSE : ENGINE_RESUME,
+				       pause ? SIGSTOP : SIGCONT);
+		if (!pause)
+			pthread_cond_broadcast(&j->resumed);
+		job_save_state(j);
+		return job_status(j);
+	}
+	if (!strcmp(cmd, "stop")) {
+		msg_info("stop requested from the control socket");
+		proc_request_stop();
+		return job_status(j);
+	}
+	*cause = xasprintf("unknown command '%s'", cmd);
+	return NULL;
 }
 
 void job_run(struct job *j)
 {
+	char *sock = xasprintf("%s/%s", j->dir, CTL_SOCKET);
+	char *cause = NULL;
+
+	if (ctl_start(sock, control, j, &j->ctl, &cause) < 0) {
+		msg_info("%s; status, pause, resume and stop will not reach "
+			 "this job", cause);
+		free(cause);
+	}
+	free(sock);
+	job_save_state(j);
 	for (size_t i = 0; i < j->ntargets; i++) {
 		struct target *t = &j->targets[i];
 
+		pause_gate(j);
 		if (proc_stop_requested()) {
 			target_fail(t, "stopped", xstrdup("stopped before "
 							  "it started"));
@@ -290,8 +500,11 @@ void job_run(struct job *j)
 		run_target(j, t, i);
 	}
 	j->stopped = proc_stop_requested();
+	ctl_stop(j->ctl);
+	j->ctl = NULL;
 	proc_reap_orphans();
 	j->finished = time(NULL);
+	job_save_state(j);
 }
 
 size_t job_detections(const struct job *j)
@@ -344,6 +557,8 @@ void job_free(struct job *j)
 		scanner_close(j->engines[i]);
 	free(j->engines);
 	free(j->targets);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->resumed);
 	free(j->id);
 	free(j->dir);
 	free(j->host);

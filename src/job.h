@@ -2,6 +2,7 @@
 #ifndef AVBATCH_JOB_H
 #define AVBATCH_JOB_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -36,6 +37,11 @@ struct target {
 	const char *status;	/* clean, infected, error, skipped, stopped */
 	char *reason;
 	double duration;
+	/* Progress for status, under the job's lock. */
+	const char *phase;	/* pending, opening, scanning, done */
+	const char *cur_fs, *cur_engine;
+	uint64_t bytes_total, bytes_done, files_done;
+	double started_at;
 	struct fs_result *fsr;
 	struct detection *det;
 	size_t ndet;
@@ -51,6 +57,12 @@ struct job {
 	struct target *targets;
 	size_t ntargets;
 	bool stopped;
+	/* Control from other shells (ctl.c's thread) meets the run here. */
+	pthread_mutex_t lock;
+	pthread_cond_t resumed;
+	bool paused;
+	double paused_since, paused_total;
+	struct ctl *ctl;
 };
 
 /* A new job with its state directory under state_dir/jobs. */
@@ -59,8 +71,18 @@ int job_create(const char *state_dir, struct job **out, char **cause);
 int job_add_engine(struct job *j, struct engine *e, char **cause);
 void job_add_target(struct job *j, const char *arg);
 
-/* Scan every target; a stop request ends it early, releasing everything. */
+/*
+ * Scan every target; a stop request ends it early, releasing everything.
+ * While it runs, the job answers status/pause/resume/stop on its control
+ * socket and keeps state.json in its directory up to date.
+ */
 void job_run(struct job *j);
+
+/* What status shows: the job, its targets, their progress. */
+struct json_object *job_status(struct job *j);
+
+/* Write job_status() to state.json in the job's directory, atomically. */
+void job_save_state(struct job *j);
 
 /* The exit status of run: 0 clean, 1 found, 2 something not covered. */
 int job_exit_code(const struct job *j);

@@ -57,6 +57,15 @@ int64_t json_get_int(struct json_object *o, const char *key, int64_t dflt)
 
 void json_put_str(struct json_object *o, const char *key, const char *s)
 {
+	char *lossy;
+
+	/* Engine messages may quote guest bytes: JSON must stay UTF-8. */
+	if (s && !utf8_valid(s, strlen(s))) {
+		lossy = utf8_lossy(s, strlen(s));
+		json_object_object_add(o, key, json_object_new_string(lossy));
+		free(lossy);
+		return;
+	}
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
 }
 

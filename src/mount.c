@@ -195,14 +195,13 @@ static int wait_fuse_ready(pid_t pid, const char *target, const char *log,
 			   char **cause)
 {
 	double deadline = time_mono() + FUSE_READY_TIMEOUT;
-	int st;
 
 	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
+		int w = proc_try_reap(pid, NULL);
 
 		if (is_mounted(target))
 			return 0;
-		if (w == pid || (w < 0 && errno == ECHILD)) {
+		if (w != 0) {
 			char *msg = last_log_line(log);
 
 			*cause = msg;

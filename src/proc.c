@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,57 @@
 #include "util.h"
 
 static int sigfd = -1;
-static bool stop_requested;
+static atomic_bool stop_requested;
+
+/* Running children: the control thread reads it to pause and report. */
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct proc_child *children;
+static size_t nchildren, children_alloc;
+
+static void child_add(pid_t pid, void *tag)
+{
+	pthread_mutex_lock(&children_lock);
+	if (nchildren == children_alloc) {
+		children_alloc = children_alloc ? children_alloc * 2 : 8;
+		children = xreallocarray(children, children_alloc,
+					 sizeof(*children));
+	}
+	children[nchildren].pid = pid;
+	children[nchildren].tag = tag;
+	nchildren++;
+	pthread_mutex_unlock(&children_lock);
+}
+
+static void child_gone(pid_t pid)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < nchildren; i++)
+		if (children[i].pid == pid) {
+			children[i] = children[--nchildren];
+			break;
+		}
+	pthread_mutex_unlock(&children_lock);
+}
+
+size_t proc_children(struct proc_child **out)
+{
+	size_t n;
+
+	pthread_mutex_lock(&children_lock);
+	n = nchildren;
+	*out = xcalloc(n + 1, sizeof(**out));
+	if (n)
+		memcpy(*out, children, n * sizeof(**out));
+	pthread_mutex_unlock(&children_lock);
+	return n;
+}
+
+void proc_request_stop(void)
+{
+	stop_requested = true;
+	/* Wake whoever sleeps in proc_wait. */
+	kill(getpid(), SIGTERM);
+}
 
 /* The only environment a child sees: no guest- or user-controlled values. */
 static char *const child_env[] = {
@@ -66,6 +118,11 @@ static bool drain_signals(void)
 			stop_requested = true;
 	}
 	return chld;
+}
+
+bool proc_stop_requested_peek(void)
+{
+	return stop_requested;
 }
 
 bool proc_stop_requested(void)
@@ -145,6 +202,8 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 		strv_push(&env, child_env[i]);
 	r = posix_spawn(pid, argv[0], &fa, &at, argv, env.v);
 	strv_release(&env);
+	if (!r)
+		child_add(*pid, io ? io->tag : NULL);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (!r)
@@ -161,8 +220,10 @@ int proc_wait(pid_t pid, double timeout, int *status)
 		pid_t w = waitpid(pid, status, WNOHANG);
 		int ms = -1;
 
-		if (w == pid)
+		if (w == pid) {
+			child_gone(pid);
 			return 0;
+		}
 		if (w < 0 && errno != EINTR)
 			return -errno;
 		drain_signals();
@@ -186,6 +247,21 @@ int proc_wait(pid_t pid, double timeout, int *status)
 	}
 }
 
+int proc_try_reap(pid_t pid, int *status)
+{
+	int st;
+	pid_t w = waitpid(pid, &st, WNOHANG);
+
+	if (w == 0)
+		return 0;
+	child_gone(pid);
+	if (w < 0)
+		return -errno;
+	if (status)
+		*status = st;
+	return 1;
+}
+
 void proc_kill_group(pid_t pid, double grace, int *status)
 {
 	double deadline = time_mono() + grace;
@@ -207,6 +283,7 @@ void proc_kill_group(pid_t pid, double grace, int *status)
 		}
 		usleep(20000);
 	}
+	child_gone(pid);
 	/* Anything else left in the group is not allowed to outlive it. */
 	kill(-pid, SIGKILL);
 	if (status)

@@ -11,6 +11,13 @@ struct proc_io {
 	const char *err_path;
 	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
 	const char *cwd;	/* working directory; NULL keeps ours */
+	void *tag;		/* non-NULL: an engine process pause may stop */
+};
+
+/* A running child, as recorded by proc_spawn (for pause and cleanup). */
+struct proc_child {
+	pid_t pid;		/* also its process group */
+	void *tag;
 };
 
 /*
@@ -22,6 +29,9 @@ int proc_signals_init(void);
 
 /* True once SIGINT/SIGTERM/SIGHUP arrived; drains the signalfd. */
 bool proc_stop_requested(void);
+
+/* The same, without touching the signalfd: for other threads. */
+bool proc_stop_requested_peek(void);
 
 /*
  * Resolve a program name through PATH (the patent's "global tool") unless it
@@ -42,6 +52,12 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid);
  */
 int proc_wait(pid_t pid, double timeout, int *status);
 
+/*
+ * Has pid ended?  1 (reaped, *status set), 0 (still running), or -errno
+ * (e.g. -ECHILD: reaped elsewhere, so ended too).
+ */
+int proc_try_reap(pid_t pid, int *status);
+
 /* End a process group: TERM (and CONT), then KILL after grace seconds; reaps pid. */
 void proc_kill_group(pid_t pid, double grace, int *status);
 
@@ -54,5 +70,14 @@ int proc_run(char *const argv[], const struct proc_io *io, double timeout,
 
 /* Reap exited orphans handed to us as subreaper; never blocks. */
 void proc_reap_orphans(void);
+
+/* Ask for a stop from another thread (as SIGTERM would). */
+void proc_request_stop(void);
+
+/*
+ * A snapshot of the running children (any thread may ask); the caller
+ * frees *out.
+ */
+size_t proc_children(struct proc_child **out);
 
 #endif

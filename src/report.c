@@ -86,7 +86,7 @@ static struct json_object *target_json(const struct target *t)
 	return o;
 }
 
-static const char *job_status(const struct job *j, int code)
+static const char *report_status(const struct job *j, int code)
 {
 	if (code == 1)
 		return "infected";
@@ -114,7 +114,7 @@ struct json_object *report_build(const struct job *j)
 	json_put_str(o, "host", j->host);
 	json_put_str(o, "started", t0);
 	json_put_str(o, "finished", j->finished ? t1 : NULL);
-	json_put_str(o, "status", job_status(j, code));
+	json_put_str(o, "status", report_status(j, code));
 	json_put_int(o, "exit_code", code);
 	for (size_t i = 0; i < j->nengines; i++) {
 		struct json_object *e = json_object_new_object();

@@ -54,28 +54,57 @@ static void add_hit(struct scan_result *res, const char *path,
 	h->threat = xstrdup(threat);
 }
 
-/* The guest path of an engine's host path, or NULL if it is not ours. */
-static const char *guest_path(const struct run *r, const char *host)
+/*
+ * The guest path of a path an engine reported, or NULL if it is not one
+ * of ours: in list mode a listed file (or a member of one), in tree mode
+ * anything that exists in the guest file system, reached without symlinks.
+ */
+static char *guest_path(const struct run *r, const char *host)
 {
 	size_t n = strlen(r->mnt);
-	const struct walk_file *f;
+	const struct walk_file *f = NULL;
+	char *g = NULL, *full;
+	bool list = engine_has_action(r->s->e, ENGINE_SCAN_LIST);
 
 	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
 		return NULL;
-	/* In tree mode the engine walked by itself; else it is a listed file. */
-	if (!engine_has_action(r->s->e, ENGINE_SCAN_LIST))
-		return host + n;
-	f = walk_find(r->w, host);
-	return f ? walk_guest_path(r->w, f) : NULL;
+	if (list && (f = walk_find(r->w, host)))
+		return xstrdup(walk_guest_path(r->w, f));
+	if (walk_resolve(r->mnt, host + n, &g) < 0)
+		return NULL;
+	if (list) {
+		full = xasprintf("%s%s", r->mnt, g);
+		f = walk_find(r->w, full);
+		free(full);
+		if (!f) {
+			free(g);
+			return NULL;
+		}
+	}
+	return g;
+}
+
+/* An engine's line for a report: host mount paths shown as guest paths. */
+static char *guest_line(const struct run *r, const char *line)
+{
+	struct buf b = { 0 };
+	size_t n = strlen(r->mnt);
+	const char *p;
+
+	while ((p = strstr(line, r->mnt)) && p[n] == '/') {
+		buf_add(&b, line, (size_t)(p - line));
+		line = p + n;
+	}
+	buf_addstr(&b, line);
+	return b.p;
 }
 
 static void parse_line(struct run *r, const char *line, char **context,
 		       char **last_threat)
 {
 	struct engine *e = r->s->e;
-	char *path = NULL, *threat = NULL, *ctx = NULL;
+	char *path = NULL, *threat = NULL, *ctx = NULL, *g;
 	unsigned long count;
-	const char *g;
 
 	/*
 	 * Error lines first: a line that could be both is counted as an
@@ -84,7 +113,7 @@ static void parse_line(struct run *r, const char *line, char **context,
 	 */
 	if (engine_match_error(e, line)) {
 		r->res->errors++;
-		set_first(&r->res->error, xstrdup(line));
+		set_first(&r->res->error, guest_line(r, line));
 	} else if (!*line) {
 		free(*context);
 		*context = NULL;
@@ -106,6 +135,15 @@ static void parse_line(struct run *r, const char *line, char **context,
 			threat = NULL;
 		} else if ((g = guest_path(r, path))) {
 			add_hit(r->res, g, threat);
+			free(g);
+		} else {
+			/* Never drop a detection silently. */
+			char *gl = guest_line(r, line);
+
+			r->res->errors++;
+			set_first(&r->res->error, xasprintf("a detection for "
+				"a path that is not a scanned file: %s", gl));
+			free(gl);
 		}
 	} else if (engine_match_summary(e, line, &count)) {
 		r->summary += count;
@@ -182,9 +220,11 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	}
 	/* A harmless working directory: engines resolve stray relative paths. */
 	ret = proc_run(argv.v, &(struct proc_io){ .out_path = out,
-		       .err_path = err, .cwd = logdir }, -1, &st);
+		       .err_path = err, .cwd = logdir, .tag = r->s }, -1, &st);
 	if (ret == -ECANCELED) {
+		/* What it found before the stop is still found. */
 		r->res->stopped = true;
+		parse_output(r, out);
 		goto done;
 	}
 	if (ret < 0) {
@@ -208,6 +248,13 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		set_first(&r->res->error, WIFEXITED(st) ?
 			  xasprintf("exited with status %d", WEXITSTATUS(st)) :
 			  xasprintf("killed by signal %d", WTERMSIG(st)));
+	}
+	/* "Infected" with nothing to show for it is not clean. */
+	if (r->infected_rc && !r->single && !r->incomplete &&
+	    r->res->nhits == r->hits_before) {
+		r->res->errors++;
+		set_first(&r->res->error, xstrdup("the exit status says "
+			  "infected, but no detection line could be read"));
 	}
 	/* The engine's own count must not exceed what could be read. */
 	if (r->summary > r->res->nhits - r->hits_before) {
@@ -299,7 +346,7 @@ static int daemon_start(struct scanner *s)
 		goto done;
 	}
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = out,
-			.err_path = err, .cwd = s->dir }, &s->daemon);
+			.err_path = err, .cwd = s->dir, .tag = s }, &s->daemon);
 	if (r < 0) {
 		s->daemon = 0;
 		s->daemon_error = xasprintf("cannot start %s: %s", argv.v[0],
@@ -317,7 +364,7 @@ static int daemon_start(struct scanner *s)
 			r = -ECANCELED;
 			break;
 		}
-		if (waitpid(s->daemon, &st, WNOHANG) == s->daemon) {
+		if (proc_try_reap(s->daemon, NULL) != 0) {
 			struct buf e = { 0 };
 
 			s->daemon = 0;
@@ -355,15 +402,13 @@ done:
 /* The daemon must be up (started on first use) and still running. */
 static int daemon_check(struct scanner *s, struct scan_result *res)
 {
-	int st;
-
 	if (!engine_manages_daemon(s->e))
 		return 0;
 	if (!s->daemon && !s->daemon_error && daemon_start(s) == -ECANCELED) {
 		res->stopped = true;
 		return -ECANCELED;
 	}
-	if (s->daemon && waitpid(s->daemon, &st, WNOHANG) == s->daemon) {
+	if (s->daemon && proc_try_reap(s->daemon, NULL) != 0) {
 		s->daemon = 0;
 		s->daemon_error = xstrdup("the daemon died during the batch");
 	}
@@ -418,6 +463,31 @@ done:
 			"bytes not scanned", (unsigned long long)res->too_large,
 			(unsigned long long)s->size_limit));
 	free(list);
+}
+
+int scanner_action(struct scanner *s, enum engine_action a)
+{
+	char *log = xasprintf("%s/action.log", s->dir);
+	const char *vars[9] = { NULL };
+	struct strv argv = { 0 };
+	char *cause = NULL;
+	int r, st = 0;
+
+	action_vars(s, s->dir, vars);
+	r = engine_argv(s->e, a, vars, &argv, &cause);
+	if (r == 0)
+		r = proc_run(argv.v, &(struct proc_io){ .out_path = log,
+			     .err_path = log, .cwd = s->dir }, 60, &st);
+	if (r == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+		r = -EIO;
+	if (r < 0)
+		msg_info("%s: %s failed: %s", engine_name(s->e),
+			 a == ENGINE_PAUSE ? "pause" : "resume",
+			 cause ? cause : strerror(-r));
+	free(cause);
+	free(log);
+	strv_release(&argv);
+	return r;
 }
 
 void scanner_read_version(struct scanner *s)

@@ -53,6 +53,9 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		 const char *logbase, struct scan_result *res);
 
+/* Run a command action (a vendor's pause or resume); 0 or -errno. */
+int scanner_action(struct scanner *s, enum engine_action a);
+
 /* (Re)read the version line: the version action's first line of output. */
 void scanner_read_version(struct scanner *s);
 

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -174,6 +176,52 @@ uint64_t walk_skipped(const struct walk *w)
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		n += w->skipped[i];
 	return n;
+}
+
+/* Open name below dirfd, refusing symlinks and anything outside it. */
+static int open_beneath(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+
+	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+}
+
+int walk_resolve(const char *root, const char *guest, char **out)
+{
+	char *p = xstrdup(guest), *slash;
+	int rootfd, r = -ENOENT;
+	struct stat st;
+
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		free(p);
+		return -errno;
+	}
+	for (bool exact = true; p[0] == '/' && p[1]; exact = false) {
+		int fd = open_beneath(rootfd, p + 1);
+
+		if (fd >= 0 && fstat(fd, &st) == 0 &&
+		    (exact || S_ISREG(st.st_mode))) {
+			close(fd);
+			*out = p;
+			p = NULL;
+			r = 0;
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+		slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = '\0';
+	}
+	close(rootfd);
+	free(p);
+	return r;
 }
 
 void walk_release(struct walk *w)

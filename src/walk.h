@@ -50,6 +50,14 @@ const char *walk_guest_path(const struct walk *w, const struct walk_file *f);
 
 uint64_t walk_skipped(const struct walk *w);
 
+/*
+ * Map a guest path an engine reported to something that exists under
+ * root, never following a symlink: the path itself, or else the nearest
+ * regular file it lies inside ("a.zip/eicar.com" -> "a.zip").  Returns 0
+ * and a malloc'd guest path, or -ENOENT.
+ */
+int walk_resolve(const char *root, const char *guest, char **out);
+
 void walk_release(struct walk *w);
 
 #endif

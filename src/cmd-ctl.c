@@ -1,0 +1,194 @@
+/* cmd-ctl.c - avbatch status, pause, resume, stop: talking to running jobs */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ctl.h"
+#include "json.h"
+#include "util.h"
+
+/* Ids of the jobs that answer on their control socket, sorted. */
+static void running_jobs(struct strv *ids)
+{
+	char *dir = xasprintf("%s/jobs", G.state_dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		struct json_object *reply = NULL;
+		char *sock, *cause = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sock = xasprintf("%s/%s/%s", dir, de->d_name, CTL_SOCKET);
+		if (ctl_request(sock, "status", &reply, &cause) == 0)
+			strv_push(ids, de->d_name);
+		json_object_put(reply);
+		free(cause);
+		free(sock);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	strv_sort(ids);
+}
+
+/* JOB as given, or the only running job. */
+static char *pick_job(const char *given)
+{
+	struct strv ids = { 0 };
+	char *id = NULL;
+
+	if (given)
+		return xstrdup(given);
+	running_jobs(&ids);
+	if (ids.n == 1)
+		id = xstrdup(ids.v[0]);
+	else if (ids.n == 0)
+		fprintf(stderr, "avbatch: no job is running (state directory "
+			"%s)\n", G.state_dir);
+	else
+		fprintf(stderr, "avbatch: %zu jobs are running; name one "
+			"(avbatch status lists them)\n", ids.n);
+	strv_release(&ids);
+	return id;
+}
+
+static int request(const char *id, const char *cmd,
+		   struct json_object **reply)
+{
+	char *sock, *cause = NULL;
+	int r;
+
+	if (strchr(id, '/') || id[0] == '.') {
+		fprintf(stderr, "avbatch: bad job id '%s'\n", id);
+		return -EINVAL;
+	}
+	sock = xasprintf("%s/jobs/%s/%s", G.state_dir, id, CTL_SOCKET);
+	r = ctl_request(sock, cmd, reply, &cause);
+	if (r == 0 && !json_object_get_boolean(json_get(*reply, "ok"))) {
+		cause = xstrdup(json_get_str(*reply, "error") ?
+				json_get_str(*reply, "error") : "refused");
+		r = -EINVAL;
+	}
+	if (r < 0)
+		fprintf(stderr, "avbatch: job %s: %s\n", id, cause);
+	free(sock);
+	free(cause);
+	return r;
+}
+
+static void print_duration(double s)
+{
+	long t = s > 0 ? (long)(s + 0.5) : 0;
+
+	printf("%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+static void print_status(struct json_object *st)
+{
+	struct json_object *ts = json_get(st, "targets");
+	size_t n = json_object_array_length(ts);
+
+	printf("job %s  %s  %lld/%zu targets done  elapsed ",
+	       json_get_str(st, "job"), json_get_str(st, "state"),
+	       (long long)json_get_int(st, "targets_done", 0), n);
+	print_duration(json_object_get_double(json_get(st, "elapsed_s")));
+	printf("  pid %lld\n", (long long)json_get_int(st, "pid", 0));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *t = json_object_array_get_idx(ts, i);
+		const char *state = json_get_str(t, "state");
+		int64_t total = json_get_int(t, "bytes_total", 0);
+
+		printf("  %-20s %-9s", json_get_str(t, "name"), state);
+		if (!strcmp(state, "done"))
+			printf(" %s", json_get_str(t, "status"));
+		if (json_get_str(t, "fs"))
+			printf(" %s", json_get_str(t, "fs"));
+		if (json_get_str(t, "engine"))
+			printf(" %s", json_get_str(t, "engine"));
+		if (!strcmp(state, "scanning") && total > 0) {
+			printf("  %lld files  %lld%%",
+			       (long long)json_get_int(t, "files_done", 0),
+			       (long long)(json_get_int(t, "bytes_done", 0) *
+					   100 / total));
+			if (json_get(t, "eta_s")) {
+				printf("  eta ");
+				print_duration(json_object_get_double(
+					json_get(t, "eta_s")));
+			}
+		}
+		putchar('\n');
+	}
+}
+
+/* status [JOB] [--json]: every running job when none is named. */
+static int do_status(const char *given, bool json)
+{
+	struct json_object *all = json_object_new_array();
+	struct strv ids = { 0 };
+	int r = 0;
+
+	if (given)
+		strv_push(&ids, given);
+	else
+		running_jobs(&ids);
+	if (!ids.n && !json)
+		printf("no job is running\n");
+	for (size_t i = 0; i < ids.n; i++) {
+		struct json_object *reply = NULL;
+
+		if (request(ids.v[i], "status", &reply) < 0) {
+			r = 2;
+			continue;
+		}
+		if (!json)
+			print_status(reply);
+		json_object_array_add(all, reply);
+	}
+	if (json)
+		json_write(all, "-");
+	json_object_put(all);
+	strv_release(&ids);
+	return r;
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct json_object *reply = NULL;
+	const char *cmd = argv[0];
+	bool json = false;
+	char *id;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j' || strcmp(cmd, "status"))
+			return cmd_usage_error("bad option");
+		json = true;
+	}
+	if (argc - optind > 1)
+		return cmd_usage_error("too many arguments");
+	if (!strcmp(cmd, "status"))
+		return do_status(optind < argc ? argv[optind] : NULL, json);
+	id = pick_job(optind < argc ? argv[optind] : NULL);
+	if (!id)
+		return 2;
+	r = request(id, cmd, &reply);
+	if (r == 0)
+		printf("job %s: %s\n", id, !strcmp(cmd, "stop") ? "stopping" :
+		       json_get_str(reply, "state"));
+	json_object_put(reply);
+	free(id);
+	return r < 0 ? 2 : 0;
+}

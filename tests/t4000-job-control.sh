@@ -1,0 +1,97 @@
+#!/bin/bash
+# A running job steered from another shell: status, pause (engines frozen:
+# state T, no CPU), resume, stop (everything released, partial report).
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/fixtures.sh"
+need_root
+need_cmd jq mkfs.ext4 sfdisk
+
+plan 17
+
+# A CPU-bound stand-in engine: it works on each listed file for a while.
+mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
+cat >"$T/bin/slowscan" <<'SH'
+#!/bin/bash
+# Test engine: burns CPU for every file of its list, reports EICAR files.
+while IFS= read -r f; do
+	i=0; while [ $i -lt 60000 ]; do i=$((i + 1)); done
+	grep -q EICAR-STANDARD-ANTIVIRUS-TEST-FILE -- "$f" && echo "$f: Test.EICAR FOUND"
+done <"$1"
+exit 0
+SH
+chmod 0755 "$T/bin/slowscan"
+cat >"$T/eng/slow.ini" <<INI
+[engine]
+name = slow
+binary = $T/bin/slowscan
+[actions]
+scan_list = {binary} {list}
+scan = {binary} {target}
+pause = signal:STOP
+resume = signal:CONT
+stop = signal:TERM
+[result]
+clean = 0
+detection = ^(.*): ([^ ]+) FOUND\$
+detection_path = 1
+detection_threat = 2
+INI
+chmod 0644 "$T/eng/slow.ini"
+for i in $(seq 30); do echo "file $i" >"$T/tree/d/f$i.txt"; done
+fx_eicar "$T/tree/d/eicar.com"
+for n in 1 2 3; do
+	truncate -s 16M "$T/img/vm$n.raw"
+	mkfs.ext4 -q -F -d "$T/tree" "$T/img/vm$n.raw" || bail_out "mkfs failed"
+done
+
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" run --engine slow \
+	--report "$T/report.json" "$T"/img/vm*.raw >"$T/out" 2>"$T/err" &
+pid=$!
+at_exit kill -9 "$pid"
+av() { "$AVBATCH" --state-dir "$T/state" "$@"; }
+
+engine=
+for _ in $(seq 300); do
+	engine=$(pgrep -P "$pid" -f slowscan | head -1)
+	[ -n "$engine" ] && break
+	sleep 0.05
+done
+ok "the engine is running" test -n "$engine"
+
+av status >"$T/st" 2>&1
+like "$(cat "$T/st")" "^job [0-9T]+-[0-9a-f]{4}  running  0/3 targets done" "status: the job is running"
+like "$(cat "$T/st")" "vm1.raw +scanning +whole slow" "status: the first target is being scanned, by which engine"
+av status --json >"$T/st.json"
+is "$(jq -r '.[0].targets | map(.state) | join(",")' "$T/st.json")" "scanning,pending,pending" \
+	"status --json: one target scanning, two pending"
+like "$(jq -r '.[0].processes | map(select(.role == "engine")) | .[0].pid' "$T/st.json")" \
+	"^$engine\$" "status --json: names the engine's pid"
+
+av pause >"$T/p" 2>&1
+like "$?:$(cat "$T/p")" "^0:job .*: paused" "pause: accepted"
+sleep 0.3
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+state() { awk '{ print $3 }' "/proc/$1/stat"; }
+c1=$(cpu "$engine"); s1=$(state "$engine")
+sleep 3
+c2=$(cpu "$engine"); s2=$(state "$engine")
+is "$s1$s2" "TT" "paused: the engine is stopped (state T)"
+is "$c2" "$c1" "paused: the engine used no CPU in 3 s"
+like "$(av status)" "  paused  " "status says paused"
+
+av resume >/dev/null 2>&1
+sleep 0.5
+like "$(state "$engine" 2>/dev/null || echo gone)" "^(R|S|gone)$" "resume: the engine runs again"
+like "$(av status)" "  running  " "status says running again"
+
+t0=$(date +%s)
+av stop >"$T/s" 2>&1
+like "$(cat "$T/s")" "stopping" "stop: accepted"
+wait "$pid"; rc=$?
+is "$(( $(date +%s) - t0 < 30 ))/$rc" "1/1" "run ends within 30 s; exit 1 (something was found before the stop)"
+like "$(jq -r '[.targets[].status] | join(",")' "$T/report.json")" "stopped" \
+	"the report marks unfinished targets stopped"
+is "$(jq -r '.targets[2].status' "$T/report.json")" "stopped" "the last target never started"
+like "$(av status)" "no job is running" "status: no job running afterwards"
+is "$(leftovers)" "" "nothing left mounted, attached or running"
+done_testing
