@@ -44,6 +44,9 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_ctl, 0, "resume [JOB]", "resume a paused job" },
 	{ "stop", cmd_ctl, 0, "stop [JOB]",
 	  "stop a job: engines ended, all released, partial report" },
+	{ "cleanup", cmd_cleanup, CMD_NEEDS_ROOT, "cleanup [JOB]",
+	  "release what a crashed job left behind (mounts, exports, "
+	  "daemons)" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
 	  "engines list | show ENGINE | check [ENGINE]",
 	  "list the engine descriptors, show one, check they work here" },

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "json.h"
@@ -190,5 +191,40 @@ int cmd_ctl(int argc, char **argv)
 		       json_get_str(reply, "state"));
 	json_object_put(reply);
 	free(id);
+	return r < 0 ? 2 : 0;
+}
+
+/* cleanup [JOB]: release what dead jobs left; JOB even if it finished. */
+int cmd_cleanup(int argc, char **argv)
+{
+	struct buf done = { 0 };
+	char *cause = NULL, *dir;
+	int r = 0;
+
+	if (argc > 2)
+		return cmd_usage_error("too many arguments");
+	if (argc == 2) {
+		if (strchr(argv[1], '/') || argv[1][0] == '.')
+			return cmd_usage_error("bad job id '%s'", argv[1]);
+		dir = xasprintf("%s/jobs/%s", G.state_dir, argv[1]);
+		r = cleanup_job(dir, &done, &cause);
+		if (r == -EALREADY) {
+			/* A finished job named on purpose: drop its files. */
+			r = rmtree(dir);
+			if (r == 0)
+				buf_addf(&done, "removed %s\n", dir);
+		}
+		free(dir);
+	} else {
+		cleanup_dead_jobs(G.state_dir, &done);
+	}
+	if (done.len)
+		fputs(done.p, stdout);
+	else if (r == 0)
+		printf("nothing to clean up\n");
+	if (r < 0)
+		fprintf(stderr, "avbatch: %s\n", cause ? cause : strerror(-r));
+	buf_release(&done);
+	free(cause);
 	return r < 0 ? 2 : 0;
 }

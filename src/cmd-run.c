@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "cmd.h"
 #include "engine.h"
 #include "job.h"
@@ -123,6 +124,15 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	for (size_t i = 0; i < nengines; i++)
 		host_mounts |= engine_has_flag(engines[i], ENGINE_HOST_MOUNTS);
+	/* What jobs that died left behind goes first. */
+	{
+		struct buf done = { 0 };
+
+		if (cleanup_dead_jobs(G.state_dir, &done) > 0)
+			msg_info("released what dead jobs left:\n%s",
+				 done.p);
+		buf_release(&done);
+	}
 	/*
 	 * Mounts stay private unless an engine's daemon, running outside
 	 * avbatch, must open the files itself.

@@ -36,6 +36,7 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (unsigned short)getpid();
 	j->id = xasprintf("%s-%04x", stamp, rnd);
+	j->pid_start = proc_start_time(getpid());
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->resumed, NULL);
 	gethostname(host, sizeof(host) - 1);
@@ -55,6 +56,8 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 		job_free(j);
 		return r;
 	}
+	/* From now on, cleanup can tell this job is alive. */
+	job_save_state(j);
 	*out = j;
 	return 0;
 }
@@ -348,6 +351,7 @@ struct json_object *job_status(struct job *j)
 	pthread_mutex_lock(&j->lock);
 	json_put_str(o, "job", j->id);
 	json_put_int(o, "pid", getpid());
+	json_put_int(o, "pid_start", (int64_t)j->pid_start);
 	json_put_str(o, "dir", j->dir);
 	json_put_str(o, "started", t0);
 	json_put_str(o, "state", j->finished ? "finished" :
@@ -386,6 +390,7 @@ struct json_object *job_status(struct job *j)
 		struct json_object *p = json_object_new_object();
 
 		json_put_int(p, "pid", ch[i].pid);
+		json_put_int(p, "start", (int64_t)ch[i].start);
 		json_put_str(p, "role", ch[i].tag ? "engine" : "helper");
 		json_object_array_add(pids, p);
 	}
@@ -407,6 +412,11 @@ void job_save_state(struct job *j)
 	pthread_mutex_unlock(&save);
 	json_object_put(o);
 	free(path);
+}
+
+static void save_state_cb(void *j)
+{
+	job_save_state(j);
 }
 
 /*
@@ -486,6 +496,7 @@ void job_run(struct job *j)
 		free(cause);
 	}
 	free(sock);
+	proc_on_change(save_state_cb, j);
 	job_save_state(j);
 	for (size_t i = 0; i < j->ntargets; i++) {
 		struct target *t = &j->targets[i];
@@ -500,6 +511,7 @@ void job_run(struct job *j)
 		run_target(j, t, i);
 	}
 	j->stopped = proc_stop_requested();
+	proc_on_change(NULL, NULL);
 	ctl_stop(j->ctl);
 	j->ctl = NULL;
 	proc_reap_orphans();

@@ -63,6 +63,7 @@ struct job {
 	bool paused;
 	double paused_since, paused_total;
 	struct ctl *ctl;
+	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 };
 
 /* A new job with its state directory under state_dir/jobs. */

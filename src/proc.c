@@ -26,9 +26,46 @@ static atomic_bool stop_requested;
 static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct proc_child *children;
 static size_t nchildren, children_alloc;
+static void (*change_fn)(void *);
+static void *change_arg;
+
+void proc_on_change(void (*fn)(void *), void *arg)
+{
+	change_fn = fn;
+	change_arg = arg;
+}
+
+static void changed(void)
+{
+	if (change_fn)
+		change_fn(change_arg);
+}
+
+unsigned long long proc_start_time(pid_t pid)
+{
+	char *path = xasprintf("/proc/%d/stat", (int)pid);
+	struct buf b = { 0 };
+	unsigned long long start = 0;
+	char *p;
+
+	/* Field 22; the name in field 2 may hold spaces and parentheses. */
+	if (read_file(path, 4096, &b) == 0 && (p = strrchr(b.p, ')'))) {
+		int field = 2;
+
+		for (; *p && field < 22; p++)
+			if (*p == ' ')
+				field++;
+		start = strtoull(p, NULL, 10);
+	}
+	buf_release(&b);
+	free(path);
+	return start;
+}
 
 static void child_add(pid_t pid, void *tag)
 {
+	unsigned long long start = proc_start_time(pid);
+
 	pthread_mutex_lock(&children_lock);
 	if (nchildren == children_alloc) {
 		children_alloc = children_alloc ? children_alloc * 2 : 8;
@@ -37,19 +74,25 @@ static void child_add(pid_t pid, void *tag)
 	}
 	children[nchildren].pid = pid;
 	children[nchildren].tag = tag;
+	children[nchildren].start = start;
 	nchildren++;
 	pthread_mutex_unlock(&children_lock);
+	changed();
 }
 
 static void child_gone(pid_t pid)
 {
+	bool found = false;
+
 	pthread_mutex_lock(&children_lock);
-	for (size_t i = 0; i < nchildren; i++)
+	for (size_t i = 0; i < nchildren && !found; i++)
 		if (children[i].pid == pid) {
 			children[i] = children[--nchildren];
-			break;
+			found = true;
 		}
 	pthread_mutex_unlock(&children_lock);
+	if (found)
+		changed();
 }
 
 size_t proc_children(struct proc_child **out)

@@ -18,7 +18,14 @@ struct proc_io {
 struct proc_child {
 	pid_t pid;		/* also its process group */
 	void *tag;
+	unsigned long long start;	/* proc_start_time(pid) */
 };
+
+/*
+ * When pid started (clock ticks since boot, from /proc), to tell a process
+ * from a later one that reuses its number; 0 if it does not exist.
+ */
+unsigned long long proc_start_time(pid_t pid);
 
 /*
  * Block the signals avbatch handles (INT, TERM, HUP, CHLD) and route them
@@ -79,5 +86,11 @@ void proc_request_stop(void);
  * frees *out.
  */
 size_t proc_children(struct proc_child **out);
+
+/*
+ * Call fn(arg) after a child is recorded or forgotten (never with a lock
+ * held), so the job's state file always lists what cleanup must end.
+ */
+void proc_on_change(void (*fn)(void *), void *arg);
 
 #endif

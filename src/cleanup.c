@@ -1,0 +1,174 @@
+/* cleanup.c - releasing what a job that died (kill -9, crash) left behind */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmount.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "json.h"
+#include "proc.h"
+
+/* Is the process that pid named when it was recorded still there? */
+static bool same_process(int64_t pid, int64_t start)
+{
+	return pid > 0 && start > 0 &&
+	       proc_start_time((pid_t)pid) == (unsigned long long)start;
+}
+
+/* Kill each recorded process group whose leader is still the same process. */
+static void kill_groups(struct json_object *procs, struct buf *done)
+{
+	size_t n = procs ? json_object_array_length(procs) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(procs, i);
+		int64_t pid = json_get_int(p, "pid", 0);
+
+		if (!same_process(pid, json_get_int(p, "start", 0)))
+			continue;
+		kill(-(pid_t)pid, SIGCONT);
+		kill(-(pid_t)pid, SIGKILL);
+		for (int k = 0; k < 100 && proc_start_time((pid_t)pid); k++)
+			usleep(20000);
+		buf_addf(done, "killed %s process group %lld\n",
+			 json_get_str(p, "role") ? json_get_str(p, "role") :
+			 "a", (long long)pid);
+	}
+}
+
+/* Unmount everything below dir, deepest first (host-visible mounts). */
+static void unmount_below(const char *dir, struct buf *done)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file(
+					"/proc/self/mountinfo");
+	struct libmnt_iter *itr = mnt_new_iter(MNT_ITER_BACKWARD);
+	struct libmnt_fs *fs;
+	size_t n = strlen(dir);
+
+	while (tb && itr && mnt_table_next_fs(tb, itr, &fs) == 0) {
+		const char *t = mnt_fs_get_target(fs);
+
+		if (!t || strncmp(t, dir, n) || t[n] != '/')
+			continue;
+		if (umount2(t, MNT_DETACH) == 0)
+			buf_addf(done, "unmounted %s\n", t);
+	}
+	mnt_free_iter(itr);
+	mnt_unref_table(tb);
+}
+
+/* Detach loop devices whose backing file lies below dir (FUSE views). */
+static void detach_loops(const char *dir, struct buf *done)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	size_t n = strlen(dir);
+
+	while (d && (de = readdir(d))) {
+		char *bf, *dev;
+		struct buf b = { 0 };
+		int fd;
+
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		bf = xasprintf("/sys/block/%s/loop/backing_file", de->d_name);
+		if (read_file(bf, 4096, &b) == 0 && b.len > n &&
+		    !strncmp(b.p, dir, n) && b.p[n] == '/') {
+			dev = xasprintf("/dev/%s", de->d_name);
+			fd = open(dev, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && ioctl(fd, LOOP_CLR_FD, 0) == 0)
+				buf_addf(done, "detached %s\n", dev);
+			if (fd >= 0)
+				close(fd);
+			free(dev);
+		}
+		buf_release(&b);
+		free(bf);
+	}
+	if (d)
+		closedir(d);
+}
+
+int cleanup_job(const char *jobdir, struct buf *done, char **cause)
+{
+	char *state = xasprintf("%s/state.json", jobdir);
+	char *sock = xasprintf("%s/%s", jobdir, CTL_SOCKET);
+	struct json_object *st = NULL, *reply = NULL;
+	struct buf b = { 0 };
+	char *ignored = NULL;
+	int r = 0;
+
+	if (read_file(state, 1 << 24, &b) == 0)
+		st = json_parse(b.p, b.len, NULL);
+	if (st && same_process(json_get_int(st, "pid", 0),
+			       json_get_int(st, "pid_start", 0))) {
+		*cause = xasprintf("job %s is still running (pid %lld)",
+				   jobdir, (long long)json_get_int(st, "pid",
+								     0));
+		r = -EBUSY;
+		goto done;
+	}
+	/* No state yet, but it answers: a job that has just started. */
+	if (!st && ctl_request(sock, "status", &reply, &ignored) == 0) {
+		*cause = xasprintf("job %s is still running", jobdir);
+		r = -EBUSY;
+		goto done;
+	}
+	if (st && !strcmp(json_get_str(st, "state") ?
+			  json_get_str(st, "state") : "", "finished")) {
+		r = -EALREADY;
+		goto done;
+	}
+	kill_groups(st ? json_get(st, "processes") : NULL, done);
+	unmount_below(jobdir, done);
+	detach_loops(jobdir, done);
+	r = rmtree(jobdir);
+	if (r < 0)
+		*cause = xasprintf("cannot remove '%s': %s", jobdir,
+				   strerror(-r));
+	else
+		buf_addf(done, "removed %s\n", jobdir);
+done:
+	json_object_put(st);
+	json_object_put(reply);
+	buf_release(&b);
+	free(ignored);
+	free(state);
+	free(sock);
+	return r;
+}
+
+int cleanup_dead_jobs(const char *state_dir, struct buf *done)
+{
+	char *jobs = xasprintf("%s/jobs", state_dir);
+	DIR *d = opendir(jobs);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d))) {
+		char *dir, *cause = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		dir = xasprintf("%s/%s", jobs, de->d_name);
+		if (cleanup_job(dir, done, &cause) == 0)
+			n++;
+		free(cause);
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	free(jobs);
+	return n;
+}
