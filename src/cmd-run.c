@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cmd.h"
@@ -15,6 +16,7 @@
 #include "job.h"
 #include "mount.h"
 #include "report.h"
+#include "scan.h"
 #include "util.h"
 
 /* File name endings that mark a disk image inside a target directory. */
@@ -71,17 +73,23 @@ static int add_targets(struct job *j, const char *arg)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_REPORT = 256, OPT_FORMAT };
+	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "max-engines", required_argument, NULL, OPT_MAX_ENGINES },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
 	bool json = false;
+	unsigned jobs = 1, max_engines = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	int n, timeout = 0;
+	bool max_set = false;
 	struct engine **engines = NULL;
 	size_t nengines = 0;
 	bool host_mounts = false;
@@ -90,8 +98,25 @@ int cmd_run(int argc, char **argv)
 	int c, r = 2;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "e:o:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:o:j:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'j':
+		case OPT_TIMEOUT:
+		case OPT_MAX_ENGINES:
+			/* --timeout 0 means none; the others need 1. */
+			if (parse_int(optarg, &n) < 0 ||
+			    n < (c == OPT_TIMEOUT ? 0 : 1)) {
+				r = cmd_usage_error("bad number '%s'", optarg);
+				goto done;
+			}
+			if (c == 'j')
+				jobs = (unsigned)n;
+			else if (c == OPT_TIMEOUT)
+				timeout = n;
+			else
+				max_engines = (unsigned)n;
+			max_set |= c == OPT_MAX_ENGINES;
+			break;
 		case 'e':
 			engine_arg = optarg;
 			break;
@@ -154,6 +179,11 @@ int cmd_run(int argc, char **argv)
 					  argv[i], strerror(errno));
 			goto fail;
 		}
+	j->jobs = jobs;
+	j->timeout = timeout;
+	/* By default, never fewer engine slots than targets at once. */
+	scan_set_max_engines(max_set || max_engines > jobs ? max_engines :
+			     jobs);
 	msg_info("job %s: %zu target(s), state in %s", j->id, j->ntargets,
 		 j->dir);
 

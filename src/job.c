@@ -140,7 +140,9 @@ static void merge_result(struct target *t, struct fs *fs,
 	if (sr->too_large > res->skipped[SKIP_TOO_LARGE])
 		res->skipped[SKIP_TOO_LARGE] = sr->too_large;
 	res->engine_errors += sr->errors;
-	if (sr->stopped) {
+	if (sr->timed_out) {
+		fs_fail(res, "error", xstrdup("timed out"));
+	} else if (sr->stopped) {
 		fs_fail(res, "stopped", xstrdup("stopped"));
 	} else if (sr->errors) {
 		fs_fail(res, "error", xasprintf("%s: %s", name, sr->error ?
@@ -184,6 +186,11 @@ static void pause_gate(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 }
 
+static bool sr_timed_out(const struct fs_result *res)
+{
+	return res->reason && !strcmp(res->reason, "timed out");
+}
+
 /* Mount one file system, walk it and scan it with every engine. */
 static void do_fs(struct job *j, struct target *t, size_t k,
 		  const char *view, const char *workdir)
@@ -224,11 +231,12 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 
 		pause_gate(j);
 		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
-		scanner_run(j->engines[e], &w, mnt, base, &sr);
+		scanner_run(j->engines[e], &w, mnt, base, t->deadline, &sr);
 		merge_result(t, fs, res, j->engines[e], &sr);
 		scan_result_release(&sr);
 		free(base);
-		if (!strcmp(res->status ? res->status : "", "stopped"))
+		if (res->status && (!strcmp(res->status, "stopped") ||
+				    sr_timed_out(res)))
 			break;
 	}
 	if (!res->status)
@@ -255,6 +263,8 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	int r;
 
 	t->started_at = t0;
+	if (j->timeout > 0)
+		t->deadline = t0 + j->timeout;
 	progress(j, t, "opening", NULL, NULL);
 	r = mount_check_in_use(t->arg, &cause);
 	if (r == -EBUSY) {
@@ -301,6 +311,11 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			fs_fail(res, "stopped", xstrdup("stopped"));
 			continue;
 		}
+		if (t->deadline && time_mono() >= t->deadline) {
+			fs_fail(res, "error", xstrdup("timed out"));
+			res->uncovered = true;
+			continue;
+		}
 		if (fs->plan.skip) {
 			fs_fail(res, "skipped", xstrdup(fs->plan.skip));
 			res->uncovered = fs->plan.uncovered;
@@ -321,6 +336,8 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			t->status = "stopped";
 		else if (!strcmp(st, "error") && strcmp(t->status, "stopped"))
 			t->status = "error";
+		if (sr_timed_out(&t->fsr[k]) && !t->reason)
+			t->reason = xstrdup("timed out");
 	}
 	if (t->ndet && strcmp(t->status, "stopped"))
 		t->status = "infected";
@@ -485,6 +502,34 @@ static struct json_object *control(void *arg, const char *cmd, char **cause)
 	return NULL;
 }
 
+/* A worker: takes the next target until none is left (--jobs of them). */
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+
+	for (;;) {
+		struct target *t;
+		size_t i;
+
+		pause_gate(j);
+		pthread_mutex_lock(&j->lock);
+		i = j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= j->ntargets)
+			break;
+		t = &j->targets[i];
+		if (proc_stop_requested()) {
+			target_fail(t, "stopped", xstrdup("stopped before "
+							  "it started"));
+			progress(j, t, "done", NULL, NULL);
+			continue;
+		}
+		msg_info("scanning %s", t->arg);
+		run_target(j, t, i);
+	}
+	return NULL;
+}
+
 void job_run(struct job *j)
 {
 	char *sock = xasprintf("%s/%s", j->dir, CTL_SOCKET);
@@ -498,17 +543,20 @@ void job_run(struct job *j)
 	free(sock);
 	proc_on_change(save_state_cb, j);
 	job_save_state(j);
-	for (size_t i = 0; i < j->ntargets; i++) {
-		struct target *t = &j->targets[i];
+	if (j->jobs <= 1) {
+		worker(j);
+	} else {
+		pthread_t *th = xcalloc(j->jobs, sizeof(*th));
+		unsigned started = 0;
 
-		pause_gate(j);
-		if (proc_stop_requested()) {
-			target_fail(t, "stopped", xstrdup("stopped before "
-							  "it started"));
-			continue;
-		}
-		msg_info("scanning %s", t->arg);
-		run_target(j, t, i);
+		while (started < j->jobs &&
+		       pthread_create(&th[started], NULL, worker, j) == 0)
+			started++;
+		if (!started)
+			worker(j);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		free(th);
 	}
 	j->stopped = proc_stop_requested();
 	proc_on_change(NULL, NULL);

@@ -42,6 +42,7 @@ struct target {
 	const char *cur_fs, *cur_engine;
 	uint64_t bytes_total, bytes_done, files_done;
 	double started_at;
+	double deadline;	/* time_mono() when --timeout ends it; 0: none */
 	struct fs_result *fsr;
 	struct detection *det;
 	size_t ndet;
@@ -57,6 +58,9 @@ struct job {
 	struct target *targets;
 	size_t ntargets;
 	bool stopped;
+	unsigned jobs;		/* targets scanned at once (--jobs) */
+	double timeout;		/* seconds per target (--timeout); 0: none */
+	size_t next;		/* the next target a worker takes */
 	/* Control from other shells (ctl.c's thread) meets the run here. */
 	pthread_mutex_t lock;
 	pthread_cond_t resumed;

@@ -10,7 +10,9 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,7 +22,18 @@
 #include "util.h"
 
 static int sigfd = -1;
+static int stopfd = -1;		/* readable for good once a stop is asked */
 static atomic_bool stop_requested;
+
+/* Record a stop and wake every thread that waits (they poll stopfd). */
+static void set_stop(void)
+{
+	uint64_t one = 1;
+
+	stop_requested = true;
+	if (stopfd >= 0 && write(stopfd, &one, sizeof(one)) < 0)
+		return;
+}
 
 /* Running children: the control thread reads it to pause and report. */
 static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -110,9 +123,7 @@ size_t proc_children(struct proc_child **out)
 
 void proc_request_stop(void)
 {
-	stop_requested = true;
-	/* Wake whoever sleeps in proc_wait. */
-	kill(getpid(), SIGTERM);
+	set_stop();
 }
 
 /* The only environment a child sees: no guest- or user-controlled values. */
@@ -139,6 +150,9 @@ int proc_signals_init(void)
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)
 		return -errno;
+	stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stopfd < 0)
+		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	/* Daemonizing helpers (FUSE drivers, qemu) stay our children. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -158,7 +172,7 @@ static bool drain_signals(void)
 		if (si.ssi_signo == SIGCHLD)
 			chld = true;
 		else
-			stop_requested = true;
+			set_stop();
 	}
 	return chld;
 }
@@ -254,40 +268,56 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	return r;
 }
 
+/*
+ * Wait for pid in whichever thread: its pidfd wakes this thread alone
+ * when it exits, stopfd wakes every thread on a stop, sigfd brings in
+ * the signals (one thread reads each).
+ */
 int proc_wait(pid_t pid, double timeout, int *status)
 {
 	double deadline = timeout < 0 ? 0 : time_mono() + timeout;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+		struct pollfd pfd[3] = {
+			{ .fd = pidfd, .events = POLLIN },
+			{ .fd = stopfd, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+		};
 		pid_t w = waitpid(pid, status, WNOHANG);
 		int ms = -1;
 
 		if (w == pid) {
 			child_gone(pid);
-			return 0;
+			r = 0;
+			break;
 		}
-		if (w < 0 && errno != EINTR)
-			return -errno;
+		if (w < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
 		drain_signals();
-		if (stop_requested)
-			return -ECANCELED;
+		if (stop_requested) {
+			r = -ECANCELED;
+			break;
+		}
 		if (timeout >= 0) {
 			double left = deadline - time_mono();
 
-			if (left <= 0)
-				return -ETIMEDOUT;
+			if (left <= 0) {
+				r = -ETIMEDOUT;
+				break;
+			}
 			ms = (int)(left * 1000) + 1;
 		}
-		/* Recheck at least every second in case a SIGCHLD was coalesced. */
-		if (ms < 0 || ms > 1000)
-			ms = 1000;
-		if (sigfd < 0) {
-			usleep(10000);
-			continue;
-		}
-		poll(&pfd, 1, ms);
+		/* Without a pidfd, look again now and then. */
+		if (pidfd < 0 && (ms < 0 || ms > 200))
+			ms = 200;
+		poll(pfd, 3, ms);
 	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
 }
 
 int proc_try_reap(pid_t pid, int *status)

@@ -18,6 +18,33 @@
 #define DAEMON_READY_TIMEOUT	600.0
 #define DAEMON_STOP_GRACE	10.0
 
+/* The cap on engine processes: a counting semaphore. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_free = PTHREAD_COND_INITIALIZER;
+static unsigned slots_max, slots_used;
+
+void scan_set_max_engines(unsigned n)
+{
+	slots_max = n;
+}
+
+static void slot_take(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	while (slots_max && slots_used >= slots_max)
+		pthread_cond_wait(&slots_free, &slots_lock);
+	slots_used++;
+	pthread_mutex_unlock(&slots_lock);
+}
+
+static void slot_give(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots_used--;
+	pthread_cond_signal(&slots_free);
+	pthread_mutex_unlock(&slots_lock);
+}
+
 /* One run of an engine action, and what its output said. */
 struct run {
 	struct scanner *s;
@@ -29,6 +56,7 @@ struct run {
 	bool incomplete;	/* an incomplete-scan marker was seen */
 	unsigned long summary;	/* the engine's own count of infected files */
 	size_t hits_before;
+	double deadline;	/* time_mono() when the target's time is up */
 };
 
 static void set_first(char **slot, char *msg)
@@ -218,9 +246,23 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		set_first(&r->res->error, cause);
 		goto done;
 	}
+	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
+		pthread_mutex_lock(&r->s->serial);
+	slot_take();
 	/* A harmless working directory: engines resolve stray relative paths. */
 	ret = proc_run(argv.v, &(struct proc_io){ .out_path = out,
-		       .err_path = err, .cwd = logdir, .tag = r->s }, -1, &st);
+		       .err_path = err, .cwd = logdir, .tag = r->s },
+		       r->deadline ? r->deadline - time_mono() : -1, &st);
+	slot_give();
+	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
+		pthread_mutex_unlock(&r->s->serial);
+	if (ret == -ETIMEDOUT) {
+		r->res->timed_out = true;
+		r->res->errors++;
+		set_first(&r->res->error, xstrdup("timed out"));
+		parse_output(r, out);
+		goto done;
+	}
 	if (ret == -ECANCELED) {
 		/* What it found before the stop is still found. */
 		r->res->stopped = true;
@@ -402,11 +444,15 @@ done:
 /* The daemon must be up (started on first use) and still running. */
 static int daemon_check(struct scanner *s, struct scan_result *res)
 {
+	int r = 0;
+
 	if (!engine_manages_daemon(s->e))
 		return 0;
+	pthread_mutex_lock(&s->daemon_lock);
 	if (!s->daemon && !s->daemon_error && daemon_start(s) == -ECANCELED) {
 		res->stopped = true;
-		return -ECANCELED;
+		r = -ECANCELED;
+		goto done;
 	}
 	if (s->daemon && proc_try_reap(s->daemon, NULL) != 0) {
 		s->daemon = 0;
@@ -415,15 +461,18 @@ static int daemon_check(struct scanner *s, struct scan_result *res)
 	if (s->daemon_error) {
 		res->errors++;
 		set_first(&res->error, xstrdup(s->daemon_error));
-		return -EIO;
+		r = -EIO;
 	}
-	return 0;
+done:
+	pthread_mutex_unlock(&s->daemon_lock);
+	return r;
 }
 
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
-		 const char *logbase, struct scan_result *res)
+		 const char *logbase, double deadline, struct scan_result *res)
 {
-	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res };
+	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
+			 .deadline = deadline };
 	char *list = xasprintf("%s.list", logbase);
 	int ret;
 
@@ -438,7 +487,8 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	ret = write_list(s, w, list, res);
 	if (ret == 0)
 		ret = run_action(&r, ENGINE_SCAN_LIST, "list", list, logbase);
-	for (size_t i = 0; ret != -ECANCELED && i < w->nfiles; i++) {
+	for (size_t i = 0; ret != -ECANCELED && ret != -ETIMEDOUT &&
+	     i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		char *base;
 
@@ -537,6 +587,8 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 	int r;
 
 	s->e = e;
+	pthread_mutex_init(&s->daemon_lock, NULL);
+	pthread_mutex_init(&s->serial, NULL);
 	s->dir = xasprintf("%s/engine-%s", jobdir, engine_name(e));
 	s->config = xasprintf("%s/daemon.conf", s->dir);
 	r = mkdir_private(s->dir);
@@ -584,6 +636,8 @@ void scanner_close(struct scanner *s)
 	free(s->socket);
 	free(s->config);
 	free(s->daemon_error);
+	pthread_mutex_destroy(&s->daemon_lock);
+	pthread_mutex_destroy(&s->serial);
 	free(s);
 }
 

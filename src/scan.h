@@ -2,6 +2,7 @@
 #ifndef AVBATCH_SCAN_H
 #define AVBATCH_SCAN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,8 @@ struct scanner {
 	uint64_t size_limit;	/* largest file handed over; 0: none */
 	pid_t daemon;		/* the managed daemon, once started */
 	char *daemon_error;	/* why the daemon cannot be used */
+	pthread_mutex_t daemon_lock;	/* one thread starts the daemon */
+	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
 };
 
 struct scan_hit {
@@ -36,7 +39,11 @@ struct scan_result {
 	char *incomplete;	/* why not every file was fully scanned */
 	uint64_t scanned, bytes, too_large;
 	bool stopped;
+	bool timed_out;
 };
+
+/* At most n engine processes at once, across all targets (0: no limit). */
+void scan_set_max_engines(unsigned n);
 
 /*
  * Set up an engine for a job: its private directory under jobdir, its size
@@ -48,10 +55,11 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 /*
  * Scan the files of w (mounted at mnt) with the engine: a file list where
  * the descriptor takes one, odd names one by one, the mount point itself
- * otherwise.  Logs go to logbase.{list,out,err}.
+ * otherwise.  Logs go to logbase.{list,out,err}.  An engine still running
+ * at deadline (time_mono(); 0: none) is ended and res->timed_out set.
  */
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
-		 const char *logbase, struct scan_result *res);
+		 const char *logbase, double deadline, struct scan_result *res);
 
 /* Run a command action (a vendor's pause or resume); 0 or -errno. */
 int scanner_action(struct scanner *s, enum engine_action a);
