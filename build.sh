@@ -12,14 +12,15 @@ PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc clang
 	libmount-dev libfdisk-dev libblkid-dev libinih-dev libjson-c-dev
+	libxml2-dev libvirt-clients
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
 	exfat-fuse cryptsetup-bin
 	# engines and test data
 	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
-	# tests
-	jq procps mount tar gzip
+	# tests (a real libvirtd, and qemu to run a domain that holds its disk)
+	jq procps mount tar gzip libvirt-daemon-system qemu-system-x86
 )
 
 deps() {

@@ -53,7 +53,7 @@ static struct json_object *inspect_one(const char *arg, const char *workdir)
 	}
 	free(cause);
 	cause = NULL;
-	r = image_open(arg, &img, &cause);
+	r = image_open(arg, NULL, &img, &cause);
 	if (r == 0)
 		r = mount_attach(img, workdir, &a, &cause);
 	if (r == 0)

@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "job.h"
+#include "libvirt.h"
 #include "mount.h"
 #include "report.h"
 #include "scan.h"
@@ -71,9 +72,65 @@ static int add_targets(struct job *j, const char *arg)
 	return 0;
 }
 
+/*
+ * A libvirt domain's disks as targets: named after the domain (and the
+ * disk, when it has several), with the format its definition declares.
+ * A domain that is not shut off is in use: never touched.
+ */
+static int add_domain(struct job *j, const char *uri, const char *name,
+		      char **cause)
+{
+	struct vm *vm = NULL;
+	int r;
+
+	r = libvirt_vm(uri, name, &vm, cause);
+	if (r < 0)
+		return r;
+	if (!vm->ndisks) {
+		struct target *t = job_add_target(j, name);
+
+		t->domain = xstrdup(name);
+		t->skip = xstrdup("the domain has no disk");
+	}
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		struct vm_disk *d = &vm->disks[i];
+		struct target *t = job_add_target(j, d->path ? d->path : name);
+
+		free(t->name);
+		t->name = vm->ndisks > 1 ? xasprintf("%s:%s", name, d->dev) :
+					   xstrdup(name);
+		t->domain = xstrdup(name);
+		t->format = d->format ? xstrdup(d->format) : NULL;
+		if (libvirt_vm_running(vm))
+			t->skip = xasprintf("in use: the libvirt domain is "
+					    "%s", vm->state);
+		else if (d->skip)
+			t->skip = xstrdup(d->skip);
+	}
+	libvirt_vm_free(vm);
+	return 0;
+}
+
+static int add_libvirt(struct job *j, const char *uri, bool all_shutoff,
+		       char **names, int n, char **cause)
+{
+	struct strv all = { 0 };
+	int r = 0;
+
+	if (all_shutoff)
+		r = libvirt_shutoff(uri, &all, cause);
+	for (size_t i = 0; r == 0 && i < all.n; i++)
+		r = add_domain(j, uri, all.v[i], cause);
+	for (int i = 0; r == 0 && i < n; i++)
+		r = add_domain(j, uri, names[i], cause);
+	strv_release(&all);
+	return r;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES };
+	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
+	       OPT_LIBVIRT, OPT_ALL_SHUTOFF };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -82,11 +139,14 @@ int cmd_run(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "max-engines", required_argument, NULL, OPT_MAX_ENGINES },
+		{ "libvirt", optional_argument, NULL, OPT_LIBVIRT },
+		{ "all-shutoff", no_argument, NULL, OPT_ALL_SHUTOFF },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
-	bool json = false;
+	bool json = false, all_shutoff = false;
+	const char *uri = NULL;
 	unsigned jobs = 1, max_engines = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	int n, timeout = 0;
 	bool max_set = false;
@@ -126,6 +186,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_REPORT:
 			report = optarg;
 			break;
+		case OPT_LIBVIRT:
+			uri = optarg ? optarg : "qemu:///system";
+			break;
+		case OPT_ALL_SHUTOFF:
+			all_shutoff = true;
+			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
 				r = cmd_usage_error("unknown format '%s'",
@@ -139,7 +205,11 @@ int cmd_run(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (optind >= argc) {
+	if (all_shutoff && !uri) {
+		r = cmd_usage_error("--all-shutoff goes with --libvirt");
+		goto done;
+	}
+	if (optind >= argc && !all_shutoff) {
 		r = cmd_usage_error("no target given");
 		goto done;
 	}
@@ -173,12 +243,19 @@ int cmd_run(int argc, char **argv)
 		if (job_add_engine(j, e, &cause) < 0)
 			goto fail;
 	}
-	for (int i = optind; i < argc; i++)
-		if (add_targets(j, argv[i]) < 0) {
-			cause = xasprintf("cannot read directory '%s': %s",
-					  argv[i], strerror(errno));
+	if (uri) {
+		if (add_libvirt(j, uri, all_shutoff, argv + optind,
+				argc - optind, &cause) < 0)
 			goto fail;
-		}
+	} else {
+		for (int i = optind; i < argc; i++)
+			if (add_targets(j, argv[i]) < 0) {
+				cause = xasprintf("cannot read directory "
+						  "'%s': %s", argv[i],
+						  strerror(errno));
+				goto fail;
+			}
+	}
 	j->jobs = jobs;
 	j->timeout = timeout;
 	/* By default, never fewer engine slots than targets at once. */

@@ -204,7 +204,13 @@ static int check_extents(const char *dir, struct json_object *info,
 	return 0;
 }
 
-int image_open(const char *path, struct image **out, char **cause)
+/* Formats avbatch reads (qemu driver names). */
+static const char *const formats[] = {
+	"raw", "qcow2", "qcow", "qed", "vmdk", "vpc", "vhdx", "vdi",
+};
+
+int image_open(const char *path, const char *format, struct image **out,
+	       char **cause)
 {
 	struct image *img = xcalloc(1, sizeof(*img));
 	struct json_object *info = NULL;
@@ -228,9 +234,23 @@ int image_open(const char *path, struct image **out, char **cause)
 	copy = xstrdup(img->path);
 	dir = xstrdup(dirname(copy));
 	free(copy);
-	r = probe_format(img->path, &fmt, cause);
-	if (r < 0)
-		goto fail;
+	/* A format the VM's definition declares beats the header's word. */
+	if (format) {
+		fmt = NULL;
+		for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
+			if (!strcmp(formats[i], format))
+				fmt = formats[i];
+		if (!fmt) {
+			r = -EINVAL;
+			*cause = xasprintf("unsupported image format '%s'",
+					   format);
+			goto fail;
+		}
+	} else {
+		r = probe_format(img->path, &fmt, cause);
+		if (r < 0)
+			goto fail;
+	}
 	img->format = xstrdup(fmt);
 	img->virtual_size = (uint64_t)st.st_size;
 	if (!strcmp(fmt, "raw"))

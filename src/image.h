@@ -42,11 +42,13 @@ struct image {
 };
 
 /*
- * Identify the image's format from its header (never from the guest's
- * data alone) and read its backing chain with qemu-img, allowing only
- * regular files in the image's own directory.  Opens nothing for writing.
+ * Identify the image's format (format, as a VM definition declares it, or
+ * else from the header) and read its backing chain with qemu-img, allowing
+ * only regular files in the image's own directory.  Opens nothing for
+ * writing.
  */
-int image_open(const char *path, struct image **out, char **cause);
+int image_open(const char *path, const char *format, struct image **out,
+	       char **cause);
 
 /*
  * Read the partition table (libfdisk) and probe every file system

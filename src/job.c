@@ -78,7 +78,7 @@ int job_add_engine(struct job *j, struct engine *e, char **cause)
 	return 0;
 }
 
-void job_add_target(struct job *j, const char *arg)
+struct target *job_add_target(struct job *j, const char *arg)
 {
 	const char *slash;
 	struct target *t;
@@ -91,6 +91,7 @@ void job_add_target(struct job *j, const char *arg)
 	t->phase = "pending";
 	slash = strrchr(arg, '/');
 	t->name = xstrdup(slash && slash[1] ? slash + 1 : arg);
+	return t;
 }
 
 static void add_detection(struct target *t, const char *fsid,
@@ -263,6 +264,10 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	int r;
 
 	t->started_at = t0;
+	if (t->skip) {
+		target_fail(t, "skipped", xstrdup(t->skip));
+		goto done;
+	}
 	if (j->timeout > 0)
 		t->deadline = t0 + j->timeout;
 	progress(j, t, "opening", NULL, NULL);
@@ -273,7 +278,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	free(cause);
 	cause = NULL;
-	r = image_open(t->arg, &t->img, &cause);
+	r = image_open(t->arg, t->format, &t->img, &cause);
 	if (r < 0) {
 		target_fail(t, "error", cause);
 		goto done;
@@ -611,6 +616,9 @@ void job_free(struct job *j)
 		free(t->reason);
 		free(t->arg);
 		free(t->name);
+		free(t->domain);
+		free(t->format);
+		free(t->skip);
 		image_free(t->img);
 	}
 	for (size_t i = 0; i < j->nengines; i++)

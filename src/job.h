@@ -33,6 +33,9 @@ struct fs_result {
 struct target {
 	char *arg;		/* as named on the command line */
 	char *name;		/* for reports: the image's file name */
+	char *domain;		/* the libvirt domain it belongs to, if any */
+	char *format;		/* as the domain declares it, or NULL: probe */
+	char *skip;		/* known before starting: why not to scan it */
 	struct image *img;	/* NULL when it could not be opened */
 	const char *status;	/* clean, infected, error, skipped, stopped */
 	char *reason;
@@ -74,7 +77,8 @@ struct job {
 int job_create(const char *state_dir, struct job **out, char **cause);
 /* The job takes ownership of e (also on failure). */
 int job_add_engine(struct job *j, struct engine *e, char **cause);
-void job_add_target(struct job *j, const char *arg);
+/* A new target; the caller may set its domain, format and skip. */
+struct target *job_add_target(struct job *j, const char *arg);
 
 /*
  * Scan every target; a stop request ends it early, releasing everything.

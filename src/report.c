@@ -58,6 +58,8 @@ static struct json_object *target_json(const struct target *t)
 	const struct image *img = t->img;
 
 	json_put_str(o, "name", t->name);
+	if (t->domain)
+		json_put_str(o, "domain", t->domain);
 	json_put_str(o, "image", img ? img->path : t->arg);
 	json_put_str(o, "format", img ? img->format : NULL);
 	for (size_t i = 0; img && i < img->backing.n; i++)
