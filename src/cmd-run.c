@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "job.h"
+#include "json.h"
 #include "libvirt.h"
 #include "mount.h"
 #include "report.h"
@@ -127,10 +128,101 @@ static int add_libvirt(struct job *j, const char *uri, bool all_shutoff,
 	return r;
 }
 
+/* run.json: what a later --resume needs to do the rest of this job. */
+static void save_run(const struct job *j, const char *engine_arg,
+		     const struct strv *options)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *opts = json_object_new_array();
+	struct json_object *ts = json_object_new_array();
+	char *path = xasprintf("%s/run.json", j->dir);
+
+	json_put_str(o, "engine", engine_arg);
+	for (size_t i = 0; i < options->n; i++)
+		json_object_array_add(opts,
+				      json_object_new_string(options->v[i]));
+	json_put_obj(o, "options", opts);
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+		struct json_object *x = json_object_new_object();
+
+		json_put_str(x, "arg", t->arg);
+		json_put_str(x, "name", t->name);
+		json_put_str(x, "domain", t->domain);
+		json_put_str(x, "format", t->format);
+		json_object_array_add(ts, x);
+	}
+	json_put_obj(o, "targets", ts);
+	json_put_int(o, "jobs", j->jobs);
+	json_put_double(o, "timeout", j->timeout);
+	json_write(o, path);
+	json_object_put(o);
+	free(path);
+}
+
+/*
+ * --resume JOB: that job's engines and options, and the targets it did not
+ * finish (stopped in its report).  *run holds what the strings point into.
+ */
+static int load_resume(const char *id, struct json_object **run,
+		       struct json_object **report, char **cause)
+{
+	char *dir = xasprintf("%s/jobs/%s", G.state_dir, id);
+	char *files[2] = { xasprintf("%s/run.json", dir),
+			   xasprintf("%s/report.json", dir) };
+	struct json_object **out[2] = { run, report };
+	int r = 0;
+
+	if (strchr(id, '/') || id[0] == '.') {
+		*cause = xasprintf("bad job id '%s'", id);
+		r = -EINVAL;
+	}
+	for (int i = 0; r == 0 && i < 2; i++) {
+		struct buf b = { 0 };
+
+		r = read_file(files[i], 64 << 20, &b);
+		if (r < 0)
+			*cause = xasprintf("cannot resume job %s: %s: %s", id,
+					   files[i], strerror(-r));
+		else if (!(*out[i] = json_parse(b.p, b.len, cause)))
+			r = -EINVAL;
+		buf_release(&b);
+	}
+	free(files[0]);
+	free(files[1]);
+	free(dir);
+	return r;
+}
+
+/* The targets of a resumed job that did not finish. */
+static void add_unfinished(struct job *j, struct json_object *run,
+			   struct json_object *report)
+{
+	struct json_object *ts = json_get(run, "targets");
+	struct json_object *done = json_get(report, "targets");
+
+	for (size_t i = 0; i < json_object_array_length(ts); i++) {
+		struct json_object *x = json_object_array_get_idx(ts, i);
+		struct json_object *d = json_object_array_get_idx(done, i);
+		const char *st = json_get_str(d, "status");
+		struct target *t;
+
+		if (st && strcmp(st, "stopped"))
+			continue;
+		t = job_add_target(j, json_get_str(x, "arg"));
+		free(t->name);
+		t->name = xstrdup(json_get_str(x, "name"));
+		if (json_get_str(x, "domain"))
+			t->domain = xstrdup(json_get_str(x, "domain"));
+		if (json_get_str(x, "format"))
+			t->format = xstrdup(json_get_str(x, "format"));
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
-	       OPT_LIBVIRT, OPT_ALL_SHUTOFF };
+	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -141,12 +233,14 @@ int cmd_run(int argc, char **argv)
 		{ "max-engines", required_argument, NULL, OPT_MAX_ENGINES },
 		{ "libvirt", optional_argument, NULL, OPT_LIBVIRT },
 		{ "all-shutoff", no_argument, NULL, OPT_ALL_SHUTOFF },
+		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
 	bool json = false, all_shutoff = false;
-	const char *uri = NULL;
+	const char *uri = NULL, *resume = NULL;
+	struct json_object *old_run = NULL, *old_report = NULL;
 	unsigned jobs = 1, max_engines = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	int n, timeout = 0;
 	bool max_set = false;
@@ -192,6 +286,9 @@ int cmd_run(int argc, char **argv)
 		case OPT_ALL_SHUTOFF:
 			all_shutoff = true;
 			break;
+		case OPT_RESUME:
+			resume = optarg;
+			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
 				r = cmd_usage_error("unknown format '%s'",
@@ -209,7 +306,24 @@ int cmd_run(int argc, char **argv)
 		r = cmd_usage_error("--all-shutoff goes with --libvirt");
 		goto done;
 	}
-	if (optind >= argc && !all_shutoff) {
+	if (resume) {
+		struct json_object *o;
+
+		if (optind < argc || uri) {
+			r = cmd_usage_error("--resume takes no targets");
+			goto done;
+		}
+		if (load_resume(resume, &old_run, &old_report, &cause) < 0)
+			goto fail;
+		/* The job's engines; its options first, so -o can amend. */
+		if (engine_arg == G.default_engine &&
+		    json_get_str(old_run, "engine"))
+			engine_arg = json_get_str(old_run, "engine");
+		o = json_get(old_run, "options");
+		for (size_t i = json_object_array_length(o); i-- > 0;)
+			strv_insert0(&options, json_object_get_string(
+				     json_object_array_get_idx(o, i)));
+	} else if (optind >= argc && !all_shutoff) {
 		r = cmd_usage_error("no target given");
 		goto done;
 	}
@@ -243,7 +357,9 @@ int cmd_run(int argc, char **argv)
 		if (job_add_engine(j, e, &cause) < 0)
 			goto fail;
 	}
-	if (uri) {
+	if (resume) {
+		add_unfinished(j, old_run, old_report);
+	} else if (uri) {
 		if (add_libvirt(j, uri, all_shutoff, argv + optind,
 				argc - optind, &cause) < 0)
 			goto fail;
@@ -258,6 +374,7 @@ int cmd_run(int argc, char **argv)
 	}
 	j->jobs = jobs;
 	j->timeout = timeout;
+	save_run(j, engine_arg, &options);
 	/* By default, never fewer engine slots than targets at once. */
 	scan_set_max_engines(max_set || max_engines > jobs ? max_engines :
 			     jobs);
@@ -289,6 +406,8 @@ fail:
 done:
 	free(cause);
 	cmd_free_engines(engines, nengines);
+	json_object_put(old_run);
+	json_object_put(old_report);
 	strv_release(&options);
 	job_free(j);
 	return r;

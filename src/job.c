@@ -507,6 +507,53 @@ static struct json_object *control(void *arg, const char *cmd, char **cause)
 	return NULL;
 }
 
+/* One line for a terminal: targets, bytes, rate, time left. */
+static void print_progress(struct job *j)
+{
+	uint64_t done = 0, total = 0;
+	size_t finished = 0;
+	double el, rate;
+
+	pthread_mutex_lock(&j->lock);
+	for (size_t i = 0; i < j->ntargets; i++) {
+		done += j->targets[i].bytes_done;
+		total += j->targets[i].bytes_total;
+		finished += !strcmp(j->targets[i].phase, "done");
+	}
+	el = time_mono() - j->run_start - paused_time(j);
+	pthread_mutex_unlock(&j->lock);
+	rate = el > 0 ? (double)done / el : 0;
+	fprintf(stderr, "\r\033[K%zu/%zu targets  %.1f of %.1f GiB  %.1f MiB/s",
+		finished, j->ntargets, (double)done / (1 << 30),
+		(double)total / (1 << 30), rate / (1 << 20));
+	if (rate > 0 && total > done)
+		fprintf(stderr, "  eta %.0f s", (double)(total - done) / rate);
+	if (j->paused)
+		fputs("  (paused)", stderr);
+	fflush(stderr);
+}
+
+/* On a terminal, the progress line, once a second until the job ends. */
+static void *progress_loop(void *arg)
+{
+	struct job *j = arg;
+
+	pthread_mutex_lock(&j->lock);
+	while (!j->ended) {
+		struct timespec ts;
+
+		pthread_mutex_unlock(&j->lock);
+		print_progress(j);
+		pthread_mutex_lock(&j->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec++;
+		pthread_cond_timedwait(&j->resumed, &j->lock, &ts);
+	}
+	pthread_mutex_unlock(&j->lock);
+	fputs("\r\033[K", stderr);
+	return NULL;
+}
+
 /* A worker: takes the next target until none is left (--jobs of them). */
 static void *worker(void *arg)
 {
@@ -539,6 +586,8 @@ void job_run(struct job *j)
 {
 	char *sock = xasprintf("%s/%s", j->dir, CTL_SOCKET);
 	char *cause = NULL;
+	pthread_t bar;
+	bool show;
 
 	if (ctl_start(sock, control, j, &j->ctl, &cause) < 0) {
 		msg_info("%s; status, pause, resume and stop will not reach "
@@ -548,6 +597,9 @@ void job_run(struct job *j)
 	free(sock);
 	proc_on_change(save_state_cb, j);
 	job_save_state(j);
+	j->run_start = time_mono();
+	show = verbosity >= 0 && isatty(STDERR_FILENO) &&
+	       pthread_create(&bar, NULL, progress_loop, j) == 0;
 	if (j->jobs <= 1) {
 		worker(j);
 	} else {
@@ -564,6 +616,12 @@ void job_run(struct job *j)
 		free(th);
 	}
 	j->stopped = proc_stop_requested();
+	pthread_mutex_lock(&j->lock);
+	j->ended = true;
+	pthread_cond_broadcast(&j->resumed);
+	pthread_mutex_unlock(&j->lock);
+	if (show)
+		pthread_join(bar, NULL);
 	proc_on_change(NULL, NULL);
 	ctl_stop(j->ctl);
 	j->ctl = NULL;

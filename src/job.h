@@ -69,6 +69,8 @@ struct job {
 	pthread_cond_t resumed;
 	bool paused;
 	double paused_since, paused_total;
+	double run_start;	/* time_mono() when scanning began */
+	bool ended;		/* no more work: the progress line stops */
 	struct ctl *ctl;
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 };

@@ -110,6 +110,16 @@ void strv_push_take(struct strv *sv, char *s)
 	sv->v[sv->n] = NULL;
 }
 
+void strv_insert0(struct strv *sv, const char *s)
+{
+	char *p;
+
+	strv_push(sv, s);
+	p = sv->v[sv->n - 1];
+	memmove(sv->v + 1, sv->v, (sv->n - 1) * sizeof(*sv->v));
+	sv->v[0] = p;
+}
+
 void strv_push(struct strv *sv, const char *s)
 {
 	strv_push_take(sv, xstrdup(s));
@@ -179,6 +189,9 @@ static void vmsg(int level, const char *fmt, va_list ap)
 {
 	if (verbosity < level)
 		return;
+	/* Over a progress line, if one is shown. */
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
 	fputs("avbatch: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

@@ -26,6 +26,7 @@ struct strv {
 };
 void strv_push(struct strv *sv, const char *s);
 void strv_push_take(struct strv *sv, char *s);
+void strv_insert0(struct strv *sv, const char *s);	/* at the front */
 void strv_release(struct strv *sv);
 void strv_sort(struct strv *sv);
 int strv_cmp(const void *a, const void *b);	/* for qsort/bsearch */

@@ -6,7 +6,7 @@
 need_root
 need_cmd jq mkfs.ext4 sfdisk
 
-plan 17
+plan 21
 
 # A CPU-bound stand-in engine: it works on each listed file for a while.
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
@@ -84,6 +84,12 @@ sleep 0.5
 like "$(state "$engine" 2>/dev/null || echo gone)" "^(R|S|gone)$" "resume: the engine runs again"
 like "$(av status)" "  running  " "status says running again"
 
+# Let the first target finish, then stop during the second.
+for _ in $(seq 600); do
+	[ "$(av status --json | jq -r '.[0].targets_done')" -ge 1 ] && break
+	sleep 0.1
+done
+job=$(av status --json | jq -r '.[0].job')
 t0=$(date +%s)
 av stop >"$T/s" 2>&1
 like "$(cat "$T/s")" "stopping" "stop: accepted"
@@ -94,4 +100,15 @@ like "$(jq -r '[.targets[].status] | join(",")' "$T/report.json")" "stopped" \
 is "$(jq -r '.targets[2].status' "$T/report.json")" "stopped" "the last target never started"
 like "$(av status)" "no job is running" "status: no job running afterwards"
 is "$(leftovers)" "" "nothing left mounted, attached or running"
+
+# --resume: the same engines, only the targets that did not finish.
+stopped=$(jq -r '[.targets[] | select(.status == "stopped") | .name] | join(",")' "$T/report.json")
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" run --resume "$job" \
+	--report "$T/resumed.json" >"$T/out2" 2>"$T/err2"
+is "$?" 1 "--resume: exit 1 (EICAR in each image)" || _diag_file "$T/err2"
+is "$(jq -r '[.targets[].name] | join(",")' "$T/resumed.json")" "$stopped" \
+	"--resume scans exactly the targets that were stopped ($stopped)"
+is "$(jq -r '[.targets[].status] | unique | join(",")' "$T/resumed.json")" infected \
+	"and finishes them"
+is "$(jq -r '[.engines[].name] | join(",")' "$T/resumed.json")" slow "with the job's engine"
 done_testing

@@ -7,7 +7,7 @@
 need_root
 need_cmd jq mkfs.ext4
 
-plan 14
+plan 16
 
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
 cat >"$T/bin/slowscan" <<'SH'
@@ -102,4 +102,13 @@ is "$(jq -r '.targets[0] | [.status, .reason] | @tsv' "$T/t.json")" "error	timed
 	"the hung target is an error: timed out"
 is "$(jq -r '.targets[1].status' "$T/t.json")" clean "the other target is scanned"
 is "$(leftovers)$(pgrep -f "$T/bin/slowscan")" "" "the hung engine is gone"
+
+# On a terminal, a progress line; -q: none.  (script gives it a pty.)
+script -qfec "$(printf '%q ' "$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" \
+	run --engine slow "$T/img/vm1.raw")" /dev/null >"$T/tty" 2>&1
+like "$(tr '\r' '\n' <"$T/tty" | grep -c 'targets .* GiB .* MiB/s')" '^[1-9]' \
+	"a terminal shows the progress line: targets, bytes, rate"
+script -qfec "$(printf '%q ' "$AVBATCH" -q --engines-dir "$T/eng" --state-dir "$T/state" \
+	run --engine slow "$T/img/vm1.raw")" /dev/null >"$T/tty" 2>&1
+is "$(grep -c 'targets' "$T/tty")" 0 "-q shows none"
 done_testing

@@ -74,6 +74,10 @@ int main(void)
 	strv_sort(&sv);
 	ok(sv.n == 3 && !strcmp(sv.v[0], "a") && !strcmp(sv.v[2], "c") &&
 	   sv.v[3] == NULL, "strv sorts and stays NULL-terminated");
+	strv_insert0(&sv, "z");
+	ok(sv.n == 4 && !strcmp(sv.v[0], "z") && !strcmp(sv.v[1], "a") &&
+	   !strcmp(sv.v[3], "c") && sv.v[4] == NULL,
+	   "strv_insert0 puts a string first");
 	strv_release(&sv);
 
 	buf_addf(&b, "%s=%d", "x", 5);
