@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -79,69 +78,19 @@ static int probe_format(const char *path, const char **fmt, char **cause)
 static int qemu_img_info(const char *path, const char *fmt,
 			 struct json_object **out, char **cause)
 {
-	char tmpl[] = "/tmp/avbatch-info.XXXXXX";
-	struct proc_io io = { 0 };
-	struct strv argv = { 0 };
+	const char *argv[] = {
+		"qemu-img", "info", "--output=json", "-f", fmt, path, NULL
+	};
 	struct buf b = { 0 };
-	char *prog = NULL, *errlog = NULL;
-	int fd, r, st = 0;
+	int r;
 
-	r = proc_which("qemu-img", &prog);
-	if (r < 0) {
-		*cause = xstrdup("qemu-img not found in PATH");
-		return r;
+	r = proc_capture(argv, 60, &b, cause);
+	if (r == 0) {
+		*out = json_parse(b.p, b.len, cause);
+		if (!*out)
+			r = -EINVAL;
 	}
-	fd = mkstemp(tmpl);
-	if (fd < 0) {
-		*cause = xasprintf("cannot create a temporary file: %s",
-				   strerror(errno));
-		free(prog);
-		return -errno;
-	}
-	close(fd);
-	errlog = xasprintf("%s.err", tmpl);
-	strv_push_take(&argv, prog);
-	strv_push(&argv, "info");
-	strv_push(&argv, "--output=json");
-	strv_push(&argv, "-f");
-	strv_push(&argv, fmt);
-	strv_push(&argv, path);
-	io.out_path = tmpl;
-	io.err_path = errlog;
-	r = proc_run(argv.v, &io, 60, &st);
-	if (r < 0) {
-		*cause = xasprintf("qemu-img info: %s", strerror(-r));
-		goto done;
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		struct buf e = { 0 };
-		char *nl;
-
-		read_file(errlog, 4096, &e);
-		nl = e.p ? strchr(e.p, '\n') : NULL;
-		if (nl)
-			*nl = '\0';
-		*cause = xasprintf("%s", e.p && *e.p ? e.p :
-				   "qemu-img info failed");
-		buf_release(&e);
-		r = -EIO;
-		goto done;
-	}
-	r = read_file(tmpl, 16 << 20, &b);
-	if (r < 0) {
-		*cause = xasprintf("cannot read qemu-img output: %s",
-				   strerror(-r));
-		goto done;
-	}
-	*out = json_parse(b.p, b.len, cause);
-	if (!*out)
-		r = -EINVAL;
-done:
-	unlink(tmpl);
-	unlink(errlog);
-	free(errlog);
 	buf_release(&b);
-	strv_release(&argv);
 	return r;
 }
 

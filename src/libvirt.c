@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -14,57 +12,24 @@
 #include "libvirt.h"
 #include "proc.h"
 
-/* Run virsh -c uri ARGS...; its standard output in *out. */
+/* Run virsh -q -c uri ARGS...; its standard output in *out. */
 static int virsh(const char *uri, const char *const *args, struct buf *out,
 		 char **cause)
 {
-	char tmpl[] = "/tmp/avbatch-virsh.XXXXXX";
-	char *err = NULL, *prog = NULL;
-	struct strv argv = { 0 };
-	int fd, r, st = 0;
+	const char *argv[12] = { "virsh", "-q", "-c", uri };
+	size_t n = 4;
+	char *c;
+	int r;
 
-	r = proc_which("virsh", &prog);
+	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	r = proc_capture(argv, 60, out, cause);
 	if (r < 0) {
-		*cause = xstrdup("virsh not found in PATH (install "
-				 "libvirt-clients)");
-		return r;
+		c = *cause;
+		*cause = xasprintf("virsh %s: %s", args[0], c);
+		free(c);
 	}
-	fd = mkstemp(tmpl);
-	if (fd < 0) {
-		free(prog);
-		*cause = xasprintf("cannot create a temporary file: %s",
-				   strerror(errno));
-		return -errno;
-	}
-	close(fd);
-	err = xasprintf("%s.err", tmpl);
-	strv_push_take(&argv, prog);
-	strv_push(&argv, "-q");
-	strv_push(&argv, "-c");
-	strv_push(&argv, uri);
-	for (size_t i = 0; args[i]; i++)
-		strv_push(&argv, args[i]);
-	r = proc_run(argv.v, &(struct proc_io){ .out_path = tmpl,
-		     .err_path = err }, 60, &st);
-	if (r == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-		struct buf e = { 0 };
-
-		read_file(err, 1 << 16, &e);
-		if (e.len && e.p[e.len - 1] == '\n')
-			e.p[--e.len] = '\0';
-		*cause = xasprintf("virsh %s: %s", args[0],
-				   e.len ? e.p : "failed");
-		buf_release(&e);
-		r = -EIO;
-	} else if (r < 0) {
-		*cause = xasprintf("cannot run virsh: %s", strerror(-r));
-	} else {
-		r = read_file(tmpl, 64 << 20, out);
-	}
-	unlink(tmpl);
-	unlink(err);
-	free(err);
-	strv_release(&argv);
 	return r;
 }
 

@@ -385,3 +385,55 @@ void proc_reap_orphans(void)
 	while (waitpid(-1, &st, WNOHANG) > 0)
 		;
 }
+
+int proc_capture(const char *const *argv, double timeout, struct buf *out,
+		 char **cause)
+{
+	char tmpl[] = "/tmp/avbatch-out.XXXXXX";
+	struct strv av = { 0 };
+	char *err = NULL, *prog = NULL;
+	struct buf e = { 0 };
+	int fd, r, st = 0;
+
+	r = proc_which(argv[0], &prog);
+	if (r < 0) {
+		*cause = xasprintf("%s not found in PATH", argv[0]);
+		return r;
+	}
+	fd = mkstemp(tmpl);
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot create a temporary file: %s",
+				   strerror(errno));
+		free(prog);
+		return r;
+	}
+	close(fd);
+	err = xasprintf("%s.err", tmpl);
+	strv_push_take(&av, prog);
+	for (size_t i = 1; argv[i]; i++)
+		strv_push(&av, argv[i]);
+	r = proc_run(av.v, &(struct proc_io){ .out_path = tmpl,
+		     .err_path = err }, timeout, &st);
+	if (r < 0) {
+		*cause = xasprintf("%s: %s", argv[0], strerror(-r));
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		read_file(err, 1 << 16, &e);
+		if (e.len)
+			e.p[strcspn(e.p, "\n")] = '\0';
+		*cause = e.len && *e.p ? xstrdup(e.p) :
+			xasprintf("%s failed", argv[0]);
+		r = -EIO;
+	} else {
+		r = read_file(tmpl, 64 << 20, out);
+		if (r < 0)
+			*cause = xasprintf("cannot read the output of %s: %s",
+					   argv[0], strerror(-r));
+	}
+	unlink(tmpl);
+	unlink(err);
+	free(err);
+	buf_release(&e);
+	strv_release(&av);
+	return r;
+}

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 /* Where a child's output goes; NULL means /dev/null.  Files are appended. */
 struct proc_io {
 	const char *out_path;
@@ -74,6 +76,15 @@ void proc_kill_group(pid_t pid, double grace, int *status);
  */
 int proc_run(char *const argv[], const struct proc_io *io, double timeout,
 	     int *status);
+
+/*
+ * Run a program (name resolved through PATH) with the arguments of argv
+ * after argv[0], and return its standard output in *out.  A failure
+ * (cannot run, timeout, non-zero exit) is -errno with *cause: the first
+ * line of its standard error, or what went wrong.
+ */
+int proc_capture(const char *const *argv, double timeout, struct buf *out,
+		 char **cause);
 
 /* Reap exited orphans handed to us as subreaper; never blocks. */
 void proc_reap_orphans(void);

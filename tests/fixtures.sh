@@ -649,3 +649,19 @@ _fx_hostile_has() {
 		;;
 	esac
 }
+
+# fx_engine DIR NAME PROGRAM [FLAGS]: a minimal descriptor DIR/NAME.ini for a
+# test engine that takes a file list and prints "<path>: <threat> FOUND",
+# with signal pause/resume/stop.  (0644, as root requires.)
+fx_engine() {
+	local dir=$1 name=$2 prog=$3 flags=${4:-}
+	mkdir -p "$dir" || return 1
+	{
+		printf '[engine]\nname = %s\nbinary = %s\n' "$name" "$prog"
+		[ -n "$flags" ] && printf 'flags = %s\n' "$flags"
+		printf '[actions]\nscan_list = {binary} {list}\nscan = {binary} {target}\n'
+		printf 'pause = signal:STOP\nresume = signal:CONT\nstop = signal:TERM\n'
+		printf '[result]\nclean = 0\ndetection = ^(.*): ([^ ]+) FOUND$\n'
+		printf 'detection_path = 1\ndetection_threat = 2\n'
+	} >"$dir/$name.ini" && chmod 0644 "$dir/$name.ini"
+}

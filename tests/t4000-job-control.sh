@@ -20,23 +20,7 @@ done <"$1"
 exit 0
 SH
 chmod 0755 "$T/bin/slowscan"
-cat >"$T/eng/slow.ini" <<INI
-[engine]
-name = slow
-binary = $T/bin/slowscan
-[actions]
-scan_list = {binary} {list}
-scan = {binary} {target}
-pause = signal:STOP
-resume = signal:CONT
-stop = signal:TERM
-[result]
-clean = 0
-detection = ^(.*): ([^ ]+) FOUND\$
-detection_path = 1
-detection_threat = 2
-INI
-chmod 0644 "$T/eng/slow.ini"
+fx_engine "$T/eng" slow "$T/bin/slowscan"
 for i in $(seq 30); do echo "file $i" >"$T/tree/d/f$i.txt"; done
 fx_eicar "$T/tree/d/eicar.com"
 for n in 1 2 3; do

@@ -23,19 +23,8 @@ cat >"$T/bin/slowscan" <<'SH'
 sleep 60
 SH
 chmod 0755 "$T/bin/slowscan"
-cat >"$T/eng/slow.ini" <<INI
-[engine]
-name = slow
-binary = $T/bin/slowscan
-[actions]
-scan_list = {binary} {list}
-[result]
-clean = 0
-detection = ^(.*): ([^ ]+) FOUND\$
-detection_path = 1
-detection_threat = 2
-INI
-chmod 0644 "$T/eng/slow.ini" "$T/eng/clamd.ini"
+fx_engine "$T/eng" slow "$T/bin/slowscan"
+chmod 0644 "$T/eng/clamd.ini"
 
 crash() {	# start a run, kill -9 it while slowscan runs; sets $job
 	"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" run \

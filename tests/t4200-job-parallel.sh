@@ -22,22 +22,7 @@ done <"$1"
 exit 0
 SH
 chmod 0755 "$T/bin/slowscan"
-cat >"$T/eng/slow.ini" <<INI
-[engine]
-name = slow
-binary = $T/bin/slowscan
-flags = parallel-safe
-[actions]
-scan_list = {binary} {list}
-pause = signal:STOP
-resume = signal:CONT
-[result]
-clean = 0
-detection = ^(.*): ([^ ]+) FOUND\$
-detection_path = 1
-detection_threat = 2
-INI
-chmod 0644 "$T/eng/slow.ini"
+fx_engine "$T/eng" slow "$T/bin/slowscan" parallel-safe
 for i in $(seq 40); do echo "file $i" >"$T/tree/d/f$i.txt"; done
 for n in 1 2 3 4 5 6; do
 	truncate -s 16M "$T/img/vm$n.raw"

@@ -5,17 +5,21 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
-need_cmd virsh libvirtd virtlogd qemu-system-x86_64 jq clamscan
+need_cmd virsh libvirtd virtlogd qemu-system-x86_64 jq clamscan tini
 
 plan 10
 
 URI=qemu:///system
-for d in libvirtd virtlogd; do
+# libvirtd probes qemu with daemonized processes; this machine's init does
+# not reap them promptly, so the daemons run under tini as subreaper.
+for d in virtlogd libvirtd; do
 	if ! pgrep -x "$d" >/dev/null; then
-		"$d" -d || bail_out "cannot start $d"
-		at_exit pkill -x "$d"
+		tini -s -- "$d" >"$T/$d.log" 2>&1 &
+		at_exit kill "$!"
 	fi
 done
+VIRSH=$(type -P virsh)
+virsh() { timeout 120 "$VIRSH" "$@"; }
 for _ in $(seq 100); do virsh -c "$URI" version >/dev/null 2>&1 && break; sleep 0.1; done
 
 fx_batch "$T/img" || bail_out "cannot build the test images"
@@ -48,6 +52,10 @@ XML
 	at_exit virsh -q -c "$URI" undefine "$1" &&
 	at_exit virsh -q -c "$URI" destroy "$1"
 }
+for d in avbt-gpt avbt-bare avbt-run; do	# left by an interrupted run
+	virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1
+	virsh -q -c "$URI" undefine "$d" >/dev/null 2>&1
+done
 define avbt-gpt "$T/img/gpt.qcow2" qcow2 || bail_out "cannot define a domain"
 define avbt-bare "$T/img/bare.raw" raw
 define avbt-run "$T/img/running.raw" raw
