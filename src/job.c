@@ -316,14 +316,14 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			fs_fail(res, "stopped", xstrdup("stopped"));
 			continue;
 		}
-		if (t->deadline && time_mono() >= t->deadline) {
-			fs_fail(res, "error", xstrdup("timed out"));
-			res->uncovered = true;
-			continue;
-		}
 		if (fs->plan.skip) {
 			fs_fail(res, "skipped", xstrdup(fs->plan.skip));
 			res->uncovered = fs->plan.uncovered;
+			continue;
+		}
+		if (t->deadline && time_mono() >= t->deadline) {
+			fs_fail(res, "error", xstrdup("timed out"));
+			res->uncovered = true;
 			continue;
 		}
 		progress(j, t, NULL, fs->id, NULL);
