@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "cmd.h"
 #include "engine.h"
+#include "image.h"
 #include "job.h"
 #include "json.h"
 #include "libvirt.h"
@@ -45,7 +46,10 @@ static int cmp_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* A directory target stands for the disk images directly inside it. */
+/*
+ * A directory target stands for the disk images directly inside it: by
+ * name (.qcow2, .raw, ...) or by their header (qcow2, vmdk, ... magic).
+ */
 static int add_targets(struct job *j, const char *arg)
 {
 	struct dirent **list;
@@ -63,8 +67,8 @@ static int add_targets(struct job *j, const char *arg)
 		char *p = xasprintf("%s/%s", arg, list[i]->d_name);
 		struct stat fst;
 
-		if (looks_like_image(list[i]->d_name) && lstat(p, &fst) == 0 &&
-		    S_ISREG(fst.st_mode))
+		if (lstat(p, &fst) == 0 && S_ISREG(fst.st_mode) &&
+		    (looks_like_image(list[i]->d_name) || image_has_magic(p)))
 			job_add_target(j, p);
 		free(p);
 		free(list[i]);

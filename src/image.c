@@ -153,6 +153,17 @@ static int check_extents(const char *dir, struct json_object *info,
 	return 0;
 }
 
+bool image_has_magic(const char *path)
+{
+	const char *fmt;
+	char *ignored = NULL;
+	bool yes = probe_format(path, &fmt, &ignored) == 0 &&
+		   strcmp(fmt, "raw") != 0;
+
+	free(ignored);
+	return yes;
+}
+
 /* Formats avbatch reads (qemu driver names). */
 static const char *const formats[] = {
 	"raw", "qcow2", "qcow", "qed", "vmdk", "vpc", "vhdx", "vdi",

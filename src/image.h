@@ -60,6 +60,9 @@ int image_read_layout(struct image *img, const char *view, char **cause);
 /* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
 void image_plan_fs(const char *type, struct fs_plan *plan);
 
+/* Does path start like a disk image format other than raw (qcow2, ...)? */
+bool image_has_magic(const char *path);
+
 void image_free(struct image *img);
 
 #endif

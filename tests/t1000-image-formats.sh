@@ -7,7 +7,7 @@ need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 sfdisk
 
 formats="raw qcow2 vmdk vpc vhdx vdi qed"
-plan 5
+plan 6
 
 mkdir -p "$T/img" "$T/tree/some dir"
 fx_eicar "$T/tree/some dir/eicar.com"
@@ -22,20 +22,25 @@ for f in $formats; do
 	ext=$f; [ "$f" = vpc ] && ext=vhd
 	qemu-img convert -O "$f" "$T/disk" "$T/img/disk.$ext" || bail_out "convert to $f failed"
 done
-(cd "$T/img" && sha256sum disk.*) >"$T/sums.before"
+# No telling name, but a qcow2 header: still a disk image; a text file is not.
+qemu-img convert -O qcow2 "$T/disk" "$T/img/noext-disk"
+echo "not a disk" >"$T/img/README"
+(cd "$T/img" && sha256sum disk.* noext-disk) >"$T/sums.before"
 
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
 	-o clamav.database="$T/sigs" --report "$T/report.json" "$T/img" \
 	>"$T/out" 2>"$T/err"
 is "$?" 1 "a directory of images in every format: found" || _diag_file "$T/err"
 is "$(jq -r '[.targets[] | .format] | sort | join(" ")' "$T/report.json")" \
-	"$(printf '%s\n' $formats | sort | xargs)" "each format is recognised from its header"
+	"$(printf '%s\n' $formats qcow2 | sort | xargs)" "each format is recognised from its header"
+is "$(jq -r '[.targets[].name] | map(select(. == "noext-disk" or . == "README")) | join(",")' "$T/report.json")" \
+	"noext-disk" "a directory's images are found by header too, other files left alone"
 is "$(jq -r '[.targets[] | .detections[] | .fs + ":" + .path] | unique | join(",")' "$T/report.json")" \
 	"p1:/some dir/eicar.com" "each image yields the same detection"
 is "$(jq '[.targets[] | select(.detections | length == 1)] | length' "$T/report.json")" \
-	"$(echo $formats | wc -w)" "in every format"
+	"$(( $(echo $formats | wc -w) + 1 ))" "in every format"
 
-(cd "$T/img" && sha256sum disk.*) >"$T/sums.after"
+(cd "$T/img" && sha256sum disk.* noext-disk) >"$T/sums.after"
 is "$(cat "$T/sums.after")$(leftovers)" "$(cat "$T/sums.before")" \
 	"no image changed and nothing is left behind"
 done_testing
