@@ -12,7 +12,7 @@ PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc clang
 	libmount-dev libfdisk-dev libblkid-dev libinih-dev libjson-c-dev
-	libxml2-dev libvirt-clients
+	libxml2-dev libvirt-clients libssl-dev libsqlite3-dev
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
@@ -40,7 +40,7 @@ deps() {
 build() {
 	[ -x configure ] || ./autogen.sh >/dev/null 2>&1
 	[ -f Makefile ] || ./configure --enable-werror --prefix=/usr \
-		--sysconfdir=/etc >/dev/null
+		--sysconfdir=/etc --localstatedir=/var >/dev/null
 	make -j"$(nproc)" >/dev/null
 }
 

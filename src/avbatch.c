@@ -175,6 +175,8 @@ static int config_handler(void *user, const char *section, const char *key,
 		G.state_dir = xstrdup(value);
 	else if (!strcmp(key, "engines_dir"))
 		strv_push(&G.engine_dirs, value);
+	else if (!strcmp(key, "cache"))
+		G.cache = strcmp(value, "none") ? xstrdup(value) : "";
 	else
 		errx(2, "%s: unknown key '%s'", path, key);
 	return 1;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cleanup.h"
 #include "cmd.h"
 #include "engine.h"
@@ -21,6 +22,11 @@
 #include "report.h"
 #include "scan.h"
 #include "util.h"
+
+/* Where verdicts are kept between runs (--cache, --no-cache). */
+#ifndef AVBATCH_CACHE
+#define AVBATCH_CACHE	LOCALSTATEDIR "/lib/avbatch/cache.sqlite"
+#endif
 
 /* File name endings that mark a disk image inside a target directory. */
 static const char *const image_exts[] = {
@@ -226,7 +232,8 @@ static void add_unfinished(struct job *j, struct json_object *run,
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
-	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME };
+	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
+	       OPT_NO_CACHE };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -238,12 +245,16 @@ int cmd_run(int argc, char **argv)
 		{ "libvirt", optional_argument, NULL, OPT_LIBVIRT },
 		{ "all-shutoff", no_argument, NULL, OPT_ALL_SHUTOFF },
 		{ "resume", required_argument, NULL, OPT_RESUME },
+		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
 	bool json = false, all_shutoff = false;
 	const char *uri = NULL, *resume = NULL;
+	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
+			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
 	unsigned jobs = 1, max_engines = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	int n, timeout = 0;
@@ -292,6 +303,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_RESUME:
 			resume = optarg;
+			break;
+		case OPT_CACHE:
+			cache = optarg;
+			break;
+		case OPT_NO_CACHE:
+			cache = NULL;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
@@ -360,6 +377,14 @@ int cmd_run(int argc, char **argv)
 		engines[i] = NULL;
 		if (job_add_engine(j, e, &cause) < 0)
 			goto fail;
+	}
+	if (cache) {
+		if (cache_open(cache, &j->cache, &cause) < 0)
+			goto fail;
+		for (size_t i = 0; i < j->nengines; i++)
+			if (scanner_use_cache(j->engines[i], j->cache,
+					      &cause) < 0)
+				goto fail;
 	}
 	if (resume) {
 		add_unfinished(j, old_run, old_report);

@@ -9,6 +9,7 @@ struct globals {
 	const char *config;
 	const char *state_dir;
 	const char *default_engine;
+	const char *cache;		/* verdict cache; NULL: none */
 	struct strv engine_dirs;	/* in override order, last wins */
 };
 

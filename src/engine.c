@@ -57,6 +57,7 @@ enum key_kind {
 	K_OPTNAME,
 	K_LINE,
 	K_STATUS,
+	K_PATHS,
 };
 
 enum regex_slot {
@@ -97,6 +98,7 @@ static const struct key {
 	{ SECT_RESULT, "threat_context", K_REGEX, RE_CONTEXT, false, false },
 	{ SECT_RESULT, "version_status", K_STATUS, 0, false, false },
 	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
+	{ SECT_ENGINE, "signatures", K_PATHS, 0, false, true },
 	{ SECT_DAEMON, "start", K_ACTION, ENGINE_DAEMON, false, true },
 	{ SECT_DAEMON, "ready", K_ACTION, ENGINE_DAEMON_READY, false, true },
 	{ SECT_DAEMON, "config", K_LINE, 0, true, false },
@@ -172,6 +174,7 @@ struct engine {
 	struct strv daemon_config;	/* lines of the daemon's config file */
 	char *external_option;		/* set: use a running daemon */
 	int version_status;		/* exit status of a working version */
+	struct strv signatures;		/* words: files/dirs of the signatures */
 };
 
 /* One "key = value" as read, kept until the whole file has been read. */
@@ -1046,6 +1049,14 @@ static int apply_entry(struct parse *ps, struct engine *e,
 	case K_LINE:
 		strv_push(&e->daemon_config, v);
 		return 0;
+	case K_PATHS: {
+		const char *err = NULL;
+
+		if (split_template(v, &e->signatures, &err) < 0)
+			return parse_error(ps, ent->line, xasprintf(
+				"%s in '%s'", err, ent->name));
+		return 0;
+	}
 	case K_STATUS:
 		if (parse_int(v, &e->version_status) < 0 ||
 		    e->version_status < 0 || e->version_status > 255)
@@ -1176,6 +1187,17 @@ static int check_engine(struct parse *ps, struct engine *e)
 	r = check_optname(ps, e, "size_limit_option", e->size_option);
 	if (r < 0)
 		return r;
+	for (size_t i = 0; i < e->signatures.n; i++) {
+		struct check_ctx c = { e, ENGINE_DAEMON, false, NULL, 0,
+				       false };
+
+		if (for_each_placeholder(e->signatures.v[i],
+					 check_config_line, &c))
+			return parse_error(ps, find_entry(ps,
+				"signatures")->line, xasprintf(
+				"unknown placeholder {%.*s} in 'signatures'",
+				(int)c.badlen, c.bad));
+	}
 	r = check_daemon(ps, e);
 	if (r < 0)
 		return r;
@@ -1373,6 +1395,7 @@ void engine_free(struct engine *e)
 			regfree(&e->re[i]);
 	strv_release(&e->incomplete);
 	strv_release(&e->daemon_config);
+	strv_release(&e->signatures);
 	free(e->size_option);
 	free(e->external_option);
 	free(e);
@@ -1772,4 +1795,31 @@ int engine_daemon_config(const struct engine *e, const char *const *vars,
 int engine_version_status(const struct engine *e)
 {
 	return e->version_status;
+}
+
+int engine_signature_paths(const struct engine *e, struct strv *paths,
+			   char **cause)
+{
+	struct expand_ctx x = { e, ENGINE_DAEMON, NULL, NULL, NULL };
+	int r = 0;
+
+	for (size_t i = 0; i < e->signatures.n && r == 0; i++) {
+		char *w = NULL;
+
+		r = expand_word(&x, e->signatures.v[i], &w);
+		if (r == 0)
+			strv_push_take(paths, w);
+	}
+	free(x.binpath);
+	if (r < 0)
+		*cause = x.cause;
+	else
+		free(x.cause);
+	return r;
+}
+
+void engine_describe_options(const struct engine *e, struct buf *out)
+{
+	for (size_t i = 0; i < e->nopts; i++)
+		buf_addf(out, "%s=%s\n", e->opts[i].key, e->opts[i].value);
 }

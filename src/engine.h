@@ -107,6 +107,18 @@ bool engine_has_flag(const struct engine *e, enum engine_flag f);
 /* The signal of a "signal:NAME" action, or 0 for a command or no action. */
 int engine_action_signal(const struct engine *e, enum engine_action a);
 
+/*
+ * The files or directories holding the engine's signatures ("signatures"
+ * in [engine], with option placeholders), for the verdict cache: a change
+ * in any of them changes the verdicts.  Empty: the engine's verdicts are
+ * never cached.
+ */
+int engine_signature_paths(const struct engine *e, struct strv *paths,
+			   char **cause);
+
+/* Every option as "key=value" lines (after -o), for the cache's key. */
+void engine_describe_options(const struct engine *e, struct buf *out);
+
 /* The exit status of the version action when it works (usually 0). */
 int engine_version_status(const struct engine *e);
 

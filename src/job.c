@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "ctl.h"
 #include "job.h"
 #include "json.h"
@@ -138,6 +139,8 @@ static void merge_result(struct target *t, struct fs *fs,
 		res->scanned = sr->scanned;
 	if (sr->bytes > res->bytes)
 		res->bytes = sr->bytes;
+	if (sr->cached > res->cached)
+		res->cached = sr->cached;
 	if (sr->too_large > res->skipped[SKIP_TOO_LARGE])
 		res->skipped[SKIP_TOO_LARGE] = sr->too_large;
 	res->engine_errors += sr->errors;
@@ -202,6 +205,7 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	struct mnt *m = NULL;
 	char *cause = NULL;
 	char *mnt = xasprintf("%s/%s", workdir, fs->id);
+	bool hash = false;
 	int r;
 
 	r = mount_fs(view, fs, mnt, &m, &cause);
@@ -212,7 +216,9 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, mnt);
-	r = walk_fs(&w, mnt);
+	for (size_t e = 0; e < j->nengines; e++)
+		hash |= scanner_caches(j->engines[e]);
+	r = walk_fs(&w, mnt, hash);
 	if (r < 0) {
 		fs_fail(res, "error", xasprintf("cannot walk the file system: "
 						"%s", strerror(-r)));
@@ -681,6 +687,7 @@ void job_free(struct job *j)
 	}
 	for (size_t i = 0; i < j->nengines; i++)
 		scanner_close(j->engines[i]);
+	cache_close(j->cache);
 	free(j->engines);
 	free(j->targets);
 	pthread_mutex_destroy(&j->lock);

@@ -72,6 +72,7 @@ struct job {
 	double run_start;	/* time_mono() when scanning began */
 	bool ended;		/* no more work: the progress line stops */
 	struct ctl *ctl;
+	struct cache *cache;	/* verdicts by content, or NULL (--no-cache) */
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 };
 

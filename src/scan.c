@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <openssl/evp.h>
+
+#include "cache.h"
 #include "proc.h"
 #include "scan.h"
 #include "util.h"
@@ -316,7 +321,8 @@ done:
 
 /* Write the list of files the engine is to scan; counts what it skips. */
 static int write_list(struct scanner *s, const struct walk *w,
-		      const char *list, struct scan_result *res)
+		      const bool *known, const char *list,
+		      struct scan_result *res)
 {
 	struct buf b = { 0 };
 	int r;
@@ -324,7 +330,7 @@ static int write_list(struct scanner *s, const struct walk *w,
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 
-		if (f->single)
+		if (f->single || known[i])
 			continue;
 		if (s->size_limit && f->size > s->size_limit) {
 			res->too_large++;
@@ -468,12 +474,85 @@ done:
 	return r;
 }
 
+/* Files whose content already has a verdict are not scanned again. */
+static void from_cache(struct scanner *s, const struct walk *w, bool *known,
+		       struct scan_result *res)
+{
+	if (!s->cache || !s->fingerprint)
+		return;
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+		char *threat = NULL;
+
+		if (!f->hashed)
+			continue;
+		switch (cache_get(s->cache, engine_name(s->e), s->fingerprint,
+				  f->sha256, &threat)) {
+		case CACHE_INFECTED:
+			add_hit(res, walk_guest_path(w, f), threat);
+			/* fall through */
+		case CACHE_CLEAN:
+			known[i] = true;
+			res->cached++;
+			break;
+		case CACHE_UNKNOWN:
+			break;
+		}
+		free(threat);
+	}
+}
+
+static const struct scan_hit *find_hit(const struct scan_result *res,
+				       const char *guest)
+{
+	for (size_t i = 0; i < res->nhits; i++)
+		if (!strcmp(res->hits[i].path, guest))
+			return &res->hits[i];
+	return NULL;
+}
+
+/*
+ * Keep what the engine said of each file it scanned: infected ones always
+ * (a detection is a detection), clean ones only from runs without errors
+ * or incomplete-scan markers (a file it could not read is not clean).
+ */
+static void to_cache(struct scanner *s, const struct walk *w,
+		     const bool *known, const struct scan_result *res,
+		     bool no_errors)
+{
+	struct cache_entry *e;
+	size_t n = 0;
+
+	if (!s->cache || !s->fingerprint)
+		return;
+	e = xcalloc(w->nfiles + 1, sizeof(*e));
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+		const struct scan_hit *h;
+
+		if (known[i] || !f->hashed ||
+		    (s->size_limit && f->size > s->size_limit))
+			continue;
+		h = find_hit(res, walk_guest_path(w, f));
+		if (!h && (!no_errors || res->incomplete))
+			continue;
+		memcpy(e[n].sha256, f->sha256, 32);
+		e[n].verdict = h ? CACHE_INFECTED : CACHE_CLEAN;
+		e[n].threat = h ? h->threat : NULL;
+		n++;
+	}
+	cache_store(s->cache, engine_name(s->e), s->fingerprint, e, n);
+	free(e);
+}
+
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		 const char *logbase, double deadline, struct scan_result *res)
 {
 	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
 			 .deadline = deadline };
 	char *list = xasprintf("%s.list", logbase);
+	bool *known = NULL;
+	unsigned errors;
 	int ret;
 
 	if (daemon_check(s, res) < 0)
@@ -484,7 +563,10 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		ret = run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
 		goto done;
 	}
-	ret = write_list(s, w, list, res);
+	known = xcalloc(w->nfiles + 1, sizeof(*known));
+	errors = res->errors;
+	from_cache(s, w, known, res);
+	ret = write_list(s, w, known, list, res);
 	if (ret == 0)
 		ret = run_action(&r, ENGINE_SCAN_LIST, "list", list, logbase);
 	for (size_t i = 0; ret != -ECANCELED && ret != -ETIMEDOUT &&
@@ -492,7 +574,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		const struct walk_file *f = &w->files[i];
 		char *base;
 
-		if (!f->single)
+		if (!f->single || known[i])
 			continue;
 		if (s->size_limit && f->size > s->size_limit) {
 			res->too_large++;
@@ -506,6 +588,9 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		r.single = NULL;
 		free(base);
 	}
+	if (!res->stopped && !res->timed_out)
+		to_cache(s, w, known, res, res->errors == errors);
+	free(known);
 done:
 	if (res->too_large)
 		set_first(&res->incomplete, xasprintf(
@@ -616,6 +701,93 @@ fail:
 	return r;
 }
 
+/* Hash every regular file below path, in name order, into ctx. */
+static int hash_tree(EVP_MD_CTX *ctx, const char *path, size_t base)
+{
+	struct dirent **names;
+	struct stat st;
+	int n, r = 0;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		unsigned char chunk[1 << 16];
+		ssize_t k;
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			return -errno;
+		EVP_DigestUpdate(ctx, path + base, strlen(path + base) + 1);
+		while ((k = read(fd, chunk, sizeof(chunk))) > 0)
+			EVP_DigestUpdate(ctx, chunk, (size_t)k);
+		r = k < 0 ? -errno : 0;
+		close(fd);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	n = scandir(path, &names, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		char *p;
+
+		if (r == 0 && strcmp(names[i]->d_name, ".") &&
+		    strcmp(names[i]->d_name, "..")) {
+			p = xasprintf("%s/%s", path, names[i]->d_name);
+			r = hash_tree(ctx, p, base);
+			free(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+bool scanner_caches(const struct scanner *s)
+{
+	return s->cache && s->fingerprint;
+}
+
+int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct strv paths = { 0 };
+	struct buf b = { 0 };
+	unsigned char md[32];
+	int r;
+
+	r = engine_signature_paths(s->e, &paths, cause);
+	if (r < 0 || !paths.n || !ctx)
+		goto done;
+	/* What decides a verdict: engine, version, options, signatures. */
+	buf_addf(&b, "%s\n%s\n", engine_name(s->e),
+		 s->version ? s->version : "");
+	engine_describe_options(s->e, &b);
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, b.p, b.len);
+	for (size_t i = 0; i < paths.n && r == 0; i++) {
+		r = hash_tree(ctx, paths.v[i], 0);
+		if (r < 0)
+			*cause = xasprintf("cannot read the signatures '%s' "
+					   "of engine '%s': %s", paths.v[i],
+					   engine_name(s->e), strerror(-r));
+	}
+	if (r == 0 && EVP_DigestFinal_ex(ctx, md, NULL)) {
+		struct buf hex = { 0 };
+
+		for (int i = 0; i < 32; i++)
+			buf_addf(&hex, "%02x", md[i]);
+		s->fingerprint = hex.p;
+		s->cache = c;
+	}
+done:
+	EVP_MD_CTX_free(ctx);
+	strv_release(&paths);
+	buf_release(&b);
+	return r;
+}
+
 void scanner_close(struct scanner *s)
 {
 	int sig;
@@ -636,6 +808,7 @@ void scanner_close(struct scanner *s)
 	free(s->socket);
 	free(s->config);
 	free(s->daemon_error);
+	free(s->fingerprint);
 	pthread_mutex_destroy(&s->daemon_lock);
 	pthread_mutex_destroy(&s->serial);
 	free(s);

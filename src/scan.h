@@ -23,6 +23,8 @@ struct scanner {
 	char *daemon_error;	/* why the daemon cannot be used */
 	pthread_mutex_t daemon_lock;	/* one thread starts the daemon */
 	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
+	struct cache *cache;	/* verdicts by content, or NULL */
+	char *fingerprint;	/* of engine, options and signatures */
 };
 
 struct scan_hit {
@@ -37,7 +39,7 @@ struct scan_result {
 	unsigned errors;	/* error lines and failed runs */
 	char *error;		/* the first of them */
 	char *incomplete;	/* why not every file was fully scanned */
-	uint64_t scanned, bytes, too_large;
+	uint64_t scanned, bytes, too_large, cached;
 	bool stopped;
 	bool timed_out;
 };
@@ -60,6 +62,18 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
  */
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		 const char *logbase, double deadline, struct scan_result *res);
+
+struct cache;
+
+/*
+ * Use a verdict cache: fingerprints the engine (name, version, options and
+ * the content of every signature file).  An engine whose descriptor names
+ * no signatures keeps scanning everything.  Returns 0 or -errno.
+ */
+int scanner_use_cache(struct scanner *s, struct cache *c, char **cause);
+
+/* Does this scanner want the walk to hash file contents? */
+bool scanner_caches(const struct scanner *s);
 
 /* Run a command action (a vendor's pause or resume); 0 or -errno. */
 int scanner_action(struct scanner *s, enum engine_action a);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <openssl/evp.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <errno.h>
@@ -34,7 +35,32 @@ struct walker {
 	struct walk *w;
 	size_t alloc;
 	uint64_t mnt_id;
+	bool hash;
 };
+
+/* SHA-256 of a file's content (libcrypto); false if it cannot be read. */
+static bool hash_file(int dfd, const char *name, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char chunk[1 << 16];
+	bool ok = false;
+	ssize_t n;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+		    O_NONBLOCK);
+	if (fd < 0 || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto done;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n))
+			goto done;
+	ok = n == 0 && EVP_DigestFinal_ex(ctx, out, NULL);
+done:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
 
 static int statx_at(int dfd, const char *name, struct statx *stx)
 {
@@ -42,7 +68,7 @@ static int statx_at(int dfd, const char *name, struct statx *stx)
 		     STATX_TYPE | STATX_SIZE | STATX_MNT_ID, stx);
 }
 
-static void add_file(struct walker *wk, const struct buf *path,
+static void add_file(struct walker *wk, int dfd, const struct buf *path,
 		     const char *name, uint64_t size)
 {
 	struct walk *w = wk->w;
@@ -57,6 +83,7 @@ static void add_file(struct walker *wk, const struct buf *path,
 	f->path = xstrndup(path->p, path->len);
 	f->size = size;
 	f->single = strpbrk(name, "\n\r") || path->len > LIST_MAX_LINE;
+	f->hashed = wk->hash && hash_file(dfd, name, f->sha256);
 	w->bytes += size;
 }
 
@@ -113,7 +140,8 @@ static void walk_dir(struct walker *wk, int dfd, struct buf *path)
 			else if (path->len >= PATH_MAX)
 				w->skipped[SKIP_PATH_TOO_LONG]++;
 			else
-				add_file(wk, path, de->d_name, stx.stx_size);
+				add_file(wk, dirfd(d), path, de->d_name,
+					 stx.stx_size);
 		}
 next:
 		path->len = keep;
@@ -128,9 +156,9 @@ static int cmp_file(const void *a, const void *b)
 		      ((const struct walk_file *)b)->path);
 }
 
-int walk_fs(struct walk *w, const char *root)
+int walk_fs(struct walk *w, const char *root, bool hash)
 {
-	struct walker wk = { .w = w };
+	struct walker wk = { .w = w, .hash = hash };
 	struct buf path = { 0 };
 	struct statx stx;
 	int fd;

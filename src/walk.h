@@ -25,6 +25,8 @@ struct walk_file {
 	char *path;		/* host path: mount point + guest path */
 	uint64_t size;
 	bool single;		/* a name no file list can carry (\n, \r, long) */
+	bool hashed;		/* sha256 holds the content's hash */
+	unsigned char sha256[32];
 };
 
 struct walk {
@@ -38,9 +40,11 @@ struct walk {
 
 /*
  * Walk root with *at() calls only: never following a symlink, never
- * entering another mount, with no depth limit.  Returns 0 or -errno.
+ * entering another mount, with no depth limit.  With hash, every regular
+ * file's content is hashed (SHA-256) on the way, for the verdict cache.
+ * Returns 0 or -errno.
  */
-int walk_fs(struct walk *w, const char *root);
+int walk_fs(struct walk *w, const char *root, bool hash);
 
 /* The entry for a host path, or NULL if the walk did not list it. */
 const struct walk_file *walk_find(const struct walk *w, const char *path);

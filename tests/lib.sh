@@ -93,6 +93,19 @@ T=$(mktemp -d "${TMPDIR:-/var/tmp}/avbatch-test.XXXXXXXX") || {
 }
 export T
 
+# Tests are hermetic: no verdict cache shared between runs unless a test
+# asks for one (--cache FILE).  $AVBATCH runs the binary with a test
+# configuration (a later --config on the command line still wins).
+if [ -x "$AVBATCH" ]; then
+	printf '[avbatch]\ncache = none\n' >"$T/.avbatch.conf"
+	chmod 0644 "$T/.avbatch.conf"
+	printf '#!/bin/bash\nexec %s --config %s "$@"\n' \
+		"$(printf '%q' "$AVBATCH")" "$(printf '%q' "$T/.avbatch.conf")" \
+		>"$T/.avbatch"
+	chmod 0755 "$T/.avbatch"
+	AVBATCH=$T/.avbatch
+fi
+
 # ---------------------------------------------------------------- leftovers
 
 # Process names that must not survive a test.  /proc/PID/comm is cut to 15

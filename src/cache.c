@@ -1,0 +1,141 @@
+/* cache.c - verdicts by content: (engine, signature fingerprint, sha256) */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "util.h"
+
+struct cache {
+	sqlite3 *db;
+	sqlite3_stmt *get, *put;
+	pthread_mutex_t lock;
+};
+
+int cache_open(const char *path, struct cache **out, char **cause)
+{
+	static const char *const schema =
+		"PRAGMA journal_mode=WAL;"
+		"PRAGMA synchronous=NORMAL;"
+		"CREATE TABLE IF NOT EXISTS verdicts ("
+		" engine TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+		" sha256 BLOB NOT NULL, verdict INTEGER NOT NULL,"
+		" threat TEXT, seen INTEGER NOT NULL,"
+		" PRIMARY KEY (engine, fingerprint, sha256)) WITHOUT ROWID;";
+	struct cache *c = xcalloc(1, sizeof(*c));
+	char *copy = xstrdup(path), *err = NULL;
+	int fd, r = 0;
+
+	pthread_mutex_init(&c->lock, NULL);
+	r = mkdir_private(dirname(copy));
+	free(copy);
+	/* Create it 0600 before SQLite does, and never through a symlink. */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (r < 0 || fd < 0) {
+		r = r < 0 ? r : -errno;
+		*cause = xasprintf("cannot open the cache '%s': %s", path,
+				   strerror(-r));
+		goto fail;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(c->db, 10000) != SQLITE_OK ||
+	    sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT verdict, threat FROM verdicts"
+			       " WHERE engine = ? AND fingerprint = ? AND"
+			       " sha256 = ?", -1, &c->get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO verdicts"
+			       " VALUES (?, ?, ?, ?, ?, strftime('%s'))", -1,
+			       &c->put, NULL) != SQLITE_OK) {
+		*cause = xasprintf("cannot use the cache '%s': %s", path,
+				   err ? err : sqlite3_errmsg(c->db));
+		sqlite3_free(err);
+		r = -EIO;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	cache_close(c);
+	return r;
+}
+
+void cache_close(struct cache *c)
+{
+	if (!c)
+		return;
+	sqlite3_finalize(c->get);
+	sqlite3_finalize(c->put);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+enum cache_verdict cache_get(struct cache *c, const char *engine,
+			     const char *fp, const unsigned char sha[32],
+			     char **threat)
+{
+	enum cache_verdict v = CACHE_UNKNOWN;
+
+	pthread_mutex_lock(&c->lock);
+	sqlite3_bind_text(c->get, 1, engine, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->get, 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(c->get, 3, sha, 32, SQLITE_STATIC);
+	if (sqlite3_step(c->get) == SQLITE_ROW) {
+		int x = sqlite3_column_int(c->get, 0);
+		const unsigned char *t = sqlite3_column_text(c->get, 1);
+
+		if (x == CACHE_CLEAN) {
+			v = CACHE_CLEAN;
+		} else if (x == CACHE_INFECTED && t) {
+			v = CACHE_INFECTED;
+			*threat = xstrdup((const char *)t);
+		}
+	}
+	sqlite3_reset(c->get);
+	sqlite3_clear_bindings(c->get);
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
+/* One row; the caller holds the lock. */
+static void put_locked(struct cache *c, const char *engine, const char *fp,
+		       const struct cache_entry *e)
+{
+	if (e->verdict != CACHE_CLEAN && e->verdict != CACHE_INFECTED)
+		return;
+	sqlite3_bind_text(c->put, 1, engine, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->put, 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(c->put, 3, e->sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int(c->put, 4, (int)e->verdict);
+	if (e->threat)
+		sqlite3_bind_text(c->put, 5, e->threat, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(c->put, 5);
+	sqlite3_step(c->put);
+	sqlite3_reset(c->put);
+	sqlite3_clear_bindings(c->put);
+}
+
+void cache_store(struct cache *c, const char *engine, const char *fp,
+		 const struct cache_entry *e, size_t n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&c->lock);
+	/* One transaction per batch of verdicts: one sync, not one a file. */
+	sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++)
+		put_locked(c, engine, fp, &e[i]);
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,38 @@
+/* cache.h - verdicts by content: (engine, signature fingerprint, sha256) */
+#ifndef AVBATCH_CACHE_H
+#define AVBATCH_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cache;		/* an SQLite database, shared by every thread */
+
+enum cache_verdict {
+	CACHE_UNKNOWN,
+	CACHE_CLEAN,
+	CACHE_INFECTED,
+};
+
+/* Open (creating it 0600, and its directory 0700) the cache at path. */
+int cache_open(const char *path, struct cache **out, char **cause);
+void cache_close(struct cache *c);
+
+/*
+ * The verdict an engine with signature fingerprint fp gave this content;
+ * *threat (malloc'd) for an infected one.
+ */
+enum cache_verdict cache_get(struct cache *c, const char *engine,
+			     const char *fp, const unsigned char sha[32],
+			     char **threat);
+
+struct cache_entry {
+	unsigned char sha256[32];
+	enum cache_verdict verdict;
+	const char *threat;	/* infected only */
+};
+
+/* Record verdicts (one transaction); only clean and infected are kept. */
+void cache_store(struct cache *c, const char *engine, const char *fp,
+		 const struct cache_entry *e, size_t n);
+
+#endif
