@@ -372,25 +372,20 @@ static int write_daemon_config(struct scanner *s, char **cause)
 	return r;
 }
 
-/* Start the managed daemon and wait until its ready action succeeds. */
-static int daemon_start(struct scanner *s)
+/* Start the managed daemon (it loads its signatures meanwhile). */
+static int daemon_spawn(struct scanner *s)
 {
-	char *conf_err = NULL, *out = xasprintf("%s/daemon.out", s->dir);
+	char *out = xasprintf("%s/daemon.out", s->dir);
 	char *err = xasprintf("%s/daemon.err", s->dir);
-	char *ready = xasprintf("%s/ready", s->dir);
 	const char *vars[9] = { NULL };
-	struct strv argv = { 0 }, rargv = { 0 };
-	double deadline = time_mono() + DAEMON_READY_TIMEOUT;
-	int r, st;
+	struct strv argv = { 0 };
+	char *cause = NULL;
+	int r;
 
 	action_vars(s, s->dir, vars);
-	r = engine_argv(s->e, ENGINE_DAEMON, vars, &argv, &conf_err);
-	if (r == 0)
-		r = engine_argv(s->e, ENGINE_DAEMON_READY, vars, &rargv,
-				&conf_err);
+	r = engine_argv(s->e, ENGINE_DAEMON, vars, &argv, &cause);
 	if (r < 0) {
-		s->daemon_error = conf_err;
-		conf_err = NULL;
+		s->daemon_error = cause;
 		goto done;
 	}
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = out,
@@ -401,13 +396,43 @@ static int daemon_start(struct scanner *s)
 					    strerror(-r));
 		goto done;
 	}
-	msg_info("%s: started its daemon (pid %d), waiting until it serves",
-		 engine_name(s->e), (int)s->daemon);
+	s->daemon_since = time_mono();
+	msg_info("%s: started its daemon (pid %d)", engine_name(s->e),
+		 (int)s->daemon);
+done:
+	free(out);
+	free(err);
+	strv_release(&argv);
+	return r;
+}
+
+/* Wait until the daemon's ready action succeeds (or it dies, or a stop). */
+static int daemon_wait(struct scanner *s)
+{
+	char *err = xasprintf("%s/daemon.err", s->dir);
+	char *ready = xasprintf("%s/ready", s->dir);
+	const char *vars[9] = { NULL };
+	struct strv rargv = { 0 };
+	double deadline = s->daemon_since + DAEMON_READY_TIMEOUT;
+	char *cause = NULL;
+	int r, st;
+
+	action_vars(s, s->dir, vars);
+	r = engine_argv(s->e, ENGINE_DAEMON_READY, vars, &rargv, &cause);
+	if (r < 0) {
+		s->daemon_error = cause;
+		goto done;
+	}
 	for (;;) {
 		if (proc_run(rargv.v, &(struct proc_io){ .out_path = ready,
 			     .err_path = ready, .cwd = s->dir }, 60, &st) == 0 &&
-		    WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		    WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			s->daemon_ready = true;
+			msg_debug("%s: daemon ready after %.1f s",
+				  engine_name(s->e),
+				  time_mono() - s->daemon_since);
 			break;
+		}
 		if (proc_stop_requested()) {
 			r = -ECANCELED;
 			break;
@@ -417,6 +442,8 @@ static int daemon_start(struct scanner *s)
 
 			s->daemon = 0;
 			read_file(err, 1 << 16, &e);
+			if (e.len && e.p[e.len - 1] == '\n')
+				e.p[--e.len] = '\0';
 			s->daemon_error = xasprintf("daemon exited: %s",
 				e.len ? e.p : "no message");
 			buf_release(&e);
@@ -432,19 +459,20 @@ static int daemon_start(struct scanner *s)
 		usleep(200000);
 	}
 done:
-	if (s->daemon_error) {
-		char *nl = strchr(s->daemon_error, '\n');
-
-		if (nl && !nl[1])
-			*nl = '\0';
-	}
-	free(conf_err);
-	free(out);
 	free(err);
 	free(ready);
-	strv_release(&argv);
 	strv_release(&rargv);
 	return r;
+}
+
+void scanner_prestart(struct scanner *s)
+{
+	if (!engine_manages_daemon(s->e))
+		return;
+	pthread_mutex_lock(&s->daemon_lock);
+	if (!s->daemon && !s->daemon_error)
+		daemon_spawn(s);
+	pthread_mutex_unlock(&s->daemon_lock);
 }
 
 /* The daemon must be up (started on first use) and still running. */
@@ -455,7 +483,9 @@ static int daemon_check(struct scanner *s, struct scan_result *res)
 	if (!engine_manages_daemon(s->e))
 		return 0;
 	pthread_mutex_lock(&s->daemon_lock);
-	if (!s->daemon && !s->daemon_error && daemon_start(s) == -ECANCELED) {
+	if (!s->daemon && !s->daemon_error)
+		daemon_spawn(s);
+	if (s->daemon && !s->daemon_ready && daemon_wait(s) == -ECANCELED) {
 		res->stopped = true;
 		r = -ECANCELED;
 		goto done;

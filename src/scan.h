@@ -21,6 +21,8 @@ struct scanner {
 	uint64_t size_limit;	/* largest file handed over; 0: none */
 	pid_t daemon;		/* the managed daemon, once started */
 	char *daemon_error;	/* why the daemon cannot be used */
+	double daemon_since;	/* when it was started */
+	bool daemon_ready;	/* its ready action succeeded once */
 	pthread_mutex_t daemon_lock;	/* one thread starts the daemon */
 	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
 	struct cache *cache;	/* verdicts by content, or NULL */
@@ -80,6 +82,12 @@ int scanner_action(struct scanner *s, enum engine_action a);
 
 /* (Re)read the version line: the version action's first line of output. */
 void scanner_read_version(struct scanner *s);
+
+/*
+ * Start the managed daemon now, without waiting for it: it loads its
+ * signatures while avbatch mounts, walks and hashes.
+ */
+void scanner_prestart(struct scanner *s);
 
 /* Stop the managed daemon, if any, and free everything. */
 void scanner_close(struct scanner *s);
