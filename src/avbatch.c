@@ -32,7 +32,8 @@ static const struct cmd commands[] = {
 	{ "run", cmd_run, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
 	  "run [--engine E[,E2...]] [-o E.KEY=VALUE]... [--report FILE] "
 	  "[--format text|json] [--jobs N] [--timeout SECONDS] "
-	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] TARGET...",
+	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] [--resume JOB] "
+	  "[--cache FILE | --no-cache] TARGET...",
 	  "scan every guest file system of every target; report" },
 	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT,
 	  "inspect [--json] IMAGE...",
