@@ -216,9 +216,13 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, mnt);
-	/* Daemons load their signatures while this file system is walked. */
+	/*
+	 * Daemons load their signatures while this file system is walked;
+	 * with a cache, only once something turns out to need scanning.
+	 */
 	for (size_t e = 0; e < j->nengines; e++)
-		scanner_prestart(j->engines[e]);
+		if (!scanner_caches(j->engines[e]))
+			scanner_prestart(j->engines[e]);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
 	r = walk_fs(&w, mnt, hash);

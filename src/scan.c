@@ -504,12 +504,17 @@ done:
 	return r;
 }
 
-/* Files whose content already has a verdict are not scanned again. */
-static void from_cache(struct scanner *s, const struct walk *w, bool *known,
-		       struct scan_result *res)
+/*
+ * Files whose content already has a verdict are not scanned again.
+ * Returns how many have one.
+ */
+static size_t from_cache(struct scanner *s, const struct walk *w,
+			 bool *known, struct scan_result *res)
 {
+	size_t n = 0;
+
 	if (!s->cache || !s->fingerprint)
-		return;
+		return 0;
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		char *threat = NULL;
@@ -524,12 +529,14 @@ static void from_cache(struct scanner *s, const struct walk *w, bool *known,
 		case CACHE_CLEAN:
 			known[i] = true;
 			res->cached++;
+			n++;
 			break;
 		case CACHE_UNKNOWN:
 			break;
 		}
 		free(threat);
 	}
+	return n;
 }
 
 static const struct scan_hit *find_hit(const struct scan_result *res,
@@ -585,9 +592,9 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	unsigned errors;
 	int ret;
 
-	if (daemon_check(s, res) < 0)
-		goto done;
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
+		if (daemon_check(s, res) < 0)
+			goto done;
 		res->scanned = w->nfiles;
 		res->bytes = w->bytes;
 		ret = run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
@@ -595,7 +602,12 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));
 	errors = res->errors;
-	from_cache(s, w, known, res);
+	/* The daemon is started only if something is left to scan. */
+	if (from_cache(s, w, known, res) < w->nfiles &&
+	    daemon_check(s, res) < 0) {
+		free(known);
+		goto done;
+	}
 	ret = write_list(s, w, known, list, res);
 	if (ret == 0)
 		ret = run_action(&r, ENGINE_SCAN_LIST, "list", list, logbase);
