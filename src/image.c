@@ -326,7 +326,8 @@ static void plan_mount(struct fs_plan *plan, const char *driver,
 					  extra);
 }
 
-void image_plan_fs(const char *type, struct fs_plan *plan)
+/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
+static void image_plan_fs(const char *type, struct fs_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
 	if (!type)

@@ -57,9 +57,6 @@ int image_open(const char *path, const char *format, struct image **out,
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
 
-/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
-void image_plan_fs(const char *type, struct fs_plan *plan);
-
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);
 

@@ -146,6 +146,7 @@ static void merge_result(struct target *t, struct fs *fs,
 	res->engine_errors += sr->errors;
 	if (sr->timed_out) {
 		fs_fail(res, "error", xstrdup("timed out"));
+		res->timed_out = true;
 	} else if (sr->stopped) {
 		fs_fail(res, "stopped", xstrdup("stopped"));
 	} else if (sr->errors) {
@@ -188,11 +189,6 @@ static void pause_gate(struct job *j)
 		pthread_cond_timedwait(&j->resumed, &j->lock, &ts);
 	}
 	pthread_mutex_unlock(&j->lock);
-}
-
-static bool sr_timed_out(const struct fs_result *res)
-{
-	return res->reason && !strcmp(res->reason, "timed out");
 }
 
 /* Mount one file system, walk it and scan it with every engine. */
@@ -250,7 +246,7 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 		scan_result_release(&sr);
 		free(base);
 		if (res->status && (!strcmp(res->status, "stopped") ||
-				    sr_timed_out(res)))
+				    res->timed_out))
 			break;
 	}
 	if (!res->status)
@@ -336,6 +332,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		}
 		if (t->deadline && time_mono() >= t->deadline) {
 			fs_fail(res, "error", xstrdup("timed out"));
+			res->timed_out = true;
 			res->uncovered = true;
 			continue;
 		}
@@ -354,7 +351,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			t->status = "stopped";
 		else if (!strcmp(st, "error") && strcmp(t->status, "stopped"))
 			t->status = "error";
-		if (sr_timed_out(&t->fsr[k]) && !t->reason)
+		if (t->fsr[k].timed_out && !t->reason)
 			t->reason = xstrdup("timed out");
 	}
 	if (t->ndet && strcmp(t->status, "stopped"))

@@ -25,6 +25,7 @@ struct fs_result {
 	const char *status;	/* scanned, skipped, error, stopped */
 	char *reason;
 	bool uncovered;		/* its files were not all scanned */
+	bool timed_out;		/* the target's --timeout ended it */
 	uint64_t seen, scanned, cached, bytes;
 	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;

@@ -107,7 +107,8 @@ void json_put_bytes(struct json_object *o, const char *key,
 	free(b64);
 }
 
-char *json_text(struct json_object *o)
+/* Pretty text of a document; the caller frees it. */
+static char *json_text(struct json_object *o)
 {
 	return xstrdup(json_object_to_json_string_ext(o,
 		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

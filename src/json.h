@@ -28,9 +28,6 @@ void json_put_obj(struct json_object *o, const char *key,
 void json_put_bytes(struct json_object *o, const char *key,
 		    const char *key_b64, const char *s, size_t n);
 
-/* Pretty text of a document; the caller frees it. */
-char *json_text(struct json_object *o);
-
 /* Write to path atomically ("-" writes to stdout). */
 int json_write(struct json_object *o, const char *path);
 

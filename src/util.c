@@ -134,7 +134,7 @@ void strv_release(struct strv *sv)
 	sv->n = sv->alloc = 0;
 }
 
-int strv_cmp(const void *a, const void *b)
+static int strv_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }

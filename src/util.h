@@ -29,7 +29,6 @@ void strv_push_take(struct strv *sv, char *s);
 void strv_insert0(struct strv *sv, const char *s);	/* at the front */
 void strv_release(struct strv *sv);
 void strv_sort(struct strv *sv);
-int strv_cmp(const void *a, const void *b);	/* for qsort/bsearch */
 
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {

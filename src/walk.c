@@ -197,15 +197,6 @@ const char *walk_guest_path(const struct walk *w, const struct walk_file *f)
 	return f->path + w->root_len;
 }
 
-uint64_t walk_skipped(const struct walk *w)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < SKIP_NREASONS; i++)
-		n += w->skipped[i];
-	return n;
-}
-
 /* Open name below dirfd, refusing symlinks and anything outside it. */
 static int open_beneath(int dirfd, const char *name)
 {

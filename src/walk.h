@@ -52,8 +52,6 @@ const struct walk_file *walk_find(const struct walk *w, const char *path);
 /* The guest path ("/etc/passwd") of a listed file. */
 const char *walk_guest_path(const struct walk *w, const struct walk_file *f);
 
-uint64_t walk_skipped(const struct walk *w);
-
 /*
  * Map a guest path an engine reported to something that exists under
  * root, never following a symlink: the path itself, or else the nearest
