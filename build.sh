@@ -34,7 +34,8 @@ deps() {
 		2>/dev/null | grep -c '^installed$' || true)
 	[ "$have" = "${#PACKAGES[@]}" ] && return 0
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+	apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
+		"${PACKAGES[@]}" >/dev/null
 }
 
 build() {

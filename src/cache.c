@@ -16,7 +16,7 @@
 
 struct cache {
 	sqlite3 *db;
-	sqlite3_stmt *get, *put;
+	sqlite3_stmt *get, *put, *memo_get, *memo_put;
 	pthread_mutex_t lock;
 };
 
@@ -29,7 +29,11 @@ int cache_open(const char *path, struct cache **out, char **cause)
 		" engine TEXT NOT NULL, fingerprint TEXT NOT NULL,"
 		" sha256 BLOB NOT NULL, verdict INTEGER NOT NULL,"
 		" threat TEXT, seen INTEGER NOT NULL,"
-		" PRIMARY KEY (engine, fingerprint, sha256)) WITHOUT ROWID;";
+		" PRIMARY KEY (engine, fingerprint, sha256)) WITHOUT ROWID;"
+		"CREATE TABLE IF NOT EXISTS memos ("
+		" kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+		" seen INTEGER NOT NULL,"
+		" PRIMARY KEY (kind, key)) WITHOUT ROWID;";
 	struct cache *c = xcalloc(1, sizeof(*c));
 	char *copy = xstrdup(path), *err = NULL;
 	int fd, r = 0;
@@ -55,7 +59,13 @@ int cache_open(const char *path, struct cache **out, char **cause)
 			       " sha256 = ?", -1, &c->get, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO verdicts"
 			       " VALUES (?, ?, ?, ?, ?, strftime('%s'))", -1,
-			       &c->put, NULL) != SQLITE_OK) {
+			       &c->put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT value FROM memos WHERE kind = ?"
+			       " AND key = ?", -1, &c->memo_get, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO memos"
+			       " VALUES (?, ?, ?, strftime('%s'))", -1,
+			       &c->memo_put, NULL) != SQLITE_OK) {
 		*cause = xasprintf("cannot use the cache '%s': %s", path,
 				   err ? err : sqlite3_errmsg(c->db));
 		sqlite3_free(err);
@@ -75,6 +85,8 @@ void cache_close(struct cache *c)
 		return;
 	sqlite3_finalize(c->get);
 	sqlite3_finalize(c->put);
+	sqlite3_finalize(c->memo_get);
+	sqlite3_finalize(c->memo_put);
 	sqlite3_close(c->db);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -137,5 +149,41 @@ void cache_store(struct cache *c, const char *engine, const char *fp,
 	for (size_t i = 0; i < n; i++)
 		put_locked(c, engine, fp, &e[i]);
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int cache_memo_get(struct cache *c, const char *kind, const char *key,
+		   struct buf *value)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	sqlite3_bind_text(c->memo_get, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->memo_get, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(c->memo_get) == SQLITE_ROW) {
+		const void *v = sqlite3_column_blob(c->memo_get, 0);
+		int n = sqlite3_column_bytes(c->memo_get, 0);
+
+		if (v && n > 0) {
+			buf_add(value, v, (size_t)n);
+			r = 0;
+		}
+	}
+	sqlite3_reset(c->memo_get);
+	sqlite3_clear_bindings(c->memo_get);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void cache_memo_put(struct cache *c, const char *kind, const char *key,
+		    const void *value, size_t len)
+{
+	pthread_mutex_lock(&c->lock);
+	sqlite3_bind_text(c->memo_put, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->memo_put, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(c->memo_put, 3, value, len, SQLITE_STATIC);
+	sqlite3_step(c->memo_put);
+	sqlite3_reset(c->memo_put);
+	sqlite3_clear_bindings(c->memo_put);
 	pthread_mutex_unlock(&c->lock);
 }

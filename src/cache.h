@@ -35,4 +35,17 @@ struct cache_entry {
 void cache_store(struct cache *c, const char *engine, const char *fp,
 		 const struct cache_entry *e, size_t n);
 
+struct buf;
+
+/*
+ * Small memos kept next to the verdicts, (kind, key) -> value: what can be
+ * recalled instead of recomputed (a signature fingerprint by the files'
+ * identities, a whole target's result by its image files' identities).
+ * get appends the value to *value: 0, or -ENOENT.
+ */
+int cache_memo_get(struct cache *c, const char *kind, const char *key,
+		   struct buf *value);
+void cache_memo_put(struct cache *c, const char *kind, const char *key,
+		    const void *value, size_t len);
+
 #endif

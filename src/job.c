@@ -20,6 +20,7 @@
 #include "json.h"
 #include "mount.h"
 #include "proc.h"
+#include "report.h"
 #include "util.h"
 
 int job_create(const char *state_dir, struct job **out, char **cause)
@@ -264,11 +265,145 @@ static void target_fail(struct target *t, const char *status, char *reason)
 	t->reason = reason;
 }
 
+/*
+ * A target whose image files are exactly as they were when every one of
+ * its file systems was fully scanned, by these engines with these
+ * signatures and this avbatch, needs no attaching, mounting or walking:
+ * its result is recalled from the cache.  The key says what was asked
+ * (avbatch, image, declared format, engines and their fingerprints); the
+ * memo holds the image files' identities then, and the result.
+ */
+static char *recall_key(const struct job *j, const struct target *t)
+{
+	struct buf b = { 0 };
+	struct stat st;
+	char *real;
+
+	if (!j->cache)
+		return NULL;
+	for (size_t i = 0; i < j->nengines; i++)
+		if (!scanner_caches(j->engines[i]))
+			return NULL;
+	real = realpath(t->arg, NULL);
+	if (!real)
+		return NULL;
+	buf_addf(&b, "%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+	/* A rebuilt avbatch may mount or walk differently. */
+	if (stat("/proc/self/exe", &st) == 0)
+		file_identity(&st, &b);
+	buf_addf(&b, "%s\n%s\n", real, t->format ? t->format : "");
+	for (size_t i = 0; i < j->nengines; i++)
+		buf_addf(&b, "%s %s\n", engine_name(j->engines[i]->e),
+			 j->engines[i]->fingerprint);
+	free(real);
+	return b.p;
+}
+
+/*
+ * The identities of the image files (top to bottom): 0, or -EAGAIN when one
+ * is not a regular file or changed too recently to vouch for its content.
+ */
+static int chain_identity(const char *top, const struct strv *backing,
+			  struct buf *b)
+{
+	struct stat st;
+	int r = 0;
+
+	for (size_t i = 0; i <= backing->n; i++) {
+		const char *p = i ? backing->v[i - 1] : top;
+
+		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+			return -EAGAIN;
+		buf_addf(b, "%s\n", p);
+		if (file_identity(&st, b) < 0)
+			r = -EAGAIN;
+	}
+	return r;
+}
+
+static int recall(struct job *j, struct target *t, const char *key)
+{
+	struct buf memo = { 0 }, now = { 0 };
+	struct json_object *o = NULL, *result, *backing;
+	struct strv chain = { 0 };
+	const char *top, *ids;
+	int r = -ENOENT;
+
+	if (cache_memo_get(j->cache, "target", key, &memo) < 0)
+		goto done;
+	o = json_parse(memo.p, memo.len, NULL);
+	result = json_get(o, "result");
+	backing = json_get(result, "backing");
+	top = json_get_str(result, "image");
+	ids = json_get_str(o, "identity");
+	if (!top || !ids || !backing ||
+	    !json_object_is_type(backing, json_type_array))
+		goto done;
+	for (size_t i = 0; i < json_object_array_length(backing); i++) {
+		struct json_object *p = json_object_array_get_idx(backing, i);
+
+		if (!json_object_is_type(p, json_type_string))
+			goto done;
+		strv_push(&chain, json_object_get_string(p));
+	}
+	chain_identity(top, &chain, &now);
+	if (!now.p || strcmp(now.p, ids))
+		goto done;
+	r = report_target_restore(t, result, j->engines, j->nengines);
+done:
+	json_object_put(o);
+	strv_release(&chain);
+	buf_release(&memo);
+	buf_release(&now);
+	return r;
+}
+
+/* Is this result worth remembering: every file covered, without error? */
+static bool complete(const struct target *t)
+{
+	if (strcmp(t->status, "clean") && strcmp(t->status, "infected"))
+		return false;
+	for (size_t k = 0; k < t->img->nfs; k++) {
+		const struct fs_result *r = &t->fsr[k];
+
+		if (r->uncovered || r->engine_errors || r->timed_out ||
+		    (strcmp(r->status, "scanned") &&
+		     strcmp(r->status, "skipped")))
+			return false;
+	}
+	return true;
+}
+
+/* Remember t's result if its image files did not change meanwhile. */
+static void remember(struct job *j, struct target *t, const char *key,
+		     const char *ids)
+{
+	struct json_object *o;
+	struct buf now = { 0 };
+	const char *text;
+
+	if (!key || !ids || !complete(t) ||
+	    chain_identity(t->img->path, &t->img->backing, &now) < 0 ||
+	    strcmp(now.p, ids)) {
+		buf_release(&now);
+		return;
+	}
+	o = json_object_new_object();
+	json_put_str(o, "identity", ids);
+	json_put_obj(o, "result", report_target(t));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	cache_memo_put(j->cache, "target", key, text, strlen(text));
+	json_object_put(o);
+	buf_release(&now);
+}
+
 static void run_target(struct job *j, struct target *t, size_t idx)
 {
 	struct attach *a = NULL;
 	char *cause = NULL;
 	char *workdir = xasprintf("%s/t%zu", j->dir, idx);
+	char *key = NULL;
+	struct buf ids = { 0 };
 	double t0 = time_mono();
 	int r;
 
@@ -287,11 +422,19 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	free(cause);
 	cause = NULL;
+	key = recall_key(j, t);
+	if (key && recall(j, t, key) == 0) {
+		msg_debug("%s: unchanged since it was scanned: result recalled",
+			  t->name);
+		goto done;
+	}
 	r = image_open(t->arg, t->format, &t->img, &cause);
 	if (r < 0) {
 		target_fail(t, "error", cause);
 		goto done;
 	}
+	if (key && chain_identity(t->img->path, &t->img->backing, &ids) < 0)
+		buf_release(&ids);
 	r = mkdir_private(workdir);
 	if (r < 0) {
 		target_fail(t, "error", xasprintf("cannot create '%s': %s",
@@ -356,11 +499,16 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	if (t->ndet && strcmp(t->status, "stopped"))
 		t->status = "infected";
+	mount_detach(a);
+	a = NULL;
+	remember(j, t, key, ids.p);
 done:
 	mount_detach(a);
 	if (t->img && t->fsr)
 		rmdir(workdir);
 	free(workdir);
+	free(key);
+	buf_release(&ids);
 	t->duration = time_mono() - t0;
 	progress(j, t, "done", NULL, NULL);
 }

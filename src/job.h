@@ -41,6 +41,7 @@ struct target {
 	const char *status;	/* clean, infected, error, skipped, stopped */
 	char *reason;
 	double duration;
+	bool recalled;		/* its result came from the cache, unchanged */
 	/* Progress for status, under the job's lock. */
 	const char *phase;	/* pending, opening, scanning, done */
 	const char *cur_fs, *cur_engine;

@@ -107,6 +107,21 @@ void json_put_bytes(struct json_object *o, const char *key,
 	free(b64);
 }
 
+int json_get_bytes(struct json_object *o, const char *key,
+		   const char *key_b64, struct buf *out)
+{
+	const char *b64 = json_get_str(o, key_b64);
+	struct json_object *v = json_get(o, key);
+
+	if (b64)
+		return base64_decode(b64, out);
+	if (!v || !json_object_is_type(v, json_type_string))
+		return -ENOENT;
+	buf_add(out, json_object_get_string(v),
+		(size_t)json_object_get_string_len(v));
+	return 0;
+}
+
 /* Pretty text of a document; the caller frees it. */
 static char *json_text(struct json_object *o)
 {

@@ -28,6 +28,14 @@ void json_put_obj(struct json_object *o, const char *key,
 void json_put_bytes(struct json_object *o, const char *key,
 		    const char *key_b64, const char *s, size_t n);
 
+/*
+ * Append the exact bytes json_put_bytes wrote under key (and key_b64) to
+ * out: 0, -ENOENT when missing, -EINVAL when malformed.
+ */
+struct buf;
+int json_get_bytes(struct json_object *o, const char *key,
+		   const char *key_b64, struct buf *out);
+
 /* Write to path atomically ("-" writes to stdout). */
 int json_write(struct json_object *o, const char *path);
 

@@ -1,6 +1,7 @@
 /* report.c - the JSON report (schema 1) and the text summary of a job */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ static struct json_object *fs_json(const struct fs *fs,
 	return o;
 }
 
-static struct json_object *target_json(const struct target *t)
+struct json_object *report_target(const struct target *t)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *backing = json_object_new_array();
@@ -70,6 +71,8 @@ static struct json_object *target_json(const struct target *t)
 	json_put_str(o, "status", t->status);
 	json_put_str(o, "reason", t->reason);
 	json_put_double(o, "duration_s", t->duration);
+	json_object_object_add(o, "cached", json_object_new_boolean(
+			       t->recalled));
 	for (size_t k = 0; img && t->fsr && k < img->nfs; k++)
 		json_object_array_add(fss, fs_json(&img->fs[k], &t->fsr[k]));
 	json_put_obj(o, "filesystems", fss);
@@ -86,6 +89,160 @@ static struct json_object *target_json(const struct target *t)
 	}
 	json_put_obj(o, "detections", dets);
 	return o;
+}
+
+/* The one of names that s is (a static string), or NULL. */
+static const char *one_of(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return names[i];
+	return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static bool is_array(struct json_object *o)
+{
+	return o && json_object_is_type(o, json_type_array);
+}
+
+/* Bytes under key (or key_b64) as a new string; NULL if missing or bad. */
+static char *get_bytes(struct json_object *o, const char *key,
+		       const char *key_b64, size_t *len)
+{
+	struct buf b = { 0 };
+	char *s;
+
+	if (json_get_bytes(o, key, key_b64, &b) < 0 ||
+	    memchr(b.p ? b.p : "", '\0', b.len)) {
+		buf_release(&b);
+		return NULL;
+	}
+	s = b.p ? b.p : xstrdup("");
+	if (len)
+		*len = b.len;
+	return s;
+}
+
+/* One file system of a remembered target: fully scanned or skipped. */
+static int restore_fs(struct json_object *x, struct fs *fs,
+		      struct fs_result *res)
+{
+	static const char *const statuses[] = { "scanned", "skipped" };
+	struct json_object *files = json_get(x, "files");
+	struct json_object *reasons = json_get(files, "skipped_reasons");
+	const char *reason = json_get_str(x, "reason");
+
+	res->status = one_of(json_get_str(x, "status"), statuses,
+			     ARRAY_SIZE(statuses));
+	if (!res->status || !json_get_str(x, "id") || !files)
+		return -EINVAL;
+	fs->id = xstrdup(json_get_str(x, "id"));
+	fs->type = dup_or_null(json_get_str(x, "type"));
+	fs->uuid = dup_or_null(json_get_str(x, "uuid"));
+	fs->label = get_bytes(x, "label", "label_b64", NULL);
+	fs->offset = (uint64_t)json_get_int(x, "offset", 0);
+	fs->size = (uint64_t)json_get_int(x, "size", 0);
+	res->reason = dup_or_null(reason);
+	if (res->status == statuses[1]) {
+		fs->plan.skip = xstrdup(reason ? reason : "skipped");
+	} else {
+		fs->plan.driver = dup_or_null(json_get_str(x, "driver"));
+		fs->plan.options = dup_or_null(json_get_str(x, "options"));
+	}
+	/* Nothing was handed to an engine this time: all of it is cached. */
+	res->seen = (uint64_t)json_get_int(files, "seen", 0);
+	res->cached = (uint64_t)(json_get_int(files, "scanned", 0) +
+				 json_get_int(files, "cached", 0));
+	for (int i = 0; i < SKIP_NREASONS; i++)
+		res->skipped[i] = (uint64_t)json_get_int(reasons,
+						walk_skip_names[i], 0);
+	return 0;
+}
+
+static int restore_detection(struct json_object *x, struct detection *d,
+			     struct scanner *const *engines, size_t nengines)
+{
+	const char *engine = json_get_str(x, "engine");
+
+	for (size_t i = 0; engine && i < nengines; i++)
+		if (!strcmp(engine, engine_name(engines[i]->e)))
+			d->engine = engine_name(engines[i]->e);
+	d->fs = dup_or_null(json_get_str(x, "fs"));
+	d->path = get_bytes(x, "path", "path_b64", &d->pathlen);
+	d->threat = get_bytes(x, "threat", "threat_b64", NULL);
+	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
+}
+
+int report_target_restore(struct target *t, struct json_object *o,
+			  struct scanner *const *engines, size_t nengines)
+{
+	static const char *const statuses[] = { "clean", "infected" };
+	struct json_object *fss = json_get(o, "filesystems");
+	struct json_object *dets = json_get(o, "detections");
+	struct json_object *backing = json_get(o, "backing");
+	const char *status = one_of(json_get_str(o, "status"), statuses,
+				    ARRAY_SIZE(statuses));
+	struct image *img = xcalloc(1, sizeof(*img));
+	struct fs_result *fsr = NULL;
+	struct detection *det = NULL;
+	size_t nfs = 0, ndet = 0;
+	int r = -EINVAL;
+
+	if (!status || !json_get_str(o, "image") || !is_array(fss) ||
+	    !is_array(dets) || !is_array(backing))
+		goto fail;
+	img->path = xstrdup(json_get_str(o, "image"));
+	img->format = dup_or_null(json_get_str(o, "format"));
+	img->table = dup_or_null(json_get_str(o, "partition_table"));
+	for (size_t i = 0; i < json_object_array_length(backing); i++) {
+		struct json_object *b = json_object_array_get_idx(backing, i);
+
+		if (!json_object_is_type(b, json_type_string))
+			goto fail;
+		strv_push(&img->backing, json_object_get_string(b));
+	}
+	nfs = json_object_array_length(fss);
+	img->fs = xcalloc(nfs + 1, sizeof(*img->fs));
+	fsr = xcalloc(nfs + 1, sizeof(*fsr));
+	for (img->nfs = 0; img->nfs < nfs; img->nfs++)
+		if (restore_fs(json_object_array_get_idx(fss, img->nfs),
+			       &img->fs[img->nfs], &fsr[img->nfs]) < 0) {
+			img->nfs++;
+			goto fail;
+		}
+	det = xcalloc(json_object_array_length(dets) + 1, sizeof(*det));
+	for (; ndet < json_object_array_length(dets); ndet++)
+		if (restore_detection(json_object_array_get_idx(dets, ndet),
+				      &det[ndet], engines, nengines) < 0) {
+			ndet++;
+			goto fail;
+		}
+	if (!ndet != (status == statuses[0]))
+		goto fail;
+	t->img = img;
+	t->fsr = fsr;
+	t->det = det;
+	t->ndet = ndet;
+	t->status = status;
+	t->recalled = true;
+	return 0;
+fail:
+	for (size_t k = 0; k < img->nfs; k++)
+		free(fsr[k].reason);
+	for (size_t k = 0; k < ndet; k++) {
+		free(det[k].fs);
+		free(det[k].path);
+		free(det[k].threat);
+	}
+	free(det);
+	free(fsr);
+	image_free(img);
+	return r;
 }
 
 static const char *report_status(const struct job *j, int code)
@@ -130,7 +287,7 @@ struct json_object *report_build(const struct job *j)
 	for (size_t i = 0; i < j->ntargets; i++) {
 		const struct target *t = &j->targets[i];
 
-		json_object_array_add(targets, target_json(t));
+		json_object_array_add(targets, report_target(t));
 		if (!strcmp(t->status, "clean"))
 			n[0]++;
 		else if (!strcmp(t->status, "infected"))

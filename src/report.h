@@ -12,6 +12,18 @@ struct json_object *report_build(const struct job *j);
 int report_write(const struct job *j, const char *path);
 void report_print_text(const struct job *j, FILE *out);
 
+/* One target as the report shows it. */
+struct json_object *report_target(const struct target *t);
+
+/*
+ * Fill t (image, file systems, results, detections) from what
+ * report_target() wrote for a clean or infected target whose every file
+ * system was scanned or skipped; detections are tied to these engines.
+ * Returns 0, or -EINVAL (t untouched) if o is not such a target.
+ */
+int report_target_restore(struct target *t, struct json_object *o,
+			  struct scanner *const *engines, size_t nengines);
+
 /* Print bytes for a terminal: control and non-UTF-8 bytes escaped. */
 void report_print_safe(FILE *out, const char *s, size_t n);
 

@@ -743,8 +743,13 @@ fail:
 	return r;
 }
 
-/* Hash every regular file below path, in name order, into ctx. */
-static int hash_tree(EVP_MD_CTX *ctx, const char *path, size_t base)
+/*
+ * Hash every regular file below path, in name order, into ctx: its name and
+ * its content, or (with racy) its name and identity, setting *racy if one
+ * changed too recently for its identity to vouch for its content.
+ */
+static int hash_tree(EVP_MD_CTX *ctx, const char *path, size_t base,
+		     bool *racy)
 {
 	struct dirent **names;
 	struct stat st;
@@ -752,6 +757,15 @@ static int hash_tree(EVP_MD_CTX *ctx, const char *path, size_t base)
 
 	if (lstat(path, &st) < 0)
 		return -errno;
+	if (S_ISREG(st.st_mode) && racy) {
+		struct buf id = { 0 };
+
+		EVP_DigestUpdate(ctx, path + base, strlen(path + base) + 1);
+		*racy |= file_identity(&st, &id) < 0;
+		EVP_DigestUpdate(ctx, id.p, id.len);
+		buf_release(&id);
+		return 0;
+	}
 	if (S_ISREG(st.st_mode)) {
 		unsigned char chunk[1 << 16];
 		ssize_t k;
@@ -777,12 +791,50 @@ static int hash_tree(EVP_MD_CTX *ctx, const char *path, size_t base)
 		if (r == 0 && strcmp(names[i]->d_name, ".") &&
 		    strcmp(names[i]->d_name, "..")) {
 			p = xasprintf("%s/%s", path, names[i]->d_name);
-			r = hash_tree(ctx, p, base);
+			r = hash_tree(ctx, p, base, racy);
 			free(p);
 		}
 		free(names[i]);
 	}
 	free(names);
+	return r;
+}
+
+/*
+ * SHA-256 (hex) of head and the signature files below paths: their
+ * content, or (with racy) their identities.
+ */
+static int digest_signatures(const struct scanner *s, const struct buf *head,
+			     const struct strv *paths, bool *racy,
+			     char **hex, char **cause)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[32];
+	struct buf b = { 0 };
+	int r = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
+		r = -ENOMEM;
+		goto done;
+	}
+	EVP_DigestUpdate(ctx, head->p, head->len);
+	for (size_t i = 0; i < paths->n && r == 0; i++) {
+		r = hash_tree(ctx, paths->v[i], 0, racy);
+		if (r < 0)
+			*cause = xasprintf("cannot read the signatures '%s' "
+					   "of engine '%s': %s", paths->v[i],
+					   engine_name(s->e), strerror(-r));
+	}
+	if (r == 0 && !EVP_DigestFinal_ex(ctx, md, NULL)) {
+		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
+		r = -EIO;
+	}
+	for (int i = 0; r == 0 && i < 32; i++)
+		buf_addf(&b, "%02x", md[i]);
+	*hex = b.p;
+done:
+	EVP_MD_CTX_free(ctx);
 	return r;
 }
 
@@ -793,40 +845,45 @@ bool scanner_caches(const struct scanner *s)
 
 int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	struct strv paths = { 0 };
-	struct buf b = { 0 };
-	unsigned char md[32];
+	struct buf head = { 0 }, memo = { 0 };
+	char *ids = NULL;
+	bool racy = false;
 	int r;
 
 	r = engine_signature_paths(s->e, &paths, cause);
-	if (r < 0 || !paths.n || !ctx)
+	if (r < 0 || !paths.n)
 		goto done;
 	/* What decides a verdict: engine, version, options, signatures. */
-	buf_addf(&b, "%s\n%s\n", engine_name(s->e),
+	buf_addf(&head, "%s\n%s\n", engine_name(s->e),
 		 s->version ? s->version : "");
-	engine_describe_options(s->e, &b);
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, b.p, b.len);
-	for (size_t i = 0; i < paths.n && r == 0; i++) {
-		r = hash_tree(ctx, paths.v[i], 0);
+	engine_describe_options(s->e, &head);
+	/*
+	 * Hashing a production database takes seconds: the fingerprint is
+	 * remembered by the signature files' identities, which any change
+	 * to them changes.
+	 */
+	r = digest_signatures(s, &head, &paths, &racy, &ids, cause);
+	if (r < 0)
+		goto done;
+	if (cache_memo_get(c, "fingerprint", ids, &memo) == 0) {
+		s->fingerprint = memo.p;
+		memo.p = NULL;
+	} else {
+		r = digest_signatures(s, &head, &paths, NULL,
+				      &s->fingerprint, cause);
 		if (r < 0)
-			*cause = xasprintf("cannot read the signatures '%s' "
-					   "of engine '%s': %s", paths.v[i],
-					   engine_name(s->e), strerror(-r));
+			goto done;
+		if (!racy)
+			cache_memo_put(c, "fingerprint", ids, s->fingerprint,
+				       strlen(s->fingerprint));
 	}
-	if (r == 0 && EVP_DigestFinal_ex(ctx, md, NULL)) {
-		struct buf hex = { 0 };
-
-		for (int i = 0; i < 32; i++)
-			buf_addf(&hex, "%02x", md[i]);
-		s->fingerprint = hex.p;
-		s->cache = c;
-	}
+	s->cache = c;
 done:
-	EVP_MD_CTX_free(ctx);
 	strv_release(&paths);
-	buf_release(&b);
+	buf_release(&head);
+	buf_release(&memo);
+	free(ids);
 	return r;
 }
 

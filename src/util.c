@@ -375,6 +375,27 @@ int rmtree(const char *path)
 	return rmtree_at(AT_FDCWD, path);
 }
 
+/* Changes closer to now than this are too recent to vouch for content. */
+#define IDENTITY_RACY_NS	2000000000LL
+
+int file_identity(const struct stat *st, struct buf *b)
+{
+	struct timespec now;
+	long long c = (long long)st->st_ctim.tv_sec * 1000000000LL +
+		      st->st_ctim.tv_nsec;
+	long long m = (long long)st->st_mtim.tv_sec * 1000000000LL +
+		      st->st_mtim.tv_nsec;
+	long long t;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	t = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	buf_addf(b, "%llu:%llu:%lld:%lld:%lld\n",
+		 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		 (long long)st->st_size, m, c);
+	return t - c < IDENTITY_RACY_NS || t - m < IDENTITY_RACY_NS ?
+	       -EAGAIN : 0;
+}
+
 double time_mono(void)
 {
 	struct timespec ts;
@@ -490,4 +511,41 @@ char *base64_encode(const void *data, size_t n)
 	}
 	*o = '\0';
 	return out;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int base64_decode(const char *s, struct buf *out)
+{
+	size_t n = strlen(s);
+
+	if (n % 4)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i += 4) {
+		const char *q = s + i;
+		bool last = i + 4 == n;
+		int pad = last && q[3] == '=' ? (q[2] == '=' ? 2 : 1) : 0;
+		int x[4];
+		unsigned char bytes[3];
+
+		for (int k = 0; k < 4; k++) {
+			x[k] = k >= 4 - pad ? 0 : b64_value(q[k]);
+			if (x[k] < 0)
+				return -EINVAL;
+		}
+		bytes[0] = (unsigned char)(x[0] << 2 | x[1] >> 4);
+		bytes[1] = (unsigned char)((x[1] & 15) << 4 | x[2] >> 2);
+		bytes[2] = (unsigned char)((x[2] & 3) << 6 | x[3]);
+		buf_add(out, bytes, (size_t)(3 - pad));
+	}
+	return 0;
 }

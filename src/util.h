@@ -56,6 +56,16 @@ int write_file_atomic(const char *path, const void *data, size_t len);
 int read_file(const char *path, size_t max, struct buf *out);
 int rmtree(const char *path);
 
+struct stat;
+/*
+ * Append what identifies a file's present content to b: device, inode,
+ * size, mtime and ctime in ns.  Every write changes ctime, and no call short
+ * of setting the system clock sets it back.  Returns 0, or -EAGAIN when the
+ * file changed so recently that a further change within the same clock tick
+ * could leave the same identity: then it must not be remembered.
+ */
+int file_identity(const struct stat *st, struct buf *b);
+
 /* Time. */
 double time_mono(void);
 char *time_iso8601(time_t t);
@@ -64,5 +74,7 @@ char *time_iso8601(time_t t);
 bool utf8_valid(const char *s, size_t n);
 char *utf8_lossy(const char *s, size_t n);
 char *base64_encode(const void *data, size_t n);
+/* Append the bytes of base64 text s to out: 0, or -EINVAL. */
+int base64_decode(const char *s, struct buf *out);
 
 #endif

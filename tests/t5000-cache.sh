@@ -1,13 +1,16 @@
 #!/bin/bash
 # The verdict cache: identical content scanned once and reported wherever
 # it is; an unchanged batch scans nothing; one changed file is the only
-# one scanned again; a changed signature file invalidates everything.
+# one scanned again; a changed signature file invalidates everything.  A
+# target whose image files are unchanged is recalled whole (no attaching,
+# mounting or walking); any change to one of them, a backing file too,
+# ends that, and a disk in use is still never touched.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
-need_cmd clamscan jq mkfs.ext4 sigtool
+need_cmd clamscan jq mkfs.ext4 sigtool qemu-img qemu-storage-daemon
 
-plan 14
+plan 23
 
 mkdir -p "$T/img" "$T/tree/etc" "$T/tree/home/u"
 fx_eicar "$T/tree/home/u/eicar.com"
@@ -18,11 +21,19 @@ mkimg() {	# mkimg IMAGE: an ext4 of the tree (clones of one template)
 }
 mkimg "$T/img/vm1.raw"
 mkimg "$T/img/vm2.raw"
+# A file changed in the last 2 s is not vouched for by its timestamps.
+sleep 2.1
 
-run() {	# run REPORT: both images, clamav, the cache under $T
-	"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
+run() {	# run REPORT [IMAGE...]: vm1, vm2 (default), clamav, the cache under $T
+	local r=$1
+	shift
+	[ $# -gt 0 ] || set -- "$T/img/vm1.raw" "$T/img/vm2.raw"
+	"$AVBATCH" -v --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
 		run -o clamav.database="$T/sigs" --cache "$T/cache.sqlite" \
-		--report "$1" "$T/img/vm1.raw" "$T/img/vm2.raw" >"$1.out" 2>"$1.err"
+		--report "$r" "$@" >"$r.out" 2>"$r.err"
+}
+recalled() {	# recalled REPORT: whether each target's result was recalled
+	jq -r '[.targets[].cached] | join(" ")' "$1"
 }
 counts() {	# counts REPORT: scanned/cached of each target
 	jq -r '[.targets[] | .filesystems[0].files | "\(.scanned)/\(.cached)"] | join(" ")' "$1"
@@ -48,15 +59,64 @@ is "$(counts "$T/r2.json")" "0/11 0/11" "nothing is scanned; everything is cache
 is "$(engine_runs "$T/r2.json")" 0 "the engine is never invoked"
 is "$(found "$T/r2.json")" "vm1.raw:/home/u/eicar.com vm2.raw:/home/u/eicar.com" \
 	"cached detections are reported"
+is "$(recalled "$T/r1.json") / $(recalled "$T/r2.json")" "false false / true true" \
+	"unchanged images: the second run recalls both targets whole"
+is "$(jq -c '[.targets[] | .filesystems[] | [.id, .type, .status]]' "$T/r2.json")" \
+	"$(jq -c '[.targets[] | .filesystems[] | [.id, .type, .status]]' "$T/r1.json")" \
+	"a recalled target shows the same file systems"
+is "$(grep -c ': mounted ' "$T/r1.json.err") $(grep -c ': mounted ' "$T/r2.json.err")" "2 0" \
+	"nothing was mounted for them"
 
 echo "changed" >"$T/tree/etc/f3.conf"
 mkimg "$T/img/vm1.raw"
+sleep 2.1
 run "$T/r3.json"
 is "$(counts "$T/r3.json")" "1/10 0/11" "one changed file: exactly that file is scanned again"
+is "$(recalled "$T/r3.json")" "false true" "only the changed image is walked again"
+
+# Any change to the file ends the recall, even one that keeps its bytes.
+touch "$T/img/vm2.raw"
+sleep 2.1
+run "$T/r3b.json"
+is "$(recalled "$T/r3b.json") $(counts "$T/r3b.json")" "true false 0/11 0/11" \
+	"a touched image is walked again (its files still cached)"
+
+# A qcow2 overlay: its backing file counts as much as the overlay.
+qemu-img convert -O qcow2 "$T/img/vm2.raw" "$T/img/base.qcow2"
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$T/img/ov.qcow2"
+sleep 2.1
+run "$T/r6.json" "$T/img/ov.qcow2"
+run "$T/r7.json" "$T/img/ov.qcow2"
+is "$(recalled "$T/r6.json") $(recalled "$T/r7.json")" "false true" \
+	"an unchanged overlay is recalled"
+qemu-img convert -O qcow2 "$T/img/vm1.raw" "$T/img/base2.qcow2"
+mv "$T/img/base2.qcow2" "$T/img/base.qcow2"
+sleep 2.1
+run "$T/r8.json" "$T/img/ov.qcow2"
+is "$(recalled "$T/r8.json") $(counts "$T/r8.json")" "false 0/11" \
+	"a new backing file under an unchanged overlay: walked again"
+
+# A disk in use is skipped even though its result could be recalled.
+mkdir -p "$T/exp"
+: >"$T/exp/vm2"
+qemu-storage-daemon \
+	--blockdev "{\"driver\":\"file\",\"node-name\":\"f\",\"filename\":\"$T/img/vm2.raw\"}" \
+	--blockdev "{\"driver\":\"raw\",\"node-name\":\"d\",\"file\":\"f\"}" \
+	--export "{\"type\":\"fuse\",\"id\":\"e\",\"node-name\":\"d\",\"mountpoint\":\"$T/exp/vm2\",\"writable\":true}" \
+	>"$T/qsd.log" 2>&1 &
+holder=$!
+at_exit kill "$holder"
+for _ in $(seq 100); do grep -q " $T/exp/vm2 " /proc/self/mountinfo && break; sleep 0.1; done
+run "$T/r9.json" "$T/img/vm2.raw"
+is "$(jq -r '.targets[0] | "\(.status) \(.cached)"' "$T/r9.json")" "skipped false" \
+	"a disk in use is skipped, not recalled"
+kill "$holder"
+wait "$holder" 2>/dev/null
 
 # A new signature (for f1.conf's content) changes the fingerprint.
 sigtool --md5 "$T/tree/etc/f1.conf" | sed 's/:[^:]*$/:Test.Conf.HDB/' >>"$T/sigs/test.hdb"
 run "$T/r4.json"
+is "$(recalled "$T/r4.json")" "false false" "new signatures: nothing is recalled"
 is "$(counts "$T/r4.json")" "11/0 1/10" \
 	"a changed signature file: everything is scanned again, once (vm2's own f3 too)"
 like "$(found "$T/r4.json")" "vm1.raw:/etc/f1.conf .*vm2.raw:/etc/f1.conf" \

@@ -61,6 +61,26 @@ int main(void)
 	s = base64_encode("\xff\xfe\n", 3);
 	is_str(s, "//4K", "base64 of high bytes");
 	free(s);
+	for (size_t len = 0; len <= 7; len++) {
+		static const char raw[] = "\0\xff\x80" "a\nb\x01";
+		char desc[64];
+
+		buf_release(&b);
+		s = base64_encode(raw, len);
+		snprintf(desc, sizeof(desc), "base64 round trip of %zu bytes",
+			 len);
+		ok(base64_decode(s, &b) == 0 && b.len == len &&
+		   !memcmp(b.p ? b.p : "", raw, len), desc);
+		free(s);
+	}
+	buf_release(&b);
+	ok(base64_decode("Zg=", &b) == -EINVAL, "base64 refuses a short group");
+	ok(base64_decode("Z===", &b) == -EINVAL, "base64 refuses three pads");
+	ok(base64_decode("Zg==Zg==", &b) == -EINVAL,
+	   "base64 refuses padding before the end");
+	ok(base64_decode("Zm9v!mFy", &b) == -EINVAL,
+	   "base64 refuses a foreign character");
+	buf_release(&b);
 
 	ok(parse_u64("42", &u) == 0 && u == 42, "parse_u64 reads a number");
 	ok(parse_u64("-1", &u) < 0, "parse_u64 refuses a sign");
