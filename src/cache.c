@@ -16,7 +16,7 @@
 
 struct cache {
 	sqlite3 *db;
-	sqlite3_stmt *get, *put, *memo_get, *memo_put;
+	sqlite3_stmt *get, *put, *any, *memo_get, *memo_put;
 	pthread_mutex_t lock;
 };
 
@@ -60,6 +60,9 @@ int cache_open(const char *path, struct cache **out, char **cause)
 	    sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO verdicts"
 			       " VALUES (?, ?, ?, ?, ?, strftime('%s'))", -1,
 			       &c->put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT 1 FROM verdicts WHERE engine = ?"
+			       " AND fingerprint = ? LIMIT 1", -1, &c->any,
+			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "SELECT value FROM memos WHERE kind = ?"
 			       " AND key = ?", -1, &c->memo_get, NULL) !=
 	    SQLITE_OK ||
@@ -85,6 +88,7 @@ void cache_close(struct cache *c)
 		return;
 	sqlite3_finalize(c->get);
 	sqlite3_finalize(c->put);
+	sqlite3_finalize(c->any);
 	sqlite3_finalize(c->memo_get);
 	sqlite3_finalize(c->memo_put);
 	sqlite3_close(c->db);
@@ -117,6 +121,20 @@ enum cache_verdict cache_get(struct cache *c, const char *engine,
 	sqlite3_clear_bindings(c->get);
 	pthread_mutex_unlock(&c->lock);
 	return v;
+}
+
+bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp)
+{
+	bool any;
+
+	pthread_mutex_lock(&c->lock);
+	sqlite3_bind_text(c->any, 1, engine, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->any, 2, fp, -1, SQLITE_STATIC);
+	any = sqlite3_step(c->any) == SQLITE_ROW;
+	sqlite3_reset(c->any);
+	sqlite3_clear_bindings(c->any);
+	pthread_mutex_unlock(&c->lock);
+	return any;
 }
 
 /* One row; the caller holds the lock. */

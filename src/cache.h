@@ -25,6 +25,9 @@ enum cache_verdict cache_get(struct cache *c, const char *engine,
 			     const char *fp, const unsigned char sha[32],
 			     char **threat);
 
+/* Does the cache hold any verdict of this engine with these signatures? */
+bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp);
+
 struct cache_entry {
 	unsigned char sha256[32];
 	enum cache_verdict verdict;

@@ -213,13 +213,6 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, mnt);
-	/*
-	 * Daemons load their signatures while this file system is walked;
-	 * with a cache, only once something turns out to need scanning.
-	 */
-	for (size_t e = 0; e < j->nengines; e++)
-		if (!scanner_caches(j->engines[e]))
-			scanner_prestart(j->engines[e]);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
 	r = walk_fs(&w, mnt, hash);
@@ -428,6 +421,9 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			  t->name);
 		goto done;
 	}
+	/* Daemons load their signatures while this target is attached. */
+	for (size_t e = 0; e < j->nengines; e++)
+		scanner_prestart(j->engines[e]);
 	r = image_open(t->arg, t->format, &t->img, &cause);
 	if (r < 0) {
 		target_fail(t, "error", cause);

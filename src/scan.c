@@ -321,7 +321,7 @@ done:
 
 /* Write the list of files the engine is to scan; counts what it skips. */
 static int write_list(struct scanner *s, const struct walk *w,
-		      const bool *known, const char *list,
+		      const bool *todo, const char *list,
 		      struct scan_result *res)
 {
 	struct buf b = { 0 };
@@ -330,7 +330,7 @@ static int write_list(struct scanner *s, const struct walk *w,
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 
-		if (f->single || known[i])
+		if (f->single || !todo[i])
 			continue;
 		if (s->size_limit && f->size > s->size_limit) {
 			res->too_large++;
@@ -467,7 +467,7 @@ done:
 
 void scanner_prestart(struct scanner *s)
 {
-	if (!engine_manages_daemon(s->e))
+	if (!engine_manages_daemon(s->e) || (scanner_caches(s) && !s->cold))
 		return;
 	pthread_mutex_lock(&s->daemon_lock);
 	if (!s->daemon && !s->daemon_error)
@@ -505,21 +505,19 @@ done:
 }
 
 /*
- * Files whose content already has a verdict are not scanned again.
- * Returns how many have one.
+ * Files whose content already has a verdict are not scanned again: marks
+ * them known.  Returns how many files are known now.
  */
 static size_t from_cache(struct scanner *s, const struct walk *w,
 			 bool *known, struct scan_result *res)
 {
 	size_t n = 0;
 
-	if (!s->cache || !s->fingerprint)
-		return 0;
-	for (size_t i = 0; i < w->nfiles; i++) {
+	for (size_t i = 0; scanner_caches(s) && i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		char *threat = NULL;
 
-		if (!f->hashed)
+		if (!f->hashed || known[i])
 			continue;
 		switch (cache_get(s->cache, engine_name(s->e), s->fingerprint,
 				  f->sha256, &threat)) {
@@ -529,13 +527,14 @@ static size_t from_cache(struct scanner *s, const struct walk *w,
 		case CACHE_CLEAN:
 			known[i] = true;
 			res->cached++;
-			n++;
 			break;
 		case CACHE_UNKNOWN:
 			break;
 		}
 		free(threat);
 	}
+	for (size_t i = 0; i < w->nfiles; i++)
+		n += known[i];
 	return n;
 }
 
@@ -554,20 +553,20 @@ static const struct scan_hit *find_hit(const struct scan_result *res,
  * or incomplete-scan markers (a file it could not read is not clean).
  */
 static void to_cache(struct scanner *s, const struct walk *w,
-		     const bool *known, const struct scan_result *res,
+		     const bool *todo, const struct scan_result *res,
 		     bool no_errors)
 {
 	struct cache_entry *e;
 	size_t n = 0;
 
-	if (!s->cache || !s->fingerprint)
+	if (!scanner_caches(s))
 		return;
 	e = xcalloc(w->nfiles + 1, sizeof(*e));
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		const struct scan_hit *h;
 
-		if (known[i] || !f->hashed ||
+		if (!todo[i] || !f->hashed ||
 		    (s->size_limit && f->size > s->size_limit))
 			continue;
 		h = find_hit(res, walk_guest_path(w, f));
@@ -582,41 +581,127 @@ static void to_cache(struct scanner *s, const struct walk *w,
 	free(e);
 }
 
-void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
-		 const char *logbase, double deadline, struct scan_result *res)
+/* A set of contents (sorted SHA-256) one run is scanning right now. */
+struct claim {
+	unsigned char (*sha)[32];
+	size_t n;
+	struct claim *next;
+};
+
+static int sha_cmp(const void *a, const void *b)
 {
-	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
-			 .deadline = deadline };
+	return memcmp(a, b, 32);
+}
+
+/* Is another run scanning this content now?  Under claims_lock. */
+static bool claimed(const struct scanner *s, const unsigned char *sha)
+{
+	for (const struct claim *c = s->claims; c; c = c->next)
+		if (bsearch(sha, c->sha, c->n, sizeof(*c->sha), sha_cmp))
+			return true;
+	return false;
+}
+
+/*
+ * What this round scans (todo): every file without a verdict, except
+ * content another run is scanning right now, whose verdict it waits for
+ * instead (wait).  With a cache, claims what it will scan.
+ */
+static void claim(struct scanner *s, const struct walk *w, const bool *known,
+		  bool *todo, bool *wait, struct claim *mine)
+{
+	bool dedup = scanner_caches(s);
+
+	mine->sha = xcalloc(w->nfiles + 1, sizeof(*mine->sha));
+	mine->n = 0;
+	pthread_mutex_lock(&s->claims_lock);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+
+		todo[i] = wait[i] = false;
+		if (known[i])
+			continue;
+		if (dedup && f->hashed && claimed(s, f->sha256)) {
+			wait[i] = true;
+			continue;
+		}
+		todo[i] = true;
+		if (dedup && f->hashed)
+			memcpy(mine->sha[mine->n++], f->sha256, 32);
+	}
+	qsort(mine->sha, mine->n, sizeof(*mine->sha), sha_cmp);
+	mine->next = s->claims;
+	s->claims = mine;
+	pthread_mutex_unlock(&s->claims_lock);
+}
+
+/* Its verdicts are in the cache (or not coming): others may go on. */
+static void unclaim(struct scanner *s, struct claim *mine)
+{
+	pthread_mutex_lock(&s->claims_lock);
+	for (struct claim **p = &s->claims; *p; p = &(*p)->next)
+		if (*p == mine) {
+			*p = mine->next;
+			break;
+		}
+	pthread_cond_broadcast(&s->claims_released);
+	pthread_mutex_unlock(&s->claims_lock);
+	free(mine->sha);
+	mine->sha = NULL;
+}
+
+/* Wait until no run is scanning what this one waits for. */
+static int wait_claims(struct scanner *s, const struct walk *w,
+		       const bool *wait, double deadline)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&s->claims_lock);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		struct timespec ts;
+
+		if (!wait[i] || !claimed(s, w->files[i].sha256))
+			continue;
+		if (proc_stop_requested()) {
+			r = -ECANCELED;
+			break;
+		}
+		if (deadline && time_mono() >= deadline) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->claims_released, &s->claims_lock,
+				       &ts);
+		i--;	/* look at this one again */
+	}
+	pthread_mutex_unlock(&s->claims_lock);
+	return r;
+}
+
+/* Scan the todo files: one list, and odd names one by one. */
+static int scan_files(struct run *r, const bool *todo, const char *logbase)
+{
+	struct scanner *s = r->s;
+	const struct walk *w = r->w;
+	struct scan_result *res = r->res;
 	char *list = xasprintf("%s.list", logbase);
-	bool *known = NULL;
-	unsigned errors;
 	int ret;
 
-	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
-		if (daemon_check(s, res) < 0)
-			goto done;
-		res->scanned = w->nfiles;
-		res->bytes = w->bytes;
-		ret = run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
-		goto done;
-	}
-	known = xcalloc(w->nfiles + 1, sizeof(*known));
-	errors = res->errors;
-	/* The daemon is started only if something is left to scan. */
-	if (from_cache(s, w, known, res) < w->nfiles &&
-	    daemon_check(s, res) < 0) {
-		free(known);
-		goto done;
-	}
-	ret = write_list(s, w, known, list, res);
+	ret = write_list(s, w, todo, list, res);
 	if (ret == 0)
-		ret = run_action(&r, ENGINE_SCAN_LIST, "list", list, logbase);
+		ret = run_action(r, ENGINE_SCAN_LIST, "list", list, logbase);
 	for (size_t i = 0; ret != -ECANCELED && ret != -ETIMEDOUT &&
 	     i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		char *base;
 
-		if (!f->single || known[i])
+		if (!f->single || !todo[i])
 			continue;
 		if (s->size_limit && f->size > s->size_limit) {
 			res->too_large++;
@@ -625,21 +710,89 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		res->scanned++;
 		res->bytes += f->size;
 		base = xasprintf("%s.single%zu", logbase, i);
-		r.single = f->path;
-		ret = run_action(&r, ENGINE_SCAN, "target", f->path, base);
-		r.single = NULL;
+		r->single = f->path;
+		ret = run_action(r, ENGINE_SCAN, "target", f->path, base);
+		r->single = NULL;
 		free(base);
 	}
-	if (!res->stopped && !res->timed_out)
-		to_cache(s, w, known, res, res->errors == errors);
-	free(known);
+	free(list);
+	return ret;
+}
+
+void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
+		 const char *logbase, double deadline, struct scan_result *res)
+{
+	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
+			 .deadline = deadline };
+	bool *known = NULL, *todo = NULL, *wait = NULL;
+
+	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
+		if (daemon_check(s, res) < 0)
+			goto done;
+		res->scanned = w->nfiles;
+		res->bytes = w->bytes;
+		run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		goto done;
+	}
+	known = xcalloc(w->nfiles + 1, sizeof(*known));
+	todo = xcalloc(w->nfiles + 1, sizeof(*todo));
+	wait = xcalloc(w->nfiles + 1, sizeof(*wait));
+	/*
+	 * Rounds: scan what has no verdict and nobody else is scanning; then
+	 * take the verdicts of what others were scanning.  Content they could
+	 * not give a verdict for is scanned in the next round.
+	 */
+	for (unsigned round = 0; ; round++) {
+		struct claim mine = { 0 };
+		unsigned errors = res->errors;
+		bool any_todo = false, any_wait = false;
+		char *base;
+		int ret = 0;
+
+		if (from_cache(s, w, known, res) == w->nfiles)
+			break;
+		claim(s, w, known, todo, wait, &mine);
+		for (size_t i = 0; i < w->nfiles; i++) {
+			any_todo |= todo[i];
+			any_wait |= wait[i];
+		}
+		/* The daemon is started only if something is left to scan. */
+		if (any_todo && daemon_check(s, res) < 0) {
+			unclaim(s, &mine);
+			break;
+		}
+		base = round ? xasprintf("%s.%u", logbase, round) :
+			       xstrdup(logbase);
+		if (any_todo)
+			ret = scan_files(&r, todo, base);
+		free(base);
+		if (!res->stopped && !res->timed_out)
+			to_cache(s, w, todo, res, res->errors == errors);
+		unclaim(s, &mine);
+		for (size_t i = 0; i < w->nfiles; i++)
+			known[i] |= todo[i];
+		if (!any_wait || ret == -ECANCELED || ret == -ETIMEDOUT)
+			break;
+		ret = wait_claims(s, w, wait, deadline);
+		if (ret == -ECANCELED)
+			res->stopped = true;
+		if (ret == -ETIMEDOUT) {
+			res->timed_out = true;
+			res->errors++;
+			set_first(&res->error, xstrdup("timed out"));
+		}
+		if (ret < 0)
+			break;
+	}
 done:
 	if (res->too_large)
 		set_first(&res->incomplete, xasprintf(
 			"%llu file(s) over the engine's size limit of %llu "
 			"bytes not scanned", (unsigned long long)res->too_large,
 			(unsigned long long)s->size_limit));
-	free(list);
+	free(known);
+	free(todo);
+	free(wait);
 }
 
 int scanner_action(struct scanner *s, enum engine_action a)
@@ -716,6 +869,8 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 	s->e = e;
 	pthread_mutex_init(&s->daemon_lock, NULL);
 	pthread_mutex_init(&s->serial, NULL);
+	pthread_mutex_init(&s->claims_lock, NULL);
+	pthread_cond_init(&s->claims_released, NULL);
 	s->dir = xasprintf("%s/engine-%s", jobdir, engine_name(e));
 	s->config = xasprintf("%s/daemon.conf", s->dir);
 	r = mkdir_private(s->dir);
@@ -879,6 +1034,7 @@ int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
 				       strlen(s->fingerprint));
 	}
 	s->cache = c;
+	s->cold = !cache_has_verdicts(c, engine_name(s->e), s->fingerprint);
 done:
 	strv_release(&paths);
 	buf_release(&head);
@@ -910,6 +1066,8 @@ void scanner_close(struct scanner *s)
 	free(s->fingerprint);
 	pthread_mutex_destroy(&s->daemon_lock);
 	pthread_mutex_destroy(&s->serial);
+	pthread_mutex_destroy(&s->claims_lock);
+	pthread_cond_destroy(&s->claims_released);
 	free(s);
 }
 

@@ -10,6 +10,8 @@
 #include "engine.h"
 #include "walk.h"
 
+struct claim;
+
 /* One engine of a job, with the daemon avbatch runs for it, if any. */
 struct scanner {
 	struct engine *e;
@@ -27,6 +29,11 @@ struct scanner {
 	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
 	struct cache *cache;	/* verdicts by content, or NULL */
 	char *fingerprint;	/* of engine, options and signatures */
+	bool cold;		/* the cache holds no verdict of it yet */
+	/* Content being scanned right now, one set per run (cache only). */
+	pthread_mutex_t claims_lock;
+	pthread_cond_t claims_released;
+	struct claim *claims;
 };
 
 struct scan_hit {
@@ -84,8 +91,10 @@ int scanner_action(struct scanner *s, enum engine_action a);
 void scanner_read_version(struct scanner *s);
 
 /*
- * Start the managed daemon now, without waiting for it: it loads its
- * signatures while avbatch mounts, walks and hashes.
+ * Start the managed daemon now, without waiting for it, if it will be
+ * needed: it loads its signatures while avbatch attaches, mounts, walks
+ * and hashes.  With a cache that already holds verdicts of it, it starts
+ * only once some file turns out to need scanning.
  */
 void scanner_prestart(struct scanner *s);
 

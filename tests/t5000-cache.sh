@@ -10,7 +10,7 @@
 need_root
 need_cmd clamscan jq mkfs.ext4 sigtool qemu-img qemu-storage-daemon
 
-plan 23
+plan 25
 
 mkdir -p "$T/img" "$T/tree/etc" "$T/tree/home/u"
 fx_eicar "$T/tree/home/u/eicar.com"
@@ -66,6 +66,16 @@ is "$(jq -c '[.targets[] | .filesystems[] | [.id, .type, .status]]' "$T/r2.json"
 	"a recalled target shows the same file systems"
 is "$(grep -c ': mounted ' "$T/r1.json.err") $(grep -c ': mounted ' "$T/r2.json.err")" "2 0" \
 	"nothing was mounted for them"
+
+# Scanned at the same time (--jobs 2) with an empty cache: the content one
+# target is scanning, the other waits for instead of scanning it too.
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
+	run -o clamav.database="$T/sigs" --cache "$T/cache-j2.sqlite" --jobs 2 \
+	--report "$T/j2.json" "$T/img/vm1.raw" "$T/img/vm2.raw" >/dev/null 2>&1
+is "$(jq '[.targets[].filesystems[0].files.scanned] | add' "$T/j2.json") $(engine_runs "$T/j2.json")" \
+	"11 1" "two targets at once: each content scanned once, by one engine run"
+is "$(found "$T/j2.json")" "vm1.raw:/home/u/eicar.com vm2.raw:/home/u/eicar.com" \
+	"and reported in both"
 
 echo "changed" >"$T/tree/etc/f3.conf"
 mkimg "$T/img/vm1.raw"
