@@ -192,42 +192,79 @@ static void pause_gate(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 }
 
-/* Mount one file system, walk it and scan it with every engine. */
-static void do_fs(struct job *j, struct target *t, size_t k,
-		  const char *view, const char *workdir)
+/* A file system on its way: mounted and walked, then scanned. */
+struct fs_work {
+	struct mnt *m;
+	char *mnt;
+	struct walk w;
+	bool walked;
+};
+
+/*
+ * Before a file system's next step: wait while paused; fail it if the
+ * batch is stopping or the target's time is up.  False when failed.
+ */
+static bool fs_gate(struct job *j, struct target *t, struct fs_result *res)
+{
+	pause_gate(j);
+	if (proc_stop_requested()) {
+		fs_fail(res, "stopped", xstrdup("stopped"));
+		return false;
+	}
+	if (t->deadline && time_mono() >= t->deadline) {
+		fs_fail(res, "error", xstrdup("timed out"));
+		res->timed_out = true;
+		res->uncovered = true;
+		return false;
+	}
+	return true;
+}
+
+/* Mount one file system and walk it (hashing what caching engines need). */
+static void fs_walk(struct job *j, struct target *t, size_t k,
+		    const char *view, const char *workdir, struct fs_work *fw)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
-	struct walk w = { 0 };
-	struct mnt *m = NULL;
 	char *cause = NULL;
-	char *mnt = xasprintf("%s/%s", workdir, fs->id);
 	bool hash = false;
 	int r;
 
-	r = mount_fs(view, fs, mnt, &m, &cause);
+	fw->mnt = xasprintf("%s/%s", workdir, fs->id);
+	r = mount_fs(view, fs, fw->mnt, &fw->m, &cause);
 	if (r < 0) {
 		fs_fail(res, r == -ECANCELED ? "stopped" : "error", cause);
 		res->uncovered = true;
-		goto done;
+		return;
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
-		  fs->plan.driver, mnt);
+		  fs->plan.driver, fw->mnt);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
-	r = walk_fs(&w, mnt, hash);
+	r = walk_fs(&fw->w, fw->mnt, hash);
 	if (r < 0) {
 		fs_fail(res, "error", xasprintf("cannot walk the file system: "
 						"%s", strerror(-r)));
 		res->uncovered = true;
-		goto done;
+		return;
 	}
-	res->seen = w.seen;
-	memcpy(res->skipped, w.skipped, sizeof(res->skipped));
-	if (w.skipped[SKIP_UNREADABLE] || w.skipped[SKIP_PATH_TOO_LONG]) {
+	fw->walked = true;
+	res->seen = fw->w.seen;
+	memcpy(res->skipped, fw->w.skipped, sizeof(res->skipped));
+	if (fw->w.skipped[SKIP_UNREADABLE] ||
+	    fw->w.skipped[SKIP_PATH_TOO_LONG]) {
 		res->uncovered = true;
 		res->reason = xstrdup("some entries could not be read");
 	}
+}
+
+/* Scan a walked file system with every engine. */
+static void fs_scan(struct job *j, struct target *t, size_t k,
+		    const char *workdir, struct fs_work *fw)
+{
+	struct fs *fs = &t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+
 	for (size_t e = 0; e < j->nengines; e++) {
 		struct scan_result sr = { 0 };
 		char *base = xasprintf("%s/%s.%s", workdir, fs->id,
@@ -235,7 +272,8 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 
 		pause_gate(j);
 		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
-		scanner_run(j->engines[e], &w, mnt, base, t->deadline, &sr);
+		scanner_run(j->engines[e], &fw->w, fw->mnt, base, t->deadline,
+			    &sr);
 		merge_result(t, fs, res, j->engines[e], &sr);
 		scan_result_release(&sr);
 		free(base);
@@ -245,10 +283,54 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	if (!res->status)
 		res->status = "scanned";
-done:
-	mount_release(m);
-	walk_release(&w);
-	free(mnt);
+}
+
+static void fs_work_release(struct fs_work *fw)
+{
+	mount_release(fw->m);
+	fw->m = NULL;
+	walk_release(&fw->w);
+	free(fw->mnt);
+	fw->mnt = NULL;
+}
+
+/*
+ * Mount and walk every file system of the target first (while the engine
+ * daemon loads its signatures), then scan them one by one.
+ */
+static void scan_filesystems(struct job *j, struct target *t,
+			     const char *view, const char *workdir)
+{
+	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
+
+	for (size_t k = 0; k < t->img->nfs; k++) {
+		struct fs *fs = &t->img->fs[k];
+		struct fs_result *res = &t->fsr[k];
+
+		if (fs->plan.skip) {
+			fs_fail(res, "skipped", xstrdup(fs->plan.skip));
+			res->uncovered = fs->plan.uncovered;
+			continue;
+		}
+		if (!fs_gate(j, t, res))
+			continue;
+		progress(j, t, NULL, fs->id, NULL);
+		fs_walk(j, t, k, view, workdir, &fws[k]);
+	}
+	for (size_t k = 0; k < t->img->nfs; k++) {
+		struct fs_result *res = &t->fsr[k];
+
+		if (fws[k].walked && fs_gate(j, t, res))
+			fs_scan(j, t, k, workdir, &fws[k]);
+		fs_work_release(&fws[k]);
+		if (t->img->fs[k].plan.skip)
+			continue;
+		pthread_mutex_lock(&j->lock);
+		t->bytes_done += t->img->fs[k].size;
+		t->files_done += res->scanned;
+		pthread_mutex_unlock(&j->lock);
+	}
+	free(fws);
 }
 
 static void target_fail(struct target *t, const char *status, char *reason)
@@ -455,33 +537,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			t->bytes_total += t->img->fs[k].size;
 	pthread_mutex_unlock(&j->lock);
 	progress(j, t, "scanning", NULL, NULL);
-	for (size_t k = 0; k < t->img->nfs; k++) {
-		struct fs *fs = &t->img->fs[k];
-		struct fs_result *res = &t->fsr[k];
-
-		pause_gate(j);
-		if (proc_stop_requested()) {
-			fs_fail(res, "stopped", xstrdup("stopped"));
-			continue;
-		}
-		if (fs->plan.skip) {
-			fs_fail(res, "skipped", xstrdup(fs->plan.skip));
-			res->uncovered = fs->plan.uncovered;
-			continue;
-		}
-		if (t->deadline && time_mono() >= t->deadline) {
-			fs_fail(res, "error", xstrdup("timed out"));
-			res->timed_out = true;
-			res->uncovered = true;
-			continue;
-		}
-		progress(j, t, NULL, fs->id, NULL);
-		do_fs(j, t, k, mount_attach_view(a), workdir);
-		pthread_mutex_lock(&j->lock);
-		t->bytes_done += fs->size;
-		t->files_done += res->scanned;
-		pthread_mutex_unlock(&j->lock);
-	}
+	scan_filesystems(j, t, mount_attach_view(a), workdir);
 	t->status = "clean";
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		const char *st = t->fsr[k].status;
