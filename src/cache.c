@@ -193,15 +193,29 @@ int cache_memo_get(struct cache *c, const char *kind, const char *key,
 	return r;
 }
 
+void cache_memo_put_many(struct cache *c, const char *kind,
+			const struct cache_memo *m, size_t n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&c->lock);
+	sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(c->memo_put, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(c->memo_put, 2, m[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob64(c->memo_put, 3, m[i].value, m[i].len,
+				    SQLITE_STATIC);
+		sqlite3_step(c->memo_put);
+		sqlite3_reset(c->memo_put);
+		sqlite3_clear_bindings(c->memo_put);
+	}
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cache_memo_put(struct cache *c, const char *kind, const char *key,
 		    const void *value, size_t len)
 {
-	pthread_mutex_lock(&c->lock);
-	sqlite3_bind_text(c->memo_put, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->memo_put, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(c->memo_put, 3, value, len, SQLITE_STATIC);
-	sqlite3_step(c->memo_put);
-	sqlite3_reset(c->memo_put);
-	sqlite3_clear_bindings(c->memo_put);
-	pthread_mutex_unlock(&c->lock);
+	cache_memo_put_many(c, kind, &(struct cache_memo){ .key = key,
+			    .value = value, .len = len }, 1);
 }

@@ -51,4 +51,13 @@ int cache_memo_get(struct cache *c, const char *kind, const char *key,
 void cache_memo_put(struct cache *c, const char *kind, const char *key,
 		    const void *value, size_t len);
 
+struct cache_memo {
+	const char *key;
+	const void *value;
+	size_t len;
+};
+/* Many memos of one kind, in one transaction. */
+void cache_memo_put_many(struct cache *c, const char *kind,
+			 const struct cache_memo *m, size_t n);
+
 #endif

@@ -565,6 +565,119 @@ static void fs_release(struct fs *fs)
 	free(fs->plan.skip);
 }
 
+int image_map(const struct image *img, struct image_map *m, char **cause)
+{
+	const char *argv[] = {
+		"qemu-img", "map", "--output=json", "-f", img->format,
+		img->path, NULL
+	};
+	struct json_object *o = NULL;
+	struct buf b = { 0 };
+	uint64_t next = 0;
+	struct stat st;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	/* Identities first: a file changed after this never matches them. */
+	for (size_t i = 0; i <= img->backing.n; i++) {
+		struct buf id = { 0 };
+		const char *p = i ? img->backing.v[i - 1] : img->path;
+
+		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    file_identity(&st, &id) < 0) {
+			strv_push(&m->ids, "");
+		} else {
+			id.p[strcspn(id.p, "\n")] = '\0';
+			strv_push(&m->ids, id.p);
+		}
+		buf_release(&id);
+	}
+	r = proc_capture(argv, 300, &b, cause);
+	if (r < 0)
+		goto done;
+	o = json_parse(b.p, b.len, cause);
+	if (!o || !json_object_is_type(o, json_type_array)) {
+		if (o)
+			*cause = xstrdup("qemu-img map: not a JSON array");
+		r = -EINVAL;
+		goto done;
+	}
+	m->v = xcalloc(json_object_array_length(o) + 1, sizeof(*m->v));
+	for (size_t i = 0; i < json_object_array_length(o); i++) {
+		struct json_object *x = json_object_array_get_idx(o, i);
+		struct image_extent *e = &m->v[m->n];
+		int64_t depth = json_get_int(x, "depth", -1);
+		int64_t off = json_get_int(x, "offset", -1);
+		struct json_object *data = json_get(x, "data");
+		struct json_object *zero = json_get(x, "zero");
+
+		e->start = (uint64_t)json_get_int(x, "start", -1);
+		e->length = (uint64_t)json_get_int(x, "length", 0);
+		e->data = data && json_object_get_boolean(data);
+		/*
+		 * Contiguous, and data with a place (not compressed) or known
+		 * zeros; anything else leaves a gap nothing is named across.
+		 */
+		if (e->start != next || !e->length || depth < 0 ||
+		    (size_t)depth > img->backing.n || (e->data && off < 0) ||
+		    (!e->data && !(zero && json_object_get_boolean(zero))))
+			continue;
+		e->depth = (unsigned)depth;
+		e->offset = e->data ? (uint64_t)off : 0;
+		next = e->start + e->length;
+		m->n++;
+	}
+done:
+	json_object_put(o);
+	buf_release(&b);
+	if (r < 0)
+		image_map_release(m);
+	return r;
+}
+
+int image_map_where(const struct image_map *m, uint64_t off, uint64_t len,
+		    struct buf *b)
+{
+	size_t lo = 0, hi = m->n;
+
+	/* The extent holding off. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->v[mid].start + m->v[mid].length <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; len; i++) {
+		const struct image_extent *e = &m->v[i];
+		uint64_t skip, n;
+
+		if (i >= m->n || e->start > off)
+			return -ENOENT;	/* past the end, or a gap */
+		skip = off - e->start;
+		n = e->length - skip < len ? e->length - skip : len;
+		if (!e->data)
+			buf_addf(b, "z%llu;", (unsigned long long)n);
+		else if (!*m->ids.v[e->depth])
+			return -ENOENT;
+		else
+			buf_addf(b, "%s@%llu+%llu;", m->ids.v[e->depth],
+				 (unsigned long long)(e->offset + skip),
+				 (unsigned long long)n);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void image_map_release(struct image_map *m)
+{
+	free(m->v);
+	strv_release(&m->ids);
+	memset(m, 0, sizeof(*m));
+}
+
 void image_free(struct image *img)
 {
 	if (!img)

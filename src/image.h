@@ -57,6 +57,36 @@ int image_open(const char *path, const char *format, struct image **out,
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
 
+/* Where a range of the raw view lies: in which chain file, at what offset. */
+struct image_extent {
+	uint64_t start, length;	/* in the raw view */
+	uint64_t offset;	/* in the chain file, when data */
+	unsigned depth;		/* 0: the image, 1: its backing file, ... */
+	bool data;		/* read from that file; else it reads as zeros */
+};
+
+struct image_map {
+	struct image_extent *v;	/* by start, covering the view */
+	size_t n;
+	struct strv ids;	/* each chain file's identity; "" if unusable */
+};
+
+/*
+ * Read where every range of the image's raw view lies (qemu-img map): what
+ * lets clones of one template name identical file contents by place.
+ */
+int image_map(const struct image *img, struct image_map *m, char **cause);
+
+/*
+ * Append to b a name for the bytes at [off, off + len) of the raw view
+ * that any image sharing those chain files, unchanged, shares: -ENOENT if
+ * some of them cannot be pinned down (compressed, a changing file).
+ */
+int image_map_where(const struct image_map *m, uint64_t off, uint64_t len,
+		    struct buf *b);
+
+void image_map_release(struct image_map *m);
+
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);
 

@@ -220,12 +220,93 @@ static bool fs_gate(struct job *j, struct target *t, struct fs_result *res)
 	return true;
 }
 
+/*
+ * File contents known by where they lie in the image chain: a clone's file
+ * whose extents lie in its template's unchanged backing file has the
+ * content the template's file there had, and is not read again.
+ */
+struct place {
+	const struct image_map *map;
+	uint64_t base;		/* the file system's offset in the raw view */
+	struct cache *cache;
+};
+
+static char *place_where(void *arg, const struct walk_extent *x, size_t n,
+			 uint64_t size)
+{
+	const struct place *pl = arg;
+	struct buf b = { 0 };
+
+	buf_addf(&b, "%llu", (unsigned long long)size);
+	for (size_t i = 0; i < n; i++) {
+		buf_addf(&b, " %llu:", (unsigned long long)x[i].logical);
+		if (image_map_where(pl->map, pl->base + x[i].physical,
+				    x[i].length, &b) < 0) {
+			buf_release(&b);
+			return NULL;
+		}
+	}
+	return b.p;
+}
+
+static bool place_recall(void *arg, const char *where, unsigned char sha[32])
+{
+	const struct place *pl = arg;
+	struct buf v = { 0 };
+	bool ok = cache_memo_get(pl->cache, "content", where, &v) == 0 &&
+		  v.len == 32;
+
+	if (ok)
+		memcpy(sha, v.p, 32);
+	buf_release(&v);
+	return ok;
+}
+
+/* After a walk: remember where the contents it read lie. */
+static void place_remember(struct cache *c, const struct walk *w)
+{
+	struct cache_memo *m = xcalloc(w->nfiles + 1, sizeof(*m));
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+
+		if (f->where && f->hashed && !f->recalled)
+			m[n++] = (struct cache_memo){ .key = f->where,
+				  .value = f->sha256, .len = 32 };
+	}
+	cache_memo_put_many(c, "content", m, n);
+	free(m);
+}
+
+/*
+ * Does FIEMAP on this file system give offsets on the device it is
+ * mounted from, the image's raw view at its offset?
+ */
+static bool place_known(const struct fs *fs)
+{
+	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs" };
+
+	if (fs->plan.access != FS_KERNEL || !fs->type)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (!strcmp(fs->type, types[i]))
+			return true;
+	return false;
+}
+
 /* Mount one file system and walk it (hashing what caching engines need). */
 static void fs_walk(struct job *j, struct target *t, size_t k,
-		    const char *view, const char *workdir, struct fs_work *fw)
+		    const char *view, const struct image_map *map,
+		    const char *workdir, struct fs_work *fw)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
+	struct place pl = { .map = map, .base = fs->offset,
+			    .cache = j->cache };
+	struct walk_locator loc = { .where = place_where,
+				    .recall = place_recall, .arg = &pl };
+	bool locate = map && j->cache && place_known(fs);
 	char *cause = NULL;
 	bool hash = false;
 	int r;
@@ -241,7 +322,16 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		  fs->plan.driver, fw->mnt);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
-	r = walk_fs(&fw->w, fw->mnt, hash);
+	r = walk_fs(&fw->w, fw->mnt, hash, hash && locate ? &loc : NULL);
+	if (r == 0 && hash && locate) {
+		size_t known = 0;
+
+		for (size_t i = 0; i < fw->w.nfiles; i++)
+			known += fw->w.files[i].recalled;
+		msg_debug("%s: %s: %zu of %zu files known by where they lie",
+			  t->name, fs->id, known, fw->w.nfiles);
+		place_remember(j->cache, &fw->w);
+	}
 	if (r < 0) {
 		fs_fail(res, "error", xasprintf("cannot walk the file system: "
 						"%s", strerror(-r)));
@@ -299,7 +389,8 @@ static void fs_work_release(struct fs_work *fw)
  * daemon loads its signatures), then scan them one by one.
  */
 static void scan_filesystems(struct job *j, struct target *t,
-			     const char *view, const char *workdir)
+			     const char *view, const struct image_map *map,
+			     const char *workdir)
 {
 	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
 
@@ -315,7 +406,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		if (!fs_gate(j, t, res))
 			continue;
 		progress(j, t, NULL, fs->id, NULL);
-		fs_walk(j, t, k, view, workdir, &fws[k]);
+		fs_walk(j, t, k, view, map, workdir, &fws[k]);
 	}
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs_result *res = &t->fsr[k];
@@ -479,6 +570,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	char *workdir = xasprintf("%s/t%zu", j->dir, idx);
 	char *key = NULL;
 	struct buf ids = { 0 };
+	struct image_map map = { 0 };
 	double t0 = time_mono();
 	int r;
 
@@ -536,8 +628,16 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		if (!t->img->fs[k].plan.skip)
 			t->bytes_total += t->img->fs[k].size;
 	pthread_mutex_unlock(&j->lock);
+	/* Clones of one template: name their contents by place. */
+	if (key && t->img->backing.n &&
+	    image_map(t->img, &map, &cause) < 0) {
+		msg_debug("%s: %s", t->name, cause);
+		free(cause);
+		cause = NULL;
+	}
 	progress(j, t, "scanning", NULL, NULL);
-	scan_filesystems(j, t, mount_attach_view(a), workdir);
+	scan_filesystems(j, t, mount_attach_view(a), map.n ? &map : NULL,
+			 workdir);
 	t->status = "clean";
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		const char *st = t->fsr[k].status;
@@ -561,6 +661,7 @@ done:
 	free(workdir);
 	free(key);
 	buf_release(&ids);
+	image_map_release(&map);
 	t->duration = time_mono() - t0;
 	progress(j, t, "done", NULL, NULL);
 }

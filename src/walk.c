@@ -3,7 +3,10 @@
 
 #include <dirent.h>
 #include <openssl/evp.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,12 +39,54 @@ struct walker {
 	size_t alloc;
 	uint64_t mnt_id;
 	bool hash;
+	const struct walk_locator *loc;
 };
 
-/* SHA-256 of a file's content (libcrypto); false if it cannot be read. */
-static bool hash_file(int dfd, const char *name, unsigned char out[32])
+/* Most extents a file may have and still be located rather than read. */
+#define WHERE_MAX_EXTENTS	32
+
+/* Where the open file's bytes lie, named by the locator; or NULL. */
+static char *file_where(const struct walker *wk, int fd, uint64_t size)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent fe[WHERE_MAX_EXTENTS];
+	} q;
+	struct walk_extent x[WHERE_MAX_EXTENTS];
+	const __u32 plain = FIEMAP_EXTENT_LAST | FIEMAP_EXTENT_MERGED |
+			    FIEMAP_EXTENT_SHARED;
+	__u32 n;
+
+	if (!size)
+		return NULL;
+	memset(&q, 0, sizeof(q));
+	q.fm.fm_length = FIEMAP_MAX_OFFSET;
+	q.fm.fm_extent_count = WHERE_MAX_EXTENTS;
+	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) < 0)
+		return NULL;
+	n = q.fm.fm_mapped_extents;
+	/* All of it, in plain extents: not inline, encoded or unwritten. */
+	if (!n || n > WHERE_MAX_EXTENTS ||
+	    !(q.fe[n - 1].fe_flags & FIEMAP_EXTENT_LAST))
+		return NULL;
+	for (__u32 i = 0; i < n; i++) {
+		if (q.fe[i].fe_flags & ~plain)
+			return NULL;
+		x[i].logical = q.fe[i].fe_logical;
+		x[i].physical = q.fe[i].fe_physical;
+		x[i].length = q.fe[i].fe_length;
+	}
+	return wk->loc->where(wk->loc->arg, x, n, size);
+}
+
+/*
+ * SHA-256 of a file's content (libcrypto), or recalled by where its bytes
+ * lie; false if it cannot be read.
+ */
+static bool hash_file(const struct walker *wk, int dfd, const char *name,
+		      struct walk_file *f)
+{
+	EVP_MD_CTX *ctx = NULL;
 	unsigned char chunk[1 << 16];
 	bool ok = false;
 	ssize_t n;
@@ -49,12 +94,20 @@ static bool hash_file(int dfd, const char *name, unsigned char out[32])
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
 		    O_NONBLOCK);
-	if (fd < 0 || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (fd < 0)
+		goto done;
+	if (wk->loc && (f->where = file_where(wk, fd, f->size)) &&
+	    wk->loc->recall(wk->loc->arg, f->where, f->sha256)) {
+		ok = f->recalled = true;
+		goto done;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		goto done;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n))
 			goto done;
-	ok = n == 0 && EVP_DigestFinal_ex(ctx, out, NULL);
+	ok = n == 0 && EVP_DigestFinal_ex(ctx, f->sha256, NULL);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -80,10 +133,11 @@ static void add_file(struct walker *wk, int dfd, const struct buf *path,
 					 sizeof(*w->files));
 	}
 	f = &w->files[w->nfiles++];
+	memset(f, 0, sizeof(*f));
 	f->path = xstrndup(path->p, path->len);
 	f->size = size;
 	f->single = strpbrk(name, "\n\r") || path->len > LIST_MAX_LINE;
-	f->hashed = wk->hash && hash_file(dfd, name, f->sha256);
+	f->hashed = wk->hash && hash_file(wk, dfd, name, f);
 	w->bytes += size;
 }
 
@@ -156,9 +210,10 @@ static int cmp_file(const void *a, const void *b)
 		      ((const struct walk_file *)b)->path);
 }
 
-int walk_fs(struct walk *w, const char *root, bool hash)
+int walk_fs(struct walk *w, const char *root, bool hash,
+	    const struct walk_locator *loc)
 {
-	struct walker wk = { .w = w, .hash = hash };
+	struct walker wk = { .w = w, .hash = hash, .loc = loc };
 	struct buf path = { 0 };
 	struct statx stx;
 	int fd;
@@ -245,8 +300,10 @@ int walk_resolve(const char *root, const char *guest, char **out)
 
 void walk_release(struct walk *w)
 {
-	for (size_t i = 0; i < w->nfiles; i++)
+	for (size_t i = 0; i < w->nfiles; i++) {
 		free(w->files[i].path);
+		free(w->files[i].where);
+	}
 	free(w->files);
 	memset(w, 0, sizeof(*w));
 }

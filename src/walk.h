@@ -26,7 +26,30 @@ struct walk_file {
 	uint64_t size;
 	bool single;		/* a name no file list can carry (\n, \r, long) */
 	bool hashed;		/* sha256 holds the content's hash */
+	bool recalled;		/* ... known by where its bytes lie, not read */
+	char *where;		/* where its bytes lie (walk_locator), or NULL */
 	unsigned char sha256[32];
+};
+
+/* One extent of a file: bytes at logical in the file lie at physical. */
+struct walk_extent {
+	uint64_t logical, physical, length;
+};
+
+/*
+ * Content hashes known by where the bytes lie.  A file whose extents (from
+ * FIEMAP, as byte offsets on the device the file system is mounted from)
+ * are named by where() and whose place recall() knows is not read at all.
+ * Only for file systems whose FIEMAP offsets are device offsets (ext2/3/4,
+ * xfs) mounted straight from the device locator describes.
+ */
+struct walk_locator {
+	/* A malloc'd name for these extents, or NULL if they have none. */
+	char *(*where)(void *arg, const struct walk_extent *x, size_t n,
+		       uint64_t size);
+	/* The SHA-256 of the content at where, if known. */
+	bool (*recall)(void *arg, const char *where, unsigned char sha[32]);
+	void *arg;
 };
 
 struct walk {
@@ -41,10 +64,12 @@ struct walk {
 /*
  * Walk root with *at() calls only: never following a symlink, never
  * entering another mount, with no depth limit.  With hash, every regular
- * file's content is hashed (SHA-256) on the way, for the verdict cache.
+ * file's content is hashed (SHA-256) on the way, for the verdict cache;
+ * with loc too, files whose place loc knows are not read.
  * Returns 0 or -errno.
  */
-int walk_fs(struct walk *w, const char *root, bool hash);
+int walk_fs(struct walk *w, const char *root, bool hash,
+	    const struct walk_locator *loc);
 
 /* The entry for a host path, or NULL if the walk did not list it. */
 const struct walk_file *walk_find(const struct walk *w, const char *path);
