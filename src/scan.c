@@ -684,18 +684,125 @@ static int wait_claims(struct scanner *s, const struct walk *w,
 	return r;
 }
 
-/* Scan the todo files: one list, and odd names one by one. */
+/* Fold what one run of the engine said into the whole. */
+static void merge_run(struct scan_result *into, struct scan_result *from)
+{
+	for (size_t i = 0; i < from->nhits; i++)
+		add_hit(into, from->hits[i].path, from->hits[i].threat);
+	into->errors += from->errors;
+	if (from->error)
+		set_first(&into->error, xstrdup(from->error));
+	if (from->incomplete)
+		set_first(&into->incomplete, xstrdup(from->incomplete));
+	into->scanned += from->scanned;
+	into->bytes += from->bytes;
+	into->too_large += from->too_large;
+	into->stopped |= from->stopped;
+	into->timed_out |= from->timed_out;
+	scan_result_release(from);
+}
+
+/* Lists of at least this many files are split among engine runs. */
+#define CHUNK_MIN_FILES	256
+#define CHUNKS_MAX	4
+
+/* One list of files, scanned by one run of the engine. */
+struct chunk {
+	struct run r;		/* r.res: where its result goes */
+	struct scan_result res;	/* ... when it is one of several */
+	const bool *todo;
+	const char *logbase;
+	int ret;
+};
+
+static void *chunk_scan(void *arg)
+{
+	struct chunk *c = arg;
+	char *list = xasprintf("%s.list", c->logbase);
+
+	c->ret = write_list(c->r.s, c->r.w, c->todo, list, c->r.res);
+	if (c->ret == 0)
+		c->ret = run_action(&c->r, ENGINE_SCAN_LIST, "list", list,
+				    c->logbase);
+	free(list);
+	return NULL;
+}
+
+/* How many lists to hand a scan of n files in. */
+static size_t chunks_for(const struct scanner *s, size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k = n / CHUNK_MIN_FILES;
+
+	if (!engine_has_flag(s->e, ENGINE_PARALLEL_SAFE) ||
+	    (!engine_manages_daemon(s->e) && !engine_external_daemon(s->e)))
+		return 1;
+	if (cpus > 0 && k > (size_t)cpus)
+		k = (size_t)cpus;
+	return k < 1 ? 1 : k > CHUNKS_MAX ? CHUNKS_MAX : k;
+}
+
+/*
+ * Scan the listed todo files.  A daemon that scans in parallel gets them
+ * in several lists at once (one run of its client per core): a single
+ * client hands files over one by one and leaves the daemon's threads idle
+ * between them.  Returns -ECANCELED or -ETIMEDOUT if a run ended so.
+ */
+static int scan_lists(struct run *r, const bool *todo, const char *logbase)
+{
+	const struct walk *w = r->w;
+	struct chunk c[CHUNKS_MAX];
+	pthread_t th[CHUNKS_MAX];
+	bool started[CHUNKS_MAX], *parts[CHUNKS_MAX];
+	size_t n = 0, k, next = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++)
+		n += todo[i] && !w->files[i].single;
+	k = chunks_for(r->s, n);
+	if (k == 1) {
+		c[0] = (struct chunk){ .r = *r, .todo = todo,
+				       .logbase = logbase };
+		chunk_scan(&c[0]);
+		return c[0].ret;
+	}
+	for (size_t j = 0; j < k; j++) {
+		parts[j] = xcalloc(w->nfiles + 1, sizeof(bool));
+		c[j] = (struct chunk){ .r = *r, .todo = parts[j],
+				       .logbase = xasprintf("%s.c%zu", logbase,
+							    j) };
+		c[j].r.res = &c[j].res;
+	}
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (todo[i] && !w->files[i].single)
+			parts[next++ % k][i] = true;
+	for (size_t j = 0; j < k; j++) {
+		started[j] = pthread_create(&th[j], NULL, chunk_scan,
+					    &c[j]) == 0;
+		if (!started[j])
+			chunk_scan(&c[j]);
+	}
+	for (size_t j = 0; j < k; j++) {
+		if (started[j])
+			pthread_join(th[j], NULL);
+		if (c[j].ret == -ECANCELED || c[j].ret == -ETIMEDOUT)
+			ret = c[j].ret;
+		merge_run(r->res, &c[j].res);
+		free(parts[j]);
+		free((char *)c[j].logbase);
+	}
+	return ret;
+}
+
+/* Scan the todo files: in lists, and odd names one by one. */
 static int scan_files(struct run *r, const bool *todo, const char *logbase)
 {
 	struct scanner *s = r->s;
 	const struct walk *w = r->w;
 	struct scan_result *res = r->res;
-	char *list = xasprintf("%s.list", logbase);
 	int ret;
 
-	ret = write_list(s, w, todo, list, res);
-	if (ret == 0)
-		ret = run_action(r, ENGINE_SCAN_LIST, "list", list, logbase);
+	ret = scan_lists(r, todo, logbase);
 	for (size_t i = 0; ret != -ECANCELED && ret != -ETIMEDOUT &&
 	     i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
@@ -715,7 +822,6 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 		r->single = NULL;
 		free(base);
 	}
-	free(list);
 	return ret;
 }
 
