@@ -26,6 +26,7 @@ static struct json_object *fs_plan_json(const struct fs *fs)
 	json_put_str(o, "uuid", fs->uuid);
 	json_put_int(o, "offset", (int64_t)fs->offset);
 	json_put_int(o, "size", (int64_t)fs->size);
+	report_put_lvm(o, fs);
 	json_put_str(o, "action", fs->plan.skip ? "skip" :
 		     fs->plan.access == FS_EXTRACT ? "extract" : "mount");
 	json_put_str(o, "driver", fs->plan.skip ? NULL : fs->plan.driver);
@@ -105,7 +106,7 @@ static void print_text(struct json_object *t)
 		const char *type = json_get_str(f, "type");
 		const char *label = json_get_str(f, "label");
 
-		printf("  %-6s %-10s %12lld bytes  ", json_get_str(f, "id"),
+		printf("  %-10s %-10s %12lld bytes  ", json_get_str(f, "id"),
 		       type ? type : "-",
 		       (long long)json_get_int(f, "size", 0));
 		if (label) {

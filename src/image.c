@@ -16,6 +16,7 @@
 
 #include "image.h"
 #include "json.h"
+#include "lvm.h"
 #include "proc.h"
 #include "util.h"
 
@@ -369,9 +370,11 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_skip(plan, true, "encrypted (LUKS)");
 	else if (!strcmp(type, "BitLocker"))
 		plan_skip(plan, true, "encrypted (BitLocker)");
-	else if (!strcmp(type, "LVM2_member") || !strcmp(type, "LVM1_member"))
-		plan_skip(plan, true,
-			  "LVM physical volume: LVM not supported yet");
+	else if (!strcmp(type, "LVM2_member"))
+		/* read_lvm() replaces this once it has read the VG. */
+		plan_skip(plan, true, "LVM physical volume");
+	else if (!strcmp(type, "LVM1_member"))
+		plan_skip(plan, true, "LVM1 physical volume: not supported");
 	else if (!strcmp(type, "jbd"))
 		plan_skip(plan, false, "external ext journal");
 	else if (kernel_has_fs(type))
@@ -435,6 +438,11 @@ static struct fs *add_fs(struct image *img, char *id, uint64_t off,
 	fs = &img->fs[img->nfs++];
 	memset(fs, 0, sizeof(*fs));
 	fs->id = id;
+	/* LVM names never hold '@' or '/'; partition ids hold neither. */
+	fs->name = xstrdup(id);
+	for (char *p = fs->name; *p; p++)
+		if (*p == '/')
+			*p = '@';
 	fs->offset = off;
 	fs->size = size;
 	return fs;
@@ -516,6 +524,78 @@ done:
 	return r;
 }
 
+/*
+ * Every LVM2 physical volume of the image at once (a VG may span several):
+ * their logical volumes become file systems "<vg>/<lv>", probed like
+ * partitions; the PVs themselves stay skipped, with the VG named.
+ */
+static void read_lvm(struct image *img, const char *view, int fd)
+{
+	struct lvm_pv *pvs = NULL;
+	struct lvm_lv *lvs = NULL;
+	size_t npv = 0, nlv = 0, *idx = NULL, first = img->nfs;
+	char *cause = NULL;
+	int r;
+
+	for (size_t i = 0; i < img->nfs; i++) {
+		if (!img->fs[i].type || strcmp(img->fs[i].type,
+					       "LVM2_member"))
+			continue;
+		pvs = xreallocarray(pvs, npv + 1, sizeof(*pvs));
+		idx = xreallocarray(idx, npv + 1, sizeof(*idx));
+		pvs[npv] = (struct lvm_pv){ .offset = img->fs[i].offset,
+					    .size = img->fs[i].size };
+		idx[npv++] = i;
+	}
+	if (!npv)
+		return;
+	r = lvm_read(view, pvs, npv, &lvs, &nlv, &cause);
+	for (size_t i = 0; i < npv; i++) {
+		struct fs_plan *plan = &img->fs[idx[i]].plan;
+
+		free(plan->skip);
+		if (r < 0) {
+			plan->skip = xasprintf("LVM physical volume: cannot "
+					       "read it: %s", cause);
+			continue;
+		}
+		if (!pvs[i].vg) {
+			plan->skip = xstrdup("LVM physical volume in no "
+					     "volume group");
+			plan->uncovered = false;
+			continue;
+		}
+		plan->skip = xasprintf("LVM physical volume of volume group "
+				       "'%s' (its logical volumes are listed "
+				       "as %s/...)", pvs[i].vg, pvs[i].vg);
+		plan->uncovered = false;
+	}
+	for (size_t i = 0; i < nlv; i++) {
+		struct lvm_lv *lv = &lvs[i];
+		struct fs *fs = add_fs(img, xasprintf("%s/%s", lv->vg, lv->lv),
+				       lv->offset, lv->size);
+
+		fs->vg = xstrdup(lv->vg);
+		fs->lv = xstrdup(lv->lv);
+		fs->vg_uuid = xstrdup(lv->vg_uuid);
+		fs->lv_uuid = xstrdup(lv->lv_uuid);
+		if (lv->skip) {
+			plan_skip(&fs->plan, true, lv->skip);
+			fs->offset = 0;
+			continue;
+		}
+	}
+	for (size_t i = first; i < img->nfs; i++)
+		if (!img->fs[i].plan.skip)
+			probe_fs(fd, &img->fs[i]);
+	for (size_t i = 0; i < npv; i++)
+		free(pvs[i].vg);
+	free(pvs);
+	free(idx);
+	free(cause);
+	lvm_lvs_free(lvs, nlv);
+}
+
 int image_read_layout(struct image *img, const char *view, char **cause)
 {
 	struct stat st;
@@ -549,6 +629,7 @@ int image_read_layout(struct image *img, const char *view, char **cause)
 		goto done;
 	for (size_t i = 0; i < img->nfs; i++)
 		probe_fs(fd, &img->fs[i]);
+	read_lvm(img, view, fd);
 done:
 	close(fd);
 	return r;
@@ -557,6 +638,11 @@ done:
 static void fs_release(struct fs *fs)
 {
 	free(fs->id);
+	free(fs->name);
+	free(fs->vg);
+	free(fs->lv);
+	free(fs->vg_uuid);
+	free(fs->lv_uuid);
 	free(fs->type);
 	free(fs->label);
 	free(fs->uuid);

@@ -24,7 +24,10 @@ struct fs_plan {
 
 /* One guest file system: a partition, or the whole disk. */
 struct fs {
-	char *id;		/* "p3", "p5", "whole" */
+	char *id;		/* "p3", "p5", "whole", "vg0/root" */
+	char *name;		/* id as a file name ("vg0@root") */
+	char *vg, *lv;		/* an LVM logical volume's names, or NULL */
+	char *vg_uuid, *lv_uuid;
 	uint64_t offset, size;	/* bytes, in the image's raw view */
 	char *type, *label, *uuid;
 	struct fs_plan plan;
@@ -53,7 +56,8 @@ int image_open(const char *path, const char *format, struct image **out,
 /*
  * Read the partition table (libfdisk) and probe every file system
  * (libblkid) on view, the image's raw block view; fills img->fs with each
- * one's mount plan.
+ * one's mount plan.  LVM physical volumes are read with LVM's tools
+ * (lvm.h) and their logical volumes added as file systems "<vg>/<lv>".
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
 

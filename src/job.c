@@ -200,7 +200,7 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	struct walk w = { 0 };
 	struct mnt *m = NULL;
 	char *cause = NULL;
-	char *mnt = xasprintf("%s/%s", workdir, fs->id);
+	char *mnt = xasprintf("%s/%s", workdir, fs->name);
 	bool hash = false;
 	int r;
 
@@ -236,7 +236,7 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	for (size_t e = 0; e < j->nengines; e++) {
 		struct scan_result sr = { 0 };
-		char *base = xasprintf("%s/%s.%s", workdir, fs->id,
+		char *base = xasprintf("%s/%s.%s", workdir, fs->name,
 				       engine_name(j->engines[e]->e));
 
 		pause_gate(j);

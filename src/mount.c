@@ -573,6 +573,12 @@ done:
 	return lfd >= 0 ? lfd : r;
 }
 
+int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
+	       char **cause)
+{
+	return loop_attach(view, offset, size, dev, cause);
+}
+
 static int mount_kernel(const char *dev, const struct fs *fs,
 			const char *target, char **cause)
 {

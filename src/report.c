@@ -8,6 +8,20 @@
 #include "report.h"
 #include "util.h"
 
+void report_put_lvm(struct json_object *o, const struct fs *fs)
+{
+	struct json_object *l;
+
+	if (!fs->vg)
+		return;
+	l = json_object_new_object();
+	json_put_str(l, "vg", fs->vg);
+	json_put_str(l, "lv", fs->lv);
+	json_put_str(l, "vg_uuid", fs->vg_uuid);
+	json_put_str(l, "lv_uuid", fs->lv_uuid);
+	json_put_obj(o, "lvm", l);
+}
+
 static struct json_object *fs_json(const struct fs *fs,
 				   const struct fs_result *res)
 {
@@ -28,6 +42,7 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_str(o, "uuid", fs->uuid);
 	json_put_int(o, "offset", (int64_t)fs->offset);
 	json_put_int(o, "size", (int64_t)fs->size);
+	report_put_lvm(o, fs);
 	json_put_str(o, "status", res->status);
 	json_put_str(o, "reason", res->reason);
 	if (!fs->plan.skip) {
@@ -210,7 +225,7 @@ void report_print_text(const struct job *j, FILE *out)
 			const struct fs *fs = &t->img->fs[k];
 			const struct fs_result *r = &t->fsr[k];
 
-			fprintf(out, "  %-6s %-8s %-8s", fs->id,
+			fprintf(out, "  %-10s %-8s %-8s", fs->id,
 				fs->type ? fs->type : "-", r->status);
 			if (!strcmp(r->status, "scanned"))
 				fprintf(out, " %llu files",

@@ -12,6 +12,9 @@ struct json_object *report_build(const struct job *j);
 int report_write(const struct job *j, const char *path);
 void report_print_text(const struct job *j, FILE *out);
 
+/* Add an LVM logical volume's names and UUIDs to a file system's JSON. */
+void report_put_lvm(struct json_object *o, const struct fs *fs);
+
 /* Print bytes for a terminal: control and non-UTF-8 bytes escaped. */
 void report_print_safe(FILE *out, const char *s, size_t n);
 

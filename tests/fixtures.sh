@@ -10,6 +10,8 @@
 #                     bare.raw,gpt20.raw,luks.raw,trunc.qcow2}, DIR/expect.detections,
 #                     DIR/expect.fs; sets the array FX_IMAGES (absolute paths).
 #   fx_demo DIR       DIR/demo-gpt.qcow2, DIR/demo-mbr.raw, DIR/sigs/; sets FX_IMAGES.
+#   fx_lvm DIR        DIR/lvm.raw: MBR, ext2 /boot and an LVM PV with VG vg0
+#                     (LVs root with EICAR, data in two pieces, swap); sets FX_IMAGES.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -664,4 +666,74 @@ fx_engine() {
 		printf '[result]\nclean = 0\ndetection = ^(.*): ([^ ]+) FOUND$\n'
 		printf 'detection_path = 1\ndetection_threat = 2\n'
 	} >"$dir/$name.ini" && chmod 0644 "$dir/$name.ini"
+}
+
+# ---------------------------------------------------------------- lvm
+
+# LVM's tools, kept off the host's LVM: only the named device, no
+# activation (no device-mapper), no hints, backups or archives.
+_FX_LVM_CONFIG='global { activation = 0 } backup { backup = 0 archive = 0 } devices { hints = "none" use_devicesfile = 0 obtain_device_list_from_udev = 0 }'
+
+# _fx_lvm DEV CMD [ARG...]: run an LVM command restricted to DEV.
+_fx_lvm() {
+	local dev=$1 cmd=$2
+	shift 2
+	LVM_SUPPRESS_FD_WARNINGS=1 _fx_run "$cmd" --devices "$dev" \
+		--config "$_FX_LVM_CONFIG" "$@"
+}
+
+# fx_lvm DIR: DIR/lvm.raw, a 96 MiB raw disk with an MBR: p1 ext2 "boot"
+# (/boot/grub/grub.cfg), p2 (type 8e) an LVM2 PV holding VG vg0 with the
+# LVs root (32 MiB ext4, /home/alice/eicar.com planted), data (8 MiB in
+# two non-adjacent extents, left empty) and swap (8 MiB).  Built on a loop
+# device over p2 with the LVs never activated; each file system is made in
+# a file and copied to the LV's extents.  Sets FX_IMAGES.
+fx_lvm() {
+	local dir=$1 raw r loop= rc=1 off size pe ext seg
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	raw=$dir/lvm.raw
+	_fx_newdisk "$raw" 96 "label: dos
+size=8MiB, type=83
+type=8e" || { _fx_end; return 1; }
+	r=$(_fx_tree boot) &&
+	_fx_file "$r/boot/grub/grub.cfg" "set root=(lvm/vg0-root)" &&
+	_fx_part "$raw" 1 ext2 boot "$r" &&
+	_fx_partinfo "$raw" 2 || { _fx_end; return 1; }
+	off=$_FX_POFF size=$_FX_PSIZE
+	loop=$(losetup -f --show -o "$off" --sizelimit "$size" -- "$raw" 2>>"$_FX_LOG") ||
+		{ _fx_err "losetup failed"; _fx_end; return 1; }
+	{
+		_fx_lvm "$loop" pvcreate -y "$loop" &&
+		_fx_lvm "$loop" vgcreate vg0 "$loop" &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n root -L 32M vg0 &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n data -L 4M vg0 &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n swap -L 8M vg0 &&
+		_fx_lvm "$loop" lvextend -y -L 8M vg0/data &&
+		pe=$(LVM_SUPPRESS_FD_WARNINGS=1 pvs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --units b --nosuffix -o pe_start "$loop" 2>>"$_FX_LOG") &&
+		ext=$(LVM_SUPPRESS_FD_WARNINGS=1 vgs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --units b --nosuffix -o vg_extent_size vg0 2>>"$_FX_LOG") &&
+		seg=$(LVM_SUPPRESS_FD_WARNINGS=1 lvs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --segments -o lv_name,seg_start_pe,devices vg0 2>>"$_FX_LOG")
+	} && rc=0
+	losetup -d "$loop" 2>>"$_FX_LOG"
+	[ "$rc" = 0 ] || { _fx_err "cannot build the volume group"; _fx_end; return 1; }
+	printf '%s\n' "$seg" >>"$_FX_LOG"
+	pe=${pe//[[:space:]]/} ext=${ext//[[:space:]]/}
+	# root: extents 0-7 of the PV; data: extents 8 and 11; swap: 9-10.
+	r=$(_fx_tree lvroot) &&
+	_fx_linux_clean "$r" lvm-01 &&
+	_fx_put_eicar "$r/home/alice/eicar.com" &&
+	_fx_mkfs ext4 "$_FX_WORK/lv.fs" 32M root "$r" &&
+	_fx_run dd if="$_FX_WORK/lv.fs" of="$raw" bs=64K conv=notrunc,sparse \
+		oflag=seek_bytes seek=$((off + pe)) status=none &&
+	_fx_mkfs swap "$_FX_WORK/lv.fs" 8M swap "" &&
+	_fx_run dd if="$_FX_WORK/lv.fs" of="$raw" bs=64K conv=notrunc,sparse \
+		oflag=seek_bytes seek=$((off + pe + 9 * ext)) status=none &&
+	rm -f -- "$_FX_WORK/lv.fs" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$raw")
 }
