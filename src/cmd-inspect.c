@@ -32,6 +32,11 @@ static struct json_object *fs_plan_json(const struct fs *fs)
 	json_put_str(o, "driver", fs->plan.skip ? NULL : fs->plan.driver);
 	json_put_str(o, "options", fs->plan.skip ? NULL : fs->plan.options);
 	json_put_str(o, "reason", fs->plan.skip);
+	if (fs->plan.replay)
+		json_put_str(o, "journal", "unclean: replayed into a "
+			     "throwaway overlay");
+	if (fs->plan.warning)
+		json_put_str(o, "warning", fs->plan.warning);
 	return o;
 }
 
@@ -120,6 +125,12 @@ static void print_text(struct json_object *t)
 			printf("%s %s: %s\n", json_get_str(f, "action"),
 			       json_get_str(f, "driver"),
 			       json_get_str(f, "options"));
+		if (json_get_str(f, "journal"))
+			printf("  %-10s journal %s\n", "",
+			       json_get_str(f, "journal"));
+		if (json_get_str(f, "warning"))
+			printf("  %-10s warning: %s\n", "",
+			       json_get_str(f, "warning"));
 	}
 }
 

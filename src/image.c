@@ -337,10 +337,15 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
 		/* noload: never replay the journal, not even in memory. */
 		plan_mount(plan, "ext4", FS_KERNEL, "noload");
-	else if (!strcmp(type, "xfs"))
-		/* Clones share UUIDs; the log is not replayed. */
-		plan_mount(plan, "xfs", FS_KERNEL, "norecovery,nouuid");
-	else if (!strcmp(type, "btrfs"))
+	else if (!strcmp(type, "xfs")) {
+		/*
+		 * Clones share UUIDs.  Whether the log is dirty only the
+		 * kernel tells: on a read-only device it refuses (EROFS) to
+		 * mount a dirty log, and the log is replayed in an overlay.
+		 */
+		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
+		plan->log_check = true;
+	} else if (!strcmp(type, "btrfs"))
 		plan_mount(plan, "btrfs", FS_KERNEL, "rescue=nologreplay");
 	else if (!strcmp(type, "ntfs"))
 		if (kernel_has_fs("ntfs3"))
@@ -388,6 +393,42 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 	}
 }
 
+/*
+ * Does an ext3/ext4 file system need its journal replayed?  Two superblock
+ * bits (has_journal, needs_recovery) that libblkid does not report; read
+ * by hand rather than by parsing dumpe2fs's text.  An external journal
+ * (journal_dev) cannot be replayed from this disk alone.
+ */
+static bool ext_needs_recovery(int fd, const struct fs *fs)
+{
+	unsigned char sb[1024];
+	uint32_t compat, incompat;
+
+	if (fs->size < 2048 || pread(fd, sb, sizeof(sb),
+				     (off_t)(fs->offset + 1024)) !=
+	    (ssize_t)sizeof(sb))
+		return false;
+	if (sb[0x38] != 0x53 || sb[0x39] != 0xef)
+		return false;
+	compat = (uint32_t)sb[0x5c] | (uint32_t)sb[0x5d] << 8 |
+		 (uint32_t)sb[0x5e] << 16 | (uint32_t)sb[0x5f] << 24;
+	incompat = (uint32_t)sb[0x60] | (uint32_t)sb[0x61] << 8 |
+		   (uint32_t)sb[0x62] << 16 | (uint32_t)sb[0x63] << 24;
+	return (compat & 0x0004) && (incompat & 0x0004) &&
+	       !(incompat & 0x0008);
+}
+
+/* Plan a replay of an unclean ext journal instead of ignoring it. */
+static void plan_replay(int fd, struct fs *fs)
+{
+	if (fs->plan.skip || strcmp(fs->plan.driver, "ext4") ||
+	    !ext_needs_recovery(fd, fs))
+		return;
+	free(fs->plan.options);
+	fs->plan.options = xstrdup(RO_OPTS);
+	fs->plan.replay = true;
+}
+
 /* Probe one file system with libblkid at [offset, offset+size) of fd. */
 static void probe_fs(int fd, struct fs *fs)
 {
@@ -416,6 +457,8 @@ static void probe_fs(int fd, struct fs *fs)
 	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 		fs->uuid = xstrdup(v);
 	image_plan_fs(fs->type, &fs->plan);
+	if (r == 0)
+		plan_replay(fd, fs);
 	if (r == -2) {
 		free(fs->plan.skip);
 		fs->plan.skip = xstrdup("ambiguous: signatures of several "
@@ -649,6 +692,7 @@ static void fs_release(struct fs *fs)
 	free(fs->plan.driver);
 	free(fs->plan.options);
 	free(fs->plan.skip);
+	free(fs->plan.warning);
 }
 
 void image_free(struct image *img)

@@ -20,6 +20,10 @@ struct fs_plan {
 	char *options;		/* full option string, "ro,nosuid,..." */
 	char *skip;		/* reason it is not mounted, or NULL */
 	bool uncovered;		/* skipping leaves files unscanned (LUKS, ...) */
+	bool replay;		/* unclean journal: replay it in an overlay */
+	bool log_check;		/* xfs: EROFS on a read-only device means
+				   a dirty log (then replay) */
+	char *warning;		/* mounted, but the picture may be stale */
 };
 
 /* One guest file system: a partition, or the whole disk. */

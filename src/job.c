@@ -191,9 +191,78 @@ static void pause_gate(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/*
+ * The view a file system is read through: the image's read-only view, or
+ * for an unclean journal a throwaway overlay (started on first need).  If
+ * no overlay can be had, the journal is left alone (noload) and the file
+ * system marked as not fully covered.
+ */
+static const char *fs_view(struct target *t, size_t k, struct attach *a,
+			   struct attach **rw, const char *workdir)
+{
+	struct fs *fs = &t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	char *cause = NULL, *o;
+
+	if (!fs->plan.replay)
+		return mount_attach_view(a);
+	if (*rw || mount_attach_overlay(t->img, workdir, rw, &cause) == 0)
+		return mount_attach_view(*rw);
+	msg_info("%s: %s: %s", t->name, fs->id, cause);
+	fs->plan.replay = false;
+	fs->plan.log_check = false;
+	o = fs->plan.options;
+	fs->plan.options = xasprintf("%s,%s", o, strcmp(fs->plan.driver,
+				     "xfs") ? "noload" : "norecovery");
+	free(o);
+	res->uncovered = true;
+	res->reason = xasprintf("journal not replayed (%s): files that live "
+				"only in the journal were not scanned", cause);
+	free(cause);
+	return mount_attach_view(a);
+}
+
+/*
+ * Mount one file system; an xfs whose dirty log the kernel refuses on a
+ * read-only device is mounted again with the log replayed in an overlay
+ * (or, if even that fails, without the log and marked not covered).
+ */
+static int mount_one(struct target *t, size_t k, struct attach *a,
+		     struct attach **rw, const char *workdir, const char *mnt,
+		     struct mnt **m, char **cause)
+{
+	struct fs *fs = &t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	char *o;
+	int r;
+
+	r = mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
+	if (r == 0 || !fs->plan.log_check || fs->plan.replay ||
+	    r == -ECANCELED)
+		return r;
+	fs->plan.log_check = false;
+	if (r == -EROFS) {
+		msg_debug("%s: %s: dirty log, replaying it in an overlay",
+			  t->name, fs->id);
+		fs->plan.replay = true;
+	} else {
+		res->uncovered = true;
+		free(res->reason);
+		res->reason = xasprintf("log not replayed (%s): files that "
+					"live only in the log were not "
+					"scanned", *cause);
+		o = fs->plan.options;
+		fs->plan.options = xasprintf("%s,norecovery", o);
+		free(o);
+	}
+	free(*cause);
+	*cause = NULL;
+	return mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
+}
+
 /* Mount one file system, walk it and scan it with every engine. */
 static void do_fs(struct job *j, struct target *t, size_t k,
-		  const char *view, const char *workdir)
+		  struct attach *a, struct attach **rw, const char *workdir)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
@@ -204,7 +273,9 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	bool hash = false;
 	int r;
 
-	r = mount_fs(view, fs, mnt, &m, &cause);
+	r = mount_one(t, k, a, rw, workdir, mnt, &m, &cause);
+	if (r == 0 && fs->plan.replay)
+		res->journal_replayed = true;
 	if (r < 0) {
 		fs_fail(res, r == -ECANCELED ? "stopped" : "error", cause);
 		res->uncovered = true;
@@ -266,7 +337,7 @@ static void target_fail(struct target *t, const char *status, char *reason)
 
 static void run_target(struct job *j, struct target *t, size_t idx)
 {
-	struct attach *a = NULL;
+	struct attach *a = NULL, *rw = NULL;
 	char *cause = NULL;
 	char *workdir = xasprintf("%s/t%zu", j->dir, idx);
 	double t0 = time_mono();
@@ -337,7 +408,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 			continue;
 		}
 		progress(j, t, NULL, fs->id, NULL);
-		do_fs(j, t, k, mount_attach_view(a), workdir);
+		do_fs(j, t, k, a, &rw, workdir);
 		pthread_mutex_lock(&j->lock);
 		t->bytes_done += fs->size;
 		t->files_done += res->scanned;
@@ -357,6 +428,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	if (t->ndet && strcmp(t->status, "stopped"))
 		t->status = "infected";
 done:
+	mount_detach(rw);
 	mount_detach(a);
 	if (t->img && t->fsr)
 		rmdir(workdir);

@@ -45,6 +45,10 @@ static struct json_object *fs_json(const struct fs *fs,
 	report_put_lvm(o, fs);
 	json_put_str(o, "status", res->status);
 	json_put_str(o, "reason", res->reason);
+	json_object_object_add(o, "journal_replayed",
+			       json_object_new_boolean(res->journal_replayed));
+	if (fs->plan.warning)
+		json_put_str(o, "warning", fs->plan.warning);
 	if (!fs->plan.skip) {
 		json_put_str(o, "driver", fs->plan.driver);
 		json_put_str(o, "options", fs->plan.options);

@@ -12,6 +12,8 @@
 #   fx_demo DIR       DIR/demo-gpt.qcow2, DIR/demo-mbr.raw, DIR/sigs/; sets FX_IMAGES.
 #   fx_lvm DIR        DIR/lvm.raw: MBR, ext2 /boot and an LVM PV with VG vg0
 #                     (LVs root with EICAR, data in two pieces, swap); sets FX_IMAGES.
+#   fx_unclean DIR    DIR/unclean.raw (ext4), DIR/unclean-xfs.raw: the newest
+#                     file (an EICAR) only in the journal/log, as after a crash.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -736,4 +738,62 @@ type=8e" || { _fx_end; return 1; }
 	rm -f -- "$_FX_WORK/lv.fs" || { _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$raw")
+}
+
+# ---------------------------------------------------------------- journal
+
+_FX_UNCLEAN='
+set -u
+type=$1 img=$2 copy=$3 mnt=$4 eicar=$5
+cleanup() { if mountpoint -q "$mnt"; then umount "$mnt" || umount -l "$mnt"; fi; }
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
+opts=loop
+[ "$type" = ext4 ] && opts=loop,commit=600
+mount -t "$type" -o "$opts" "$img" "$mnt" || exit 1
+mkdir -p "$mnt/home/alice/new" || exit 1
+cp "$eicar" "$mnt/home/alice/new/eicar.com" || exit 1
+sync "$mnt/home/alice/new/eicar.com" "$mnt/home/alice/new" "$mnt/home/alice" || exit 1
+cp --sparse=always "$img" "$copy" || exit 1
+umount "$mnt" || exit 1
+'
+
+# fx_unclean DIR: DIR/unclean.raw, a 32 MiB whole-disk ext4 left as by a
+# crash: /home/alice/new/eicar.com was written and fsync'ed (with its
+# directories) and the image copied while still mounted, so the file lives
+# only in the journal.  Checks that dumpe2fs shows needs_recovery and that
+# debugfs (which ignores the journal) does not list it.  DIR/unclean-xfs.raw:
+# the same on a 300 MiB xfs (its log dirty).  Sets FX_IMAGES.
+fx_unclean() {
+	local dir=$1 r mnt i
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree unclean) &&
+	_fx_linux_clean "$r" unclean-01 &&
+	_fx_file "$r/home/alice/notes.txt" "clean" &&
+	_fx_mkfs ext4 "$_FX_WORK/clean.fs" 32M root "$r" &&
+	fx_eicar "$_FX_WORK/eicar.com" || { _fx_end; return 1; }
+	mnt=$_FX_WORK/mnt
+	mkdir -p -- "$mnt" &&
+	printf '%s' "$_FX_UNCLEAN" >"$_FX_WORK/unclean.sh" &&
+	_fx_run unshare -m --propagation private -- bash "$_FX_WORK/unclean.sh" \
+		ext4 "$_FX_WORK/clean.fs" "$dir/unclean.raw" "$mnt" "$_FX_WORK/eicar.com" &&
+	_fx_mkfs xfs "$_FX_WORK/clean-xfs.fs" 300M srv "$r" &&
+	_fx_run unshare -m --propagation private -- bash "$_FX_WORK/unclean.sh" \
+		xfs "$_FX_WORK/clean-xfs.fs" "$dir/unclean-xfs.raw" "$mnt" "$_FX_WORK/eicar.com" ||
+		{ _fx_end; return 1; }
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(losetup -j "$_FX_WORK/clean.fs" 2>/dev/null)$(losetup -j "$_FX_WORK/clean-xfs.fs" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	if ! dumpe2fs -h "$dir/unclean.raw" 2>>"$_FX_LOG" | grep -q '^Filesystem features:.*needs_recovery'; then
+		_fx_err "unclean.raw does not need recovery"; _fx_end; return 1
+	fi
+	if debugfs -R 'ls -l /home/alice' "$dir/unclean.raw" 2>>"$_FX_LOG" | grep -q ' new *$'; then
+		_fx_err "unclean.raw lists the new directory without its journal"; _fx_end; return 1
+	fi
+	_fx_end
+	FX_IMAGES=("$dir/unclean.raw" "$dir/unclean-xfs.raw")
 }
