@@ -14,7 +14,8 @@ plan 10
 fx_unclean "$T/img" || bail_out "cannot build the unclean images"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
 mkdir -p "$T/tree/etc" && echo clean >"$T/tree/etc/hostname"
-mkfs.ext4 -q -d "$T/tree" "$T/img/clean.raw" 16M || bail_out "mkfs failed"
+mkfs.ext4 -q -d "$T/tree" "$T/img/clean.raw" 16M >/dev/null 2>&1 ||
+	bail_out "mkfs failed"
 qemu-img convert -f raw -O qcow2 "$T/img/unclean.raw" "$T/img/unclean.qcow2" ||
 	bail_out "qemu-img convert failed"
 imgs=(unclean.raw unclean.qcow2 unclean-xfs.raw clean.raw)
