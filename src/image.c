@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -380,6 +381,14 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_skip(plan, true, "LVM physical volume");
 	else if (!strcmp(type, "LVM1_member"))
 		plan_skip(plan, true, "LVM1 physical volume: not supported");
+	else if (!strcmp(type, "linux_raid_member"))
+		plan_skip(plan, true, "MD RAID member: guest arrays are not "
+			  "assembled");
+	else if (strstr(type, "_raid_member"))
+		plan_skip(plan, true, "firmware RAID member: guest arrays are "
+			  "not assembled");
+	else if (!strcmp(type, "zfs_member"))
+		plan_skip(plan, true, "ZFS pool member: ZFS is not supported");
 	else if (!strcmp(type, "jbd"))
 		plan_skip(plan, false, "external ext journal");
 	else if (kernel_has_fs(type))
@@ -457,6 +466,17 @@ static void probe_fs(int fd, struct fs *fs)
 	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 		fs->uuid = xstrdup(v);
 	image_plan_fs(fs->type, &fs->plan);
+	if (fs->ldm) {
+		/* Its volumes are described by the LDM database, not here. */
+		free(fs->plan.driver);
+		free(fs->plan.options);
+		free(fs->plan.skip);
+		memset(&fs->plan, 0, sizeof(fs->plan));
+		plan_skip(&fs->plan, true, "Windows dynamic disk (LDM) "
+			  "partition: not supported");
+		blkid_free_probe(pr);
+		return;
+	}
 	if (r == 0)
 		plan_replay(fd, fs);
 	if (r == -2) {
@@ -515,6 +535,21 @@ static int has_table(int fd, uint64_t size, bool *yes)
 	return r;
 }
 
+/* Windows dynamic disks: MBR type 0x42, GPT LDM metadata and data. */
+static bool is_ldm(const struct fdisk_parttype *t)
+{
+	const char *guid = t ? fdisk_parttype_get_string(t) : NULL;
+
+	if (!t)
+		return false;
+	if (guid)
+		return !strcasecmp(guid, "5808C8AA-7E8F-42E0-85D2-"
+				   "E1E90434CFB3") ||
+		       !strcasecmp(guid, "AF9B60A0-1431-4F62-BC68-"
+				   "3311714A69AD");
+	return fdisk_parttype_get_code(t) == 0x42;
+}
+
 /* List partitions with libfdisk: ids are the guest table's numbers. */
 static int read_partitions(struct image *img, const char *view,
 			   char **cause)
@@ -549,6 +584,7 @@ static int read_partitions(struct image *img, const char *view,
 	itr = fdisk_new_iter(FDISK_ITER_FORWARD);
 	while (fdisk_table_next_partition(tb, itr, &pa) == 0) {
 		uint64_t off, len;
+		struct fs *fs;
 
 		if (fdisk_partition_is_container(pa) ||
 		    !fdisk_partition_has_start(pa) ||
@@ -557,8 +593,9 @@ static int read_partitions(struct image *img, const char *view,
 			continue;
 		off = (uint64_t)fdisk_partition_get_start(pa) * ss;
 		len = (uint64_t)fdisk_partition_get_size(pa) * ss;
-		add_fs(img, xasprintf("p%zu",
+		fs = add_fs(img, xasprintf("p%zu",
 			fdisk_partition_get_partno(pa) + 1), off, len);
+		fs->ldm = is_ldm(fdisk_partition_get_type(pa));
 	}
 done:
 	fdisk_free_iter(itr);
@@ -676,6 +713,35 @@ int image_read_layout(struct image *img, const char *view, char **cause)
 done:
 	close(fd);
 	return r;
+}
+
+char *image_ntfs_warning(const char *root)
+{
+	char *path = xasprintf("%s/hiberfil.sys", root);
+	char head[4] = "";
+	struct stat st;
+	int fd;
+
+	/*
+	 * Windows writes "hibr" (hibernation, Fast Startup) at the start of
+	 * hiberfil.sys and clears it when it resumes: the test ntfs-3g makes.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+		  O_NOCTTY);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    read(fd, head, sizeof(head)) != (ssize_t)sizeof(head) ||
+	    strncasecmp(head, "hibr", 4)) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	return xstrdup("hibernated or shut down with Fast Startup: mounted "
+		       "read-only as it is on disk; files changed since "
+		       "Windows hibernated are not seen (they are in "
+		       "hiberfil.sys)");
 }
 
 static void fs_release(struct fs *fs)

@@ -34,6 +34,7 @@ struct fs {
 	char *vg_uuid, *lv_uuid;
 	uint64_t offset, size;	/* bytes, in the image's raw view */
 	char *type, *label, *uuid;
+	bool ldm;		/* a Windows dynamic disk (LDM) partition */
 	struct fs_plan plan;
 };
 
@@ -64,6 +65,12 @@ int image_open(const char *path, const char *format, struct image **out,
  * (lvm.h) and their logical volumes added as file systems "<vg>/<lv>".
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
+
+/*
+ * After mounting an NTFS at root: a warning if Windows hibernated it (or
+ * shut down with Fast Startup), when files seen may be stale; else NULL.
+ */
+char *image_ntfs_warning(const char *root);
 
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);

@@ -283,6 +283,8 @@ static void do_fs(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, mnt);
+	if (fs->type && !strcmp(fs->type, "ntfs") && !fs->plan.warning)
+		fs->plan.warning = image_ntfs_warning(mnt);
 	/*
 	 * Daemons load their signatures while this file system is walked;
 	 * with a cache, only once something turns out to need scanning.

@@ -236,7 +236,12 @@ void report_print_text(const struct job *j, FILE *out)
 					(unsigned long long)r->scanned);
 			if (r->reason)
 				fprintf(out, " (%s)", r->reason);
+			if (r->journal_replayed)
+				fputs(" [journal replayed]", out);
 			fputc('\n', out);
+			if (fs->plan.warning)
+				fprintf(out, "  %-10s warning: %s\n", "",
+					fs->plan.warning);
 		}
 		for (size_t k = 0; k < t->ndet; k++) {
 			fprintf(out, "  FOUND %s:", t->det[k].fs);

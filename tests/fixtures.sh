@@ -14,6 +14,7 @@
 #                     (LVs root with EICAR, data in two pieces, swap); sets FX_IMAGES.
 #   fx_unclean DIR    DIR/unclean.raw (ext4), DIR/unclean-xfs.raw: the newest
 #                     file (an EICAR) only in the journal/log, as after a crash.
+#   fx_special DIR    DIR/hiber.raw: a hibernated NTFS and an LDM partition.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -796,4 +797,30 @@ fx_unclean() {
 	fi
 	_fx_end
 	FX_IMAGES=("$dir/unclean.raw" "$dir/unclean-xfs.raw")
+}
+
+# ---------------------------------------------------------------- special
+
+# fx_special DIR: DIR/hiber.raw, a 24 MiB raw disk with an MBR: p1 NTFS
+# "Windows" as Windows leaves it when it hibernates or shuts down with Fast
+# Startup (/hiberfil.sys starting with "HIBR"), holding
+# /Users/Eve/eicar.com; p2 (type 0x42) a Windows dynamic disk (LDM)
+# partition.  Sets FX_IMAGES.
+fx_special() {
+	local dir=$1 raw r
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	raw=$dir/hiber.raw
+	_fx_newdisk "$raw" 24 "label: dos
+size=12MiB, type=7
+size=8MiB, type=42" || { _fx_end; return 1; }
+	r=$(_fx_tree hiber) &&
+	_fx_put_eicar "$r/Users/Eve/eicar.com" &&
+	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
+	{ printf 'HIBR'; head -c 8188 /dev/zero; } >"$r/hiberfil.sys" &&
+	_fx_part "$raw" 1 ntfs Windows "$r" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$raw")
 }
