@@ -64,10 +64,12 @@ static int lvm_report(const char *argv0, const char *fields,
 		      const char *kind, struct json_object **root,
 		      struct json_object **rows, char **cause)
 {
+	struct json_object *rep;
 	struct strv argv = { 0 };
 	struct buf b = { 0 };
 	int r;
 
+	*rows = NULL;
 	strv_push(&argv, argv0);
 	strv_push(&argv, "--readonly");
 	strv_push(&argv, "--reportformat");
@@ -93,8 +95,10 @@ static int lvm_report(const char *argv0, const char *fields,
 		r = -EINVAL;
 		goto done;
 	}
-	*rows = json_get(json_object_array_get_idx(json_get(*root, "report"),
-						   0), kind);
+	rep = json_get(*root, "report");
+	if (rep && json_object_is_type(rep, json_type_array) &&
+	    json_object_array_length(rep) > 0)
+		*rows = json_get(json_object_array_get_idx(rep, 0), kind);
 	if (!*rows || !json_object_is_type(*rows, json_type_array)) {
 		*cause = xasprintf("%s: no '%s' report", argv0, kind);
 		r = -EINVAL;
@@ -160,6 +164,8 @@ static void place_lv(struct lvm_lv *lv, const struct seg *s, size_t n,
 		     const struct lvm_pv *pvs, const uint64_t *pe_start,
 		     uint64_t extent)
 {
+	uint64_t off, end;
+
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(s[i].segtype, "linear") &&
 		    !(strcmp(s[i].segtype, "striped") == 0 &&
@@ -190,14 +196,16 @@ static void place_lv(struct lvm_lv *lv, const struct seg *s, size_t n,
 		lv->skip = xstrdup("logical volume without segments");
 		return;
 	}
-	lv->offset = pvs[s[0].pv].offset + pe_start[s[0].pv] +
-		     s[0].dev_pe * extent;
-	if (lv->offset + lv->size > pvs[s[0].pv].offset +
-				    pvs[s[0].pv].size) {
+	/* The numbers are the guest's: no overflow may wrap them inside. */
+	if (__builtin_mul_overflow(s[0].dev_pe, extent, &off) ||
+	    __builtin_add_overflow(off, pe_start[s[0].pv], &off) ||
+	    __builtin_add_overflow(off, lv->size, &end) ||
+	    end > pvs[s[0].pv].size) {
 		lv->skip = xstrdup("logical volume extends past its "
 				   "physical volume");
-		lv->offset = 0;
+		return;
 	}
+	lv->offset = pvs[s[0].pv].offset + off;
 }
 
 /* The PVs' VGs and extent starts, from pvs. */

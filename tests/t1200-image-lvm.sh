@@ -9,7 +9,7 @@ need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 sfdisk losetup \
 	pvcreate lvs
 
-plan 12
+plan 14
 
 fx_lvm "$T/img" || bail_out "cannot build the LVM image"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -53,7 +53,17 @@ is "$(jq -r '.targets[0].filesystems[] | select(.id == "vg0/root") |
 "$AVBATCH" --state-dir "$T/state" inspect "$T/img/lvm.raw" >"$T/inspect" 2>&1
 like "$(cat "$T/inspect")" 'vg0/root +ext4 .*mount ext4' "inspect lists the LVs"
 
+# Two clones at the same moment: nothing host-global joins them.
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
+	--engine clamav -o clamav.database="$T/sigs" --jobs 2 \
+	--report "$T/report2.json" "$T/img/lvm.raw" "$T/img/clone.raw" \
+	>"$T/out2" 2>"$T/err2"
+is "$(jq -r '[.targets[] | .name + ":" + ([.detections[].fs] | join(","))] |
+	sort | join(" ")' "$T/report2.json")" "clone.raw:vg0/root lvm.raw:vg0/root" \
+	"two clones scanned in parallel are both reported" || _diag_file "$T/err2"
+
 is "$(host_lvm)" "" "nothing written to the host's /etc/lvm or /run/lvm"
+ok_not "no guest volume group appears on the host" test -e /dev/vg0
 
 (cd "$T/img" && sha256sum lvm.raw clone.raw lvm.qcow2) >"$T/sums.after"
 is "$(cat "$T/sums.after")$(leftovers)" "$(cat "$T/sums.before")" \
