@@ -58,18 +58,14 @@ static bool lvm_name_ok(const char *s)
 	return true;
 }
 
-/* Run pvs or lvs (argv0) with the common options; the report's rows. */
+/* Run pvs or lvs (argv0) with the common options; its JSON in *out. */
 static int lvm_report(const char *argv0, const char *fields,
 		      const char *const *extra, char **devs, size_t ndev,
-		      const char *kind, struct json_object **root,
-		      struct json_object **rows, char **cause)
+		      struct buf *out, char **cause)
 {
-	struct json_object *rep;
 	struct strv argv = { 0 };
-	struct buf b = { 0 };
 	int r;
 
-	*rows = NULL;
 	strv_push(&argv, argv0);
 	strv_push(&argv, "--readonly");
 	strv_push(&argv, "--reportformat");
@@ -87,26 +83,31 @@ static int lvm_report(const char *argv0, const char *fields,
 		strv_push(&argv, "--devices");
 		strv_push(&argv, devs[i]);
 	}
-	r = proc_capture((const char *const *)argv.v, LVM_TIMEOUT, &b, cause);
-	if (r < 0)
-		goto done;
-	*root = json_parse(b.p, b.len, cause);
-	if (!*root) {
-		r = -EINVAL;
-		goto done;
-	}
+	r = proc_capture((const char *const *)argv.v, LVM_TIMEOUT, out, cause);
+	strv_release(&argv);
+	return r;
+}
+
+/* The rows of a report ("pv", "seg"): {"report": [{kind: [...]}]}. */
+static int report_rows(const char *text, size_t len, const char *kind,
+		       struct json_object **root, struct json_object **rows,
+		       char **cause)
+{
+	struct json_object *rep;
+
+	*rows = NULL;
+	*root = json_parse(text ? text : "", text ? len : 0, cause);
+	if (!*root)
+		return -EINVAL;
 	rep = json_get(*root, "report");
 	if (rep && json_object_is_type(rep, json_type_array) &&
 	    json_object_array_length(rep) > 0)
 		*rows = json_get(json_object_array_get_idx(rep, 0), kind);
 	if (!*rows || !json_object_is_type(*rows, json_type_array)) {
-		*cause = xasprintf("%s: no '%s' report", argv0, kind);
-		r = -EINVAL;
+		*cause = xasprintf("no '%s' rows in LVM's report", kind);
+		return -EINVAL;
 	}
-done:
-	strv_release(&argv);
-	buf_release(&b);
-	return r;
+	return 0;
 }
 
 static uint64_t row_u64(struct json_object *row, const char *key, bool *ok)
@@ -208,15 +209,15 @@ static void place_lv(struct lvm_lv *lv, const struct seg *s, size_t n,
 	lv->offset = pvs[s[0].pv].offset + off;
 }
 
-/* The PVs' VGs and extent starts, from pvs. */
-static int read_pvs(char **devs, struct lvm_pv *pvs, size_t npv,
-		    uint64_t *pe_start, char **cause)
+/* The PVs' VGs and extent starts, from pvs's report. */
+static int read_pvs(const char *text, size_t len, char **devs,
+		    struct lvm_pv *pvs, size_t npv, uint64_t *pe_start,
+		    char **cause)
 {
 	struct json_object *root = NULL, *rows = NULL;
 	int r;
 
-	r = lvm_report("pvs", "pv_name,pe_start,vg_name", NULL, devs, npv,
-		       "pv", &root, &rows, cause);
+	r = report_rows(text, len, "pv", &root, &rows, cause);
 	for (size_t i = 0; r == 0 && i < json_object_array_length(rows);
 	     i++) {
 		struct json_object *row = json_object_array_get_idx(rows, i);
@@ -283,40 +284,21 @@ static struct lvm_lv *add_lv(struct lvm_lv **lvs, size_t *n,
 	return cur;
 }
 
-int lvm_read(const char *view, struct lvm_pv *pvs, size_t npv,
-	     struct lvm_lv **out, size_t *nout, char **cause)
+int lvm_parse(const char *pvs_json, size_t pvs_len, const char *lvs_json,
+	      size_t lvs_len, char **devs, struct lvm_pv *pvs, size_t npv,
+	      struct lvm_lv **out, size_t *nout, char **cause)
 {
-	static const char *const lvs_opts[] = {
-		"--segments", "-O", "vg_name,lv_name,lv_uuid,seg_start_pe",
-		NULL
-	};
 	struct json_object *root = NULL, *rows = NULL;
-	char **devs = xcalloc(npv, sizeof(*devs));
-	int *fds = xcalloc(npv, sizeof(*fds));
-	uint64_t *pe_start = xcalloc(npv, sizeof(*pe_start));
+	uint64_t *pe_start = xcalloc(npv ? npv : 1, sizeof(*pe_start));
 	struct lvm_lv *lvs = NULL, *cur = NULL;
 	struct seg *segs = NULL;
 	size_t nlv = 0, nseg = 0, nrows;
 	uint64_t extent = 0;
-	int r = 0;
+	int r;
 
-	for (size_t i = 0; i < npv; i++)
-		fds[i] = -1;
-	for (size_t i = 0; i < npv; i++) {
-		fds[i] = mount_loop(view, pvs[i].offset, pvs[i].size,
-				    &devs[i], cause);
-		if (fds[i] < 0) {
-			r = fds[i];
-			goto done;
-		}
-	}
-	r = read_pvs(devs, pvs, npv, pe_start, cause);
-	if (r < 0)
-		goto done;
-	r = lvm_report("lvs", "vg_name,vg_uuid,lv_name,lv_uuid,lv_size,"
-		       "segtype,seg_start_pe,seg_size_pe,devices,stripes,"
-		       "vg_extent_size", lvs_opts, devs, npv, "seg", &root,
-		       &rows, cause);
+	r = read_pvs(pvs_json, pvs_len, devs, pvs, npv, pe_start, cause);
+	if (r == 0)
+		r = report_rows(lvs_json, lvs_len, "seg", &root, &rows, cause);
 	if (r < 0)
 		goto done;
 	nrows = json_object_array_length(rows);
@@ -350,13 +332,6 @@ int lvm_read(const char *view, struct lvm_pv *pvs, size_t npv,
 	}
 done:
 	json_object_put(root);
-	for (size_t i = 0; i < npv; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		free(devs[i]);
-	}
-	free(devs);
-	free(fds);
 	free(pe_start);
 	free(segs);
 	if (r < 0) {
@@ -366,6 +341,53 @@ done:
 	}
 	*out = lvs;
 	*nout = nlv;
+	return r;
+}
+
+int lvm_read(const char *view, struct lvm_pv *pvs, size_t npv,
+	     struct lvm_lv **out, size_t *nout, char **cause)
+{
+	static const char *const lvs_opts[] = {
+		"--segments", "-O", "vg_name,lv_name,lv_uuid,seg_start_pe",
+		NULL
+	};
+	char **devs = xcalloc(npv, sizeof(*devs));
+	int *fds = xcalloc(npv, sizeof(*fds));
+	struct buf pv = { 0 }, lv = { 0 };
+	int r = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < npv; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < npv; i++) {
+		fds[i] = mount_loop(view, pvs[i].offset, pvs[i].size,
+				    &devs[i], cause);
+		if (fds[i] < 0) {
+			r = fds[i];
+			goto done;
+		}
+	}
+	r = lvm_report("pvs", "pv_name,pe_start,vg_name", NULL, devs, npv,
+		       &pv, cause);
+	if (r == 0)
+		r = lvm_report("lvs", "vg_name,vg_uuid,lv_name,lv_uuid,"
+			       "lv_size,segtype,seg_start_pe,seg_size_pe,"
+			       "devices,stripes,vg_extent_size", lvs_opts,
+			       devs, npv, &lv, cause);
+	if (r == 0)
+		r = lvm_parse(pv.p, pv.len, lv.p, lv.len, devs, pvs, npv, out,
+			      nout, cause);
+done:
+	for (size_t i = 0; i < npv; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		free(devs[i]);
+	}
+	free(devs);
+	free(fds);
+	buf_release(&pv);
+	buf_release(&lv);
 	return r;
 }
 

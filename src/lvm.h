@@ -2,6 +2,7 @@
 #ifndef AVBATCH_LVM_H
 #define AVBATCH_LVM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A physical volume: a range of the image's raw view. */
@@ -30,6 +31,14 @@ struct lvm_lv {
  */
 int lvm_read(const char *view, struct lvm_pv *pvs, size_t npv,
 	     struct lvm_lv **out, size_t *nout, char **cause);
+
+/*
+ * The parsing half of lvm_read, for unit tests: pvs's and lvs's JSON
+ * reports (as lvm_read asks for them) about devs[i], which are pvs[i].
+ */
+int lvm_parse(const char *pvs_json, size_t pvs_len, const char *lvs_json,
+	      size_t lvs_len, char **devs, struct lvm_pv *pvs, size_t npv,
+	      struct lvm_lv **out, size_t *nout, char **cause);
 
 void lvm_lvs_free(struct lvm_lv *lvs, size_t n);
 
