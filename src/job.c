@@ -216,6 +216,7 @@ static const char *fs_view(struct target *t, size_t k, struct attach *a,
 				     "xfs") ? "noload" : "norecovery");
 	free(o);
 	res->uncovered = true;
+	free(res->reason);
 	res->reason = xasprintf("journal not replayed (%s): files that live "
 				"only in the journal were not scanned", cause);
 	free(cause);

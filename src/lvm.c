@@ -110,6 +110,7 @@ static int report_rows(const char *text, size_t len, const char *kind,
 	return 0;
 }
 
+/* A number LVM reports as a string; *ok turns false if it is not one. */
 static uint64_t row_u64(struct json_object *row, const char *key, bool *ok)
 {
 	const char *s = json_get_str(row, key);
@@ -120,6 +121,7 @@ static uint64_t row_u64(struct json_object *row, const char *key, bool *ok)
 	return v;
 }
 
+/* Which of our loop devices name is, or -1. */
 static int dev_index(char **devs, size_t n, const char *name)
 {
 	for (size_t i = 0; name && i < n; i++)
