@@ -9,7 +9,7 @@ need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 sfdisk losetup \
 	pvcreate lvs
 
-plan 14
+plan 15
 
 fx_lvm "$T/img" || bail_out "cannot build the LVM image"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -61,6 +61,16 @@ like "$(cat "$T/inspect")" 'vg0/root +ext4 .*mount ext4' "inspect lists the LVs"
 is "$(jq -r '[.targets[] | .name + ":" + ([.detections[].fs] | join(","))] |
 	sort | join(" ")' "$T/report2.json")" "clone.raw:vg0/root lvm.raw:vg0/root" \
 	"two clones scanned in parallel are both reported" || _diag_file "$T/err2"
+
+# A PV on the whole disk, no partition table: p2's bytes on their own.
+start=$(sfdisk -J "$T/img/lvm.raw" | jq '.partitiontable.partitions[1].start')
+dd if="$T/img/lvm.raw" of="$T/img/pv.raw" bs=512 skip="$start" status=none
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
+	--engine clamav -o clamav.database="$T/sigs" \
+	--report "$T/report3.json" "$T/img/pv.raw" >"$T/out3" 2>"$T/err3"
+is "$(jq -r '.targets[] | [.filesystems[].id] + [.detections[].fs] | join(" ")' \
+	"$T/report3.json")" "whole vg0/data vg0/root vg0/swap vg0/root" \
+	"a whole-disk PV: its LVs are found and scanned" || _diag_file "$T/err3"
 
 is "$(host_lvm)" "" "nothing written to the host's /etc/lvm or /run/lvm"
 ok_not "no guest volume group appears on the host" test -e /dev/vg0
