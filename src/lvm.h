@@ -13,7 +13,7 @@ struct lvm_pv {
 
 /* A logical volume found on the physical volumes. */
 struct lvm_lv {
-	char *vg, *lv;		/* LVM-validated names ([A-Za-z0-9+_.-]) */
+	char *vg, *lv;		/* names in LVM's charset [A-Za-z0-9+_.-] */
 	char *vg_uuid, *lv_uuid;
 	char *segtype;		/* "linear", "striped", "thin", ... */
 	uint64_t size;		/* bytes */
