@@ -14,7 +14,8 @@
 #                     (LVs root with EICAR, data in two pieces, swap); sets FX_IMAGES.
 #   fx_unclean DIR    DIR/unclean.raw (ext4), DIR/unclean-xfs.raw: the newest
 #                     file (an EICAR) only in the journal/log, as after a crash.
-#   fx_special DIR    DIR/hiber.raw: a hibernated NTFS and an LDM partition.
+#   fx_special DIR    DIR/hiber.raw: a hibernated NTFS, an LDM partition and an
+#                     MD RAID member.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -805,9 +806,12 @@ fx_unclean() {
 # "Windows" as Windows leaves it when it hibernates or shuts down with Fast
 # Startup (/hiberfil.sys starting with "HIBR"), holding
 # /Users/Eve/eicar.com; p2 (type 0x42) a Windows dynamic disk (LDM)
-# partition.  Sets FX_IMAGES.
+# partition; p3 (type 0xfd) an MD RAID member: an md 0.90 superblock
+# header (magic, version 0.90) where md puts it, 64 KiB before the
+# partition's last 64 KiB boundary, which is all libblkid reads (no mdadm
+# array can be made without the kernel's md).  Sets FX_IMAGES.
 fx_special() {
-	local dir=$1 raw r
+	local dir=$1 raw r sb
 	_fx_begin "$dir" || return 1
 	dir=$(cd -- "$dir" && pwd) || return 1
 	: >"$_FX_LOG"
@@ -815,12 +819,18 @@ fx_special() {
 	raw=$dir/hiber.raw
 	_fx_newdisk "$raw" 24 "label: dos
 size=12MiB, type=7
-size=8MiB, type=42" || { _fx_end; return 1; }
+size=4MiB, type=42
+size=4MiB, type=fd" || { _fx_end; return 1; }
 	r=$(_fx_tree hiber) &&
 	_fx_put_eicar "$r/Users/Eve/eicar.com" &&
 	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
 	{ printf 'HIBR'; head -c 8188 /dev/zero; } >"$r/hiberfil.sys" &&
-	_fx_part "$raw" 1 ntfs Windows "$r" || { _fx_end; return 1; }
+	_fx_part "$raw" 1 ntfs Windows "$r" &&
+	_fx_partinfo "$raw" 3 || { _fx_end; return 1; }
+	sb=$((_FX_POFF + (_FX_PSIZE & ~65535) - 65536))
+	printf '\xfc\x4e\x2b\xa9\x00\x00\x00\x00\x5a\x00\x00\x00' |
+		dd of="$raw" bs=1 seek="$sb" conv=notrunc status=none ||
+		{ _fx_err "cannot write the md superblock"; _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$raw")
 }

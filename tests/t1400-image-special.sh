@@ -1,14 +1,14 @@
 #!/bin/bash
 # Volumes avbatch cannot see through, or can see only as they were: a
 # hibernated (Fast Startup) NTFS is mounted read-only anyway and carries a
-# warning; a Windows dynamic disk (LDM) partition is skipped with a reason,
-# not dropped.
+# warning; a Windows dynamic disk (LDM) partition and an MD RAID member
+# are skipped with a reason, not dropped.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd clamscan jq sfdisk mkntfs ntfs-3g
 
-plan 6
+plan 7
 
 fx_special "$T/img" || bail_out "cannot build the test image"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -27,6 +27,9 @@ like "$(jq -r '.targets[].filesystems[] | select(.id == "p1") |
 like "$(jq -r '.targets[].filesystems[] | select(.id == "p2") |
 	[.status, .reason] | @tsv' "$T/report.json")" \
 	'^skipped	Windows dynamic disk \(LDM\)' "an LDM partition is skipped with its reason"
+like "$(jq -r '.targets[].filesystems[] | select(.id == "p3") |
+	[.type, .status, .reason] | @tsv' "$T/report.json")" \
+	'^linux_raid_member	skipped	MD RAID member' "an MD RAID member is skipped with its reason"
 
 (cd "$T/img" && sha256sum hiber.raw) >"$T/sums.after"
 is "$(cat "$T/sums.after")" "$(cat "$T/sums.before")" "no image changed"
