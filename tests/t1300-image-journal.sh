@@ -9,7 +9,7 @@ need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 mkfs.xfs \
 	dumpe2fs debugfs xfs_logprint
 
-plan 10
+plan 11
 
 fx_unclean "$T/img" || bail_out "cannot build the unclean images"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -48,6 +48,21 @@ unlike "$(jq -r '.targets[] | select(.name == "unclean.raw") | .filesystems[0].o
 	"$T/report.json")" 'rw' "the replayed file system is mounted read-only"
 is "$(find "$T/state/jobs" -name 'overlay*.qcow2' -o -name rwview | wc -l)" 0 \
 	"the overlays are gone"
+
+# The same unclean ext4 as an LVM logical volume (vg0/root).
+fx_lvm "$T/lvm" || bail_out "cannot build the LVM image"
+off=$("$AVBATCH" --state-dir "$T/state" inspect --json "$T/lvm/lvm.raw" |
+	jq '.[0].filesystems[] | select(.id == "vg0/root") | .offset')
+dd if="$T/img/unclean.raw" of="$T/lvm/lvm.raw" bs=64K conv=notrunc,sparse \
+	oflag=seek_bytes seek="$off" status=none
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
+	--engine clamav -o clamav.database="$T/sigs" --report "$T/lvm.json" \
+	"$T/lvm/lvm.raw" >"$T/out2" 2>"$T/err2"
+is "$(jq -r '.targets[0] | (.filesystems[] | select(.id == "vg0/root") |
+	.journal_replayed | tostring) + " " + ([.detections[] | .fs + ":" + .path] |
+	join(","))' "$T/lvm.json")" "true vg0/root:/home/alice/new/eicar.com" \
+	"an unclean journal on an LVM logical volume is replayed too" ||
+	_diag_file "$T/err2"
 
 (cd "$T/img" && sha256sum "${imgs[@]}") >"$T/sums.after"
 is "$(cat "$T/sums.after")" "$(cat "$T/sums.before")" "no image changed"
