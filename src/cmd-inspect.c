@@ -26,11 +26,17 @@ static struct json_object *fs_plan_json(const struct fs *fs)
 	json_put_str(o, "uuid", fs->uuid);
 	json_put_int(o, "offset", (int64_t)fs->offset);
 	json_put_int(o, "size", (int64_t)fs->size);
+	report_put_lvm(o, fs);
 	json_put_str(o, "action", fs->plan.skip ? "skip" :
 		     fs->plan.access == FS_EXTRACT ? "extract" : "mount");
 	json_put_str(o, "driver", fs->plan.skip ? NULL : fs->plan.driver);
 	json_put_str(o, "options", fs->plan.skip ? NULL : fs->plan.options);
 	json_put_str(o, "reason", fs->plan.skip);
+	if (fs->plan.replay)
+		json_put_str(o, "journal", "unclean: replayed into a "
+			     "throwaway overlay");
+	if (fs->plan.warning)
+		json_put_str(o, "warning", fs->plan.warning);
 	return o;
 }
 
@@ -105,7 +111,7 @@ static void print_text(struct json_object *t)
 		const char *type = json_get_str(f, "type");
 		const char *label = json_get_str(f, "label");
 
-		printf("  %-6s %-10s %12lld bytes  ", json_get_str(f, "id"),
+		printf("  %-10s %-10s %12lld bytes  ", json_get_str(f, "id"),
 		       type ? type : "-",
 		       (long long)json_get_int(f, "size", 0));
 		if (label) {
@@ -119,6 +125,12 @@ static void print_text(struct json_object *t)
 			printf("%s %s: %s\n", json_get_str(f, "action"),
 			       json_get_str(f, "driver"),
 			       json_get_str(f, "options"));
+		if (json_get_str(f, "journal"))
+			printf("  %-10s journal %s\n", "",
+			       json_get_str(f, "journal"));
+		if (json_get_str(f, "warning"))
+			printf("  %-10s warning: %s\n", "",
+			       json_get_str(f, "warning"));
 	}
 }
 

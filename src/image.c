@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "image.h"
 #include "json.h"
+#include "lvm.h"
 #include "proc.h"
 #include "util.h"
 
@@ -336,10 +338,15 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
 		/* noload: never replay the journal, not even in memory. */
 		plan_mount(plan, "ext4", FS_KERNEL, "noload");
-	else if (!strcmp(type, "xfs"))
-		/* Clones share UUIDs; the log is not replayed. */
-		plan_mount(plan, "xfs", FS_KERNEL, "norecovery,nouuid");
-	else if (!strcmp(type, "btrfs"))
+	else if (!strcmp(type, "xfs")) {
+		/*
+		 * Clones share UUIDs.  Whether the log is dirty only the
+		 * kernel tells: on a read-only device it refuses (EROFS) to
+		 * mount a dirty log, and the log is replayed in an overlay.
+		 */
+		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
+		plan->log_check = true;
+	} else if (!strcmp(type, "btrfs"))
 		plan_mount(plan, "btrfs", FS_KERNEL, "rescue=nologreplay");
 	else if (!strcmp(type, "ntfs"))
 		if (kernel_has_fs("ntfs3"))
@@ -369,9 +376,19 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_skip(plan, true, "encrypted (LUKS)");
 	else if (!strcmp(type, "BitLocker"))
 		plan_skip(plan, true, "encrypted (BitLocker)");
-	else if (!strcmp(type, "LVM2_member") || !strcmp(type, "LVM1_member"))
-		plan_skip(plan, true,
-			  "LVM physical volume: LVM not supported yet");
+	else if (!strcmp(type, "LVM2_member"))
+		/* read_lvm() replaces this once it has read the VG. */
+		plan_skip(plan, true, "LVM physical volume");
+	else if (!strcmp(type, "LVM1_member"))
+		plan_skip(plan, true, "LVM1 physical volume: not supported");
+	else if (!strcmp(type, "linux_raid_member"))
+		plan_skip(plan, true, "MD RAID member: guest arrays are not "
+			  "assembled");
+	else if (strstr(type, "_raid_member"))
+		plan_skip(plan, true, "firmware RAID member: guest arrays are "
+			  "not assembled");
+	else if (!strcmp(type, "zfs_member"))
+		plan_skip(plan, true, "ZFS pool member: ZFS is not supported");
 	else if (!strcmp(type, "jbd"))
 		plan_skip(plan, false, "external ext journal");
 	else if (kernel_has_fs(type))
@@ -383,6 +400,42 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_skip(plan, true, why);
 		free(why);
 	}
+}
+
+/*
+ * Does an ext3/ext4 file system need its journal replayed?  Two superblock
+ * bits (has_journal, needs_recovery) that libblkid does not report; read
+ * by hand rather than by parsing dumpe2fs's text.  An external journal
+ * (journal_dev) cannot be replayed from this disk alone.
+ */
+static bool ext_needs_recovery(int fd, const struct fs *fs)
+{
+	unsigned char sb[1024];
+	uint32_t compat, incompat;
+
+	if (fs->size < 2048 || pread(fd, sb, sizeof(sb),
+				     (off_t)(fs->offset + 1024)) !=
+	    (ssize_t)sizeof(sb))
+		return false;
+	if (sb[0x38] != 0x53 || sb[0x39] != 0xef)
+		return false;
+	compat = (uint32_t)sb[0x5c] | (uint32_t)sb[0x5d] << 8 |
+		 (uint32_t)sb[0x5e] << 16 | (uint32_t)sb[0x5f] << 24;
+	incompat = (uint32_t)sb[0x60] | (uint32_t)sb[0x61] << 8 |
+		   (uint32_t)sb[0x62] << 16 | (uint32_t)sb[0x63] << 24;
+	return (compat & 0x0004) && (incompat & 0x0004) &&
+	       !(incompat & 0x0008);
+}
+
+/* Plan a replay of an unclean ext journal instead of ignoring it. */
+static void plan_replay(int fd, struct fs *fs)
+{
+	if (fs->plan.skip || strcmp(fs->plan.driver, "ext4") ||
+	    !ext_needs_recovery(fd, fs))
+		return;
+	free(fs->plan.options);
+	fs->plan.options = xstrdup(RO_OPTS);
+	fs->plan.replay = true;
 }
 
 /* Probe one file system with libblkid at [offset, offset+size) of fd. */
@@ -413,6 +466,19 @@ static void probe_fs(int fd, struct fs *fs)
 	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 		fs->uuid = xstrdup(v);
 	image_plan_fs(fs->type, &fs->plan);
+	if (fs->ldm) {
+		/* Its volumes are described by the LDM database, not here. */
+		free(fs->plan.driver);
+		free(fs->plan.options);
+		free(fs->plan.skip);
+		memset(&fs->plan, 0, sizeof(fs->plan));
+		plan_skip(&fs->plan, true, "Windows dynamic disk (LDM) "
+			  "partition: not supported");
+		blkid_free_probe(pr);
+		return;
+	}
+	if (r == 0)
+		plan_replay(fd, fs);
 	if (r == -2) {
 		free(fs->plan.skip);
 		fs->plan.skip = xstrdup("ambiguous: signatures of several "
@@ -435,6 +501,11 @@ static struct fs *add_fs(struct image *img, char *id, uint64_t off,
 	fs = &img->fs[img->nfs++];
 	memset(fs, 0, sizeof(*fs));
 	fs->id = id;
+	/* LVM names never hold '@' or '/'; partition ids hold neither. */
+	fs->name = xstrdup(id);
+	for (char *p = fs->name; *p; p++)
+		if (*p == '/')
+			*p = '@';
 	fs->offset = off;
 	fs->size = size;
 	return fs;
@@ -462,6 +533,21 @@ static int has_table(int fd, uint64_t size, bool *yes)
 	}
 	blkid_free_probe(pr);
 	return r;
+}
+
+/* Windows dynamic disks: MBR type 0x42, GPT LDM metadata and data. */
+static bool is_ldm(const struct fdisk_parttype *t)
+{
+	const char *guid = t ? fdisk_parttype_get_string(t) : NULL;
+
+	if (!t)
+		return false;
+	if (guid)
+		return !strcasecmp(guid, "5808C8AA-7E8F-42E0-85D2-"
+				   "E1E90434CFB3") ||
+		       !strcasecmp(guid, "AF9B60A0-1431-4F62-BC68-"
+				   "3311714A69AD");
+	return fdisk_parttype_get_code(t) == 0x42;
 }
 
 /* List partitions with libfdisk: ids are the guest table's numbers. */
@@ -498,6 +584,7 @@ static int read_partitions(struct image *img, const char *view,
 	itr = fdisk_new_iter(FDISK_ITER_FORWARD);
 	while (fdisk_table_next_partition(tb, itr, &pa) == 0) {
 		uint64_t off, len;
+		struct fs *fs;
 
 		if (fdisk_partition_is_container(pa) ||
 		    !fdisk_partition_has_start(pa) ||
@@ -506,14 +593,87 @@ static int read_partitions(struct image *img, const char *view,
 			continue;
 		off = (uint64_t)fdisk_partition_get_start(pa) * ss;
 		len = (uint64_t)fdisk_partition_get_size(pa) * ss;
-		add_fs(img, xasprintf("p%zu",
+		fs = add_fs(img, xasprintf("p%zu",
 			fdisk_partition_get_partno(pa) + 1), off, len);
+		fs->ldm = is_ldm(fdisk_partition_get_type(pa));
 	}
 done:
 	fdisk_free_iter(itr);
 	fdisk_unref_table(tb);
 	fdisk_unref_context(cxt);
 	return r;
+}
+
+/*
+ * Every LVM2 physical volume of the image at once (a VG may span several):
+ * their logical volumes become file systems "<vg>/<lv>", probed like
+ * partitions; the PVs themselves stay skipped, with the VG named.
+ */
+static void read_lvm(struct image *img, const char *view, int fd)
+{
+	struct lvm_pv *pvs = NULL;
+	struct lvm_lv *lvs = NULL;
+	size_t npv = 0, nlv = 0, *idx = NULL, first = img->nfs;
+	char *cause = NULL;
+	int r;
+
+	for (size_t i = 0; i < img->nfs; i++) {
+		if (!img->fs[i].type || strcmp(img->fs[i].type,
+					       "LVM2_member"))
+			continue;
+		pvs = xreallocarray(pvs, npv + 1, sizeof(*pvs));
+		idx = xreallocarray(idx, npv + 1, sizeof(*idx));
+		pvs[npv] = (struct lvm_pv){ .offset = img->fs[i].offset,
+					    .size = img->fs[i].size };
+		idx[npv++] = i;
+	}
+	if (!npv)
+		return;
+	r = lvm_read(view, pvs, npv, &lvs, &nlv, &cause);
+	for (size_t i = 0; i < npv; i++) {
+		struct fs_plan *plan = &img->fs[idx[i]].plan;
+
+		free(plan->skip);
+		if (r < 0) {
+			plan->skip = xasprintf("LVM physical volume: cannot "
+					       "read it: %s", cause);
+			continue;
+		}
+		if (!pvs[i].vg) {
+			plan->skip = xstrdup("LVM physical volume in no "
+					     "volume group");
+			plan->uncovered = false;
+			continue;
+		}
+		plan->skip = xasprintf("LVM physical volume of volume group "
+				       "'%s' (its logical volumes are listed "
+				       "as %s/...)", pvs[i].vg, pvs[i].vg);
+		plan->uncovered = false;
+	}
+	for (size_t i = 0; i < nlv; i++) {
+		struct lvm_lv *lv = &lvs[i];
+		struct fs *fs = add_fs(img, xasprintf("%s/%s", lv->vg, lv->lv),
+				       lv->offset, lv->size);
+
+		fs->vg = xstrdup(lv->vg);
+		fs->lv = xstrdup(lv->lv);
+		fs->vg_uuid = xstrdup(lv->vg_uuid);
+		fs->lv_uuid = xstrdup(lv->lv_uuid);
+		if (lv->skip) {
+			plan_skip(&fs->plan, true, lv->skip);
+			fs->offset = 0;
+			continue;
+		}
+	}
+	for (size_t i = first; i < img->nfs; i++)
+		if (!img->fs[i].plan.skip)
+			probe_fs(fd, &img->fs[i]);
+	for (size_t i = 0; i < npv; i++)
+		free(pvs[i].vg);
+	free(pvs);
+	free(idx);
+	free(cause);
+	lvm_lvs_free(lvs, nlv);
 }
 
 int image_read_layout(struct image *img, const char *view, char **cause)
@@ -549,20 +709,56 @@ int image_read_layout(struct image *img, const char *view, char **cause)
 		goto done;
 	for (size_t i = 0; i < img->nfs; i++)
 		probe_fs(fd, &img->fs[i]);
+	read_lvm(img, view, fd);
 done:
 	close(fd);
 	return r;
 }
 
+char *image_ntfs_warning(const char *root)
+{
+	char *path = xasprintf("%s/hiberfil.sys", root);
+	char head[4] = "";
+	struct stat st;
+	int fd;
+
+	/*
+	 * Windows writes "hibr" (hibernation, Fast Startup) at the start of
+	 * hiberfil.sys and clears it when it resumes: the test ntfs-3g makes.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+		  O_NOCTTY);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    read(fd, head, sizeof(head)) != (ssize_t)sizeof(head) ||
+	    strncasecmp(head, "hibr", 4)) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	return xstrdup("hibernated or shut down with Fast Startup: mounted "
+		       "read-only as it is on disk; files changed since "
+		       "Windows hibernated are not seen (they are in "
+		       "hiberfil.sys)");
+}
+
 static void fs_release(struct fs *fs)
 {
 	free(fs->id);
+	free(fs->name);
+	free(fs->vg);
+	free(fs->lv);
+	free(fs->vg_uuid);
+	free(fs->lv_uuid);
 	free(fs->type);
 	free(fs->label);
 	free(fs->uuid);
 	free(fs->plan.driver);
 	free(fs->plan.options);
 	free(fs->plan.skip);
+	free(fs->plan.warning);
 }
 
 int image_map(const struct image *img, struct image_map *m, char **cause)

@@ -20,13 +20,21 @@ struct fs_plan {
 	char *options;		/* full option string, "ro,nosuid,..." */
 	char *skip;		/* reason it is not mounted, or NULL */
 	bool uncovered;		/* skipping leaves files unscanned (LUKS, ...) */
+	bool replay;		/* unclean journal: replay it in an overlay */
+	bool log_check;		/* xfs: EROFS on a read-only device means
+				   a dirty log (then replay) */
+	char *warning;		/* mounted, but the picture may be stale */
 };
 
 /* One guest file system: a partition, or the whole disk. */
 struct fs {
-	char *id;		/* "p3", "p5", "whole" */
+	char *id;		/* "p3", "p5", "whole", "vg0/root" */
+	char *name;		/* id as a file name ("vg0@root") */
+	char *vg, *lv;		/* an LVM logical volume's names, or NULL */
+	char *vg_uuid, *lv_uuid;
 	uint64_t offset, size;	/* bytes, in the image's raw view */
 	char *type, *label, *uuid;
+	bool ldm;		/* a Windows dynamic disk (LDM) partition */
 	struct fs_plan plan;
 };
 
@@ -53,7 +61,8 @@ int image_open(const char *path, const char *format, struct image **out,
 /*
  * Read the partition table (libfdisk) and probe every file system
  * (libblkid) on view, the image's raw block view; fills img->fs with each
- * one's mount plan.
+ * one's mount plan.  LVM physical volumes are read with LVM's tools
+ * (lvm.h) and their logical volumes added as file systems "<vg>/<lv>".
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
 
@@ -86,6 +95,12 @@ int image_map_where(const struct image_map *m, uint64_t off, uint64_t len,
 		    struct buf *b);
 
 void image_map_release(struct image_map *m);
+
+/*
+ * After mounting an NTFS at root: a warning if Windows hibernated it (or
+ * shut down with Fast Startup), when files seen may be stale; else NULL.
+ */
+char *image_ntfs_warning(const char *root);
 
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);

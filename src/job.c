@@ -295,10 +295,81 @@ static bool place_known(const struct fs *fs)
 	return false;
 }
 
+/*
+ * The view a file system is read through: the image's read-only view, or
+ * for an unclean journal a throwaway overlay (started on first need).  If
+ * no overlay can be had, the journal is left alone (noload) and the file
+ * system marked as not fully covered.
+ */
+static const char *fs_view(struct target *t, size_t k, struct attach *a,
+			   struct attach **rw, const char *workdir)
+{
+	struct fs *fs = &t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	char *cause = NULL, *o;
+
+	if (!fs->plan.replay)
+		return mount_attach_view(a);
+	if (*rw || mount_attach_overlay(t->img, workdir, rw, &cause) == 0)
+		return mount_attach_view(*rw);
+	msg_info("%s: %s: %s", t->name, fs->id, cause);
+	fs->plan.replay = false;
+	fs->plan.log_check = false;
+	o = fs->plan.options;
+	fs->plan.options = xasprintf("%s,%s", o, strcmp(fs->plan.driver,
+				     "xfs") ? "noload" : "norecovery");
+	free(o);
+	res->uncovered = true;
+	free(res->reason);
+	res->reason = xasprintf("journal not replayed (%s): files that live "
+				"only in the journal were not scanned", cause);
+	free(cause);
+	return mount_attach_view(a);
+}
+
+/*
+ * Mount one file system; an xfs whose dirty log the kernel refuses on a
+ * read-only device is mounted again with the log replayed in an overlay
+ * (or, if even that fails, without the log and marked not covered).
+ */
+static int mount_one(struct target *t, size_t k, struct attach *a,
+		     struct attach **rw, const char *workdir, const char *mnt,
+		     struct mnt **m, char **cause)
+{
+	struct fs *fs = &t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	char *o;
+	int r;
+
+	r = mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
+	if (r == 0 || !fs->plan.log_check || fs->plan.replay ||
+	    r == -ECANCELED)
+		return r;
+	fs->plan.log_check = false;
+	if (r == -EROFS) {
+		msg_debug("%s: %s: dirty log, replaying it in an overlay",
+			  t->name, fs->id);
+		fs->plan.replay = true;
+	} else {
+		res->uncovered = true;
+		free(res->reason);
+		res->reason = xasprintf("log not replayed (%s): files that "
+					"live only in the log were not "
+					"scanned", *cause);
+		o = fs->plan.options;
+		fs->plan.options = xasprintf("%s,norecovery", o);
+		free(o);
+	}
+	free(*cause);
+	*cause = NULL;
+	return mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
+}
+
 /* Mount one file system and walk it (hashing what caching engines need). */
 static void fs_walk(struct job *j, struct target *t, size_t k,
-		    const char *view, const struct image_map *map,
-		    const char *workdir, struct fs_work *fw)
+		    struct attach *a, struct attach **rw,
+		    const struct image_map *map, const char *workdir,
+		    struct fs_work *fw)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
@@ -306,13 +377,14 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 			    .cache = j->cache };
 	struct walk_locator loc = { .where = place_where,
 				    .recall = place_recall, .arg = &pl };
-	bool locate = map && j->cache && place_known(fs);
+	bool hash = false, locate;
 	char *cause = NULL;
-	bool hash = false;
 	int r;
 
-	fw->mnt = xasprintf("%s/%s", workdir, fs->id);
-	r = mount_fs(view, fs, fw->mnt, &fw->m, &cause);
+	fw->mnt = xasprintf("%s/%s", workdir, fs->name);
+	r = mount_one(t, k, a, rw, workdir, fw->mnt, &fw->m, &cause);
+	if (r == 0 && fs->plan.replay)
+		res->journal_replayed = true;
 	if (r < 0) {
 		fs_fail(res, r == -ECANCELED ? "stopped" : "error", cause);
 		res->uncovered = true;
@@ -320,10 +392,14 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, fw->mnt);
+	if (fs->type && !strcmp(fs->type, "ntfs") && !fs->plan.warning)
+		fs->plan.warning = image_ntfs_warning(fw->mnt);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
-	r = walk_fs(&fw->w, fw->mnt, hash, hash && locate ? &loc : NULL);
-	if (r == 0 && hash && locate) {
+	/* A replayed journal is read through an overlay, not the map's chain. */
+	locate = hash && map && place_known(fs) && !fs->plan.replay;
+	r = walk_fs(&fw->w, fw->mnt, hash, locate ? &loc : NULL);
+	if (r == 0 && locate) {
 		size_t known = 0;
 
 		for (size_t i = 0; i < fw->w.nfiles; i++)
@@ -357,7 +433,7 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 
 	for (size_t e = 0; e < j->nengines; e++) {
 		struct scan_result sr = { 0 };
-		char *base = xasprintf("%s/%s.%s", workdir, fs->id,
+		char *base = xasprintf("%s/%s.%s", workdir, fs->name,
 				       engine_name(j->engines[e]->e));
 
 		pause_gate(j);
@@ -389,8 +465,8 @@ static void fs_work_release(struct fs_work *fw)
  * daemon loads its signatures), then scan them one by one.
  */
 static void scan_filesystems(struct job *j, struct target *t,
-			     const char *view, const struct image_map *map,
-			     const char *workdir)
+			     struct attach *a, struct attach **rw,
+			     const struct image_map *map, const char *workdir)
 {
 	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
 
@@ -406,7 +482,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		if (!fs_gate(j, t, res))
 			continue;
 		progress(j, t, NULL, fs->id, NULL);
-		fs_walk(j, t, k, view, map, workdir, &fws[k]);
+		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs_result *res = &t->fsr[k];
@@ -565,7 +641,7 @@ static void remember(struct job *j, struct target *t, const char *key,
 
 static void run_target(struct job *j, struct target *t, size_t idx)
 {
-	struct attach *a = NULL;
+	struct attach *a = NULL, *rw = NULL;
 	char *cause = NULL;
 	char *workdir = xasprintf("%s/t%zu", j->dir, idx);
 	char *key = NULL;
@@ -636,8 +712,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		cause = NULL;
 	}
 	progress(j, t, "scanning", NULL, NULL);
-	scan_filesystems(j, t, mount_attach_view(a), map.n ? &map : NULL,
-			 workdir);
+	scan_filesystems(j, t, a, &rw, map.n ? &map : NULL, workdir);
 	t->status = "clean";
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		const char *st = t->fsr[k].status;
@@ -651,10 +726,12 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	if (t->ndet && strcmp(t->status, "stopped"))
 		t->status = "infected";
+	mount_detach(rw);
 	mount_detach(a);
-	a = NULL;
+	a = rw = NULL;
 	remember(j, t, key, ids.p);
 done:
+	mount_detach(rw);
 	mount_detach(a);
 	if (t->img && t->fsr)
 		rmdir(workdir);

@@ -26,6 +26,7 @@ struct fs_result {
 	char *reason;
 	bool uncovered;		/* its files were not all scanned */
 	bool timed_out;		/* the target's --timeout ended it */
+	bool journal_replayed;	/* mounted after replay in an overlay */
 	uint64_t seen, scanned, cached, bytes;
 	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;

@@ -36,6 +36,7 @@ struct attach {
 	char *export;		/* the FUSE export's mount point file */
 	char *nbd;		/* or the /dev/nbdN it is connected to */
 	char *log;
+	char *overlay;		/* a throwaway qcow2 on top, or NULL */
 };
 
 /* How long qemu-nbd may take to connect a device. */
@@ -273,12 +274,38 @@ static void push_layer(struct strv *argv, size_t i, const char *path,
 }
 
 /*
+ * --blockdev arguments for a writable qcow2 overlay on top of the
+ * read-only chain ("l0"): writes land in the overlay file only.
+ */
+static void push_overlay(struct strv *argv, const char *path)
+{
+	struct json_object *file = json_object_new_object();
+	struct json_object *ov = json_object_new_object();
+
+	json_put_str(file, "driver", "file");
+	json_put_str(file, "node-name", "ovf");
+	json_put_str(file, "filename", path);
+	json_put_str(ov, "driver", "qcow2");
+	json_put_str(ov, "node-name", "ov");
+	json_put_str(ov, "file", "ovf");
+	json_put_str(ov, "backing", "l0");
+	strv_push(argv, "--blockdev");
+	strv_push(argv, json_object_to_json_string_ext(file,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	strv_push(argv, "--blockdev");
+	strv_push(argv, json_object_to_json_string_ext(ov,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(file);
+	json_object_put(ov);
+}
+
+/*
  * Start qemu-storage-daemon with the image's chain spelled out node by
  * node (so qemu opens exactly the files avbatch checked) and a read-only
  * FUSE export of the top layer.
  */
 static int attach_qsd(struct attach *a, const struct image *img,
-		      const char *workdir, char **cause)
+		      const char *workdir, const char *name, char **cause)
 {
 	struct json_object *exp = json_object_new_object();
 	struct strv argv = { 0 };
@@ -290,8 +317,9 @@ static int attach_qsd(struct attach *a, const struct image *img,
 		*cause = xstrdup("qemu-storage-daemon not found in PATH");
 		goto done;
 	}
-	a->export = xasprintf("%s/view", workdir);
-	a->log = xasprintf("%s/qemu.log", workdir);
+	a->export = xasprintf("%s/%s", workdir, name);
+	a->log = xasprintf("%s/%s.log", workdir, a->overlay ? "overlay" :
+			   "qemu");
 	fd = open(a->export, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 		  O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -309,11 +337,14 @@ static int attach_qsd(struct attach *a, const struct image *img,
 		push_layer(&argv, i, img->backing.v[i - 1],
 			   img->backing_fmt.v[i - 1], i < img->backing.n);
 	push_layer(&argv, 0, img->path, img->format, img->backing.n > 0);
+	if (a->overlay)
+		push_overlay(&argv, a->overlay);
 	json_put_str(exp, "type", "fuse");
 	json_put_str(exp, "id", "view");
-	json_put_str(exp, "node-name", "l0");
+	json_put_str(exp, "node-name", a->overlay ? "ov" : "l0");
 	json_put_str(exp, "mountpoint", a->export);
-	json_object_object_add(exp, "writable", json_object_new_boolean(0));
+	json_object_object_add(exp, "writable",
+			       json_object_new_boolean(a->overlay != NULL));
 	json_put_str(exp, "allow-other", "off");
 	strv_push(&argv, "--export");
 	strv_push(&argv, json_object_to_json_string_ext(exp,
@@ -474,11 +505,53 @@ int mount_attach(const struct image *img, const char *workdir,
 		free(a->log);
 		free(*cause);
 		a->nbd = a->log = *cause = NULL;
-		r = attach_qsd(a, img, workdir, cause);
+		r = attach_qsd(a, img, workdir, "view", cause);
 		if (r < 0)
 			goto fail;
 	}
 done:
+	*out = a;
+	return 0;
+fail:
+	mount_detach(a);
+	return r;
+}
+
+/* An empty qcow2 of the image's size (its backing is set at open). */
+static int create_overlay(const char *path, uint64_t size, char **cause)
+{
+	char *sz = xasprintf("%llu", (unsigned long long)size);
+	const char *argv[] = {
+		"qemu-img", "create", "-q", "-f", "qcow2", path, sz, NULL
+	};
+	struct buf b = { 0 };
+	int r;
+
+	r = proc_capture(argv, 60, &b, cause);
+	buf_release(&b);
+	free(sz);
+	return r;
+}
+
+int mount_attach_overlay(const struct image *img, const char *workdir,
+			 struct attach **out, char **cause)
+{
+	struct attach *a = xcalloc(1, sizeof(*a));
+	int r;
+
+	a->lock_fd = -1;
+	a->overlay = xasprintf("%s/overlay.qcow2", workdir);
+	r = create_overlay(a->overlay, img->virtual_size, cause);
+	if (r < 0) {
+		char *c = *cause;
+
+		*cause = xasprintf("cannot create an overlay: %s", c);
+		free(c);
+		goto fail;
+	}
+	r = attach_qsd(a, img, workdir, "rwview", cause);
+	if (r < 0)
+		goto fail;
 	*out = a;
 	return 0;
 fail:
@@ -501,8 +574,11 @@ void mount_detach(struct attach *a)
 		end_helper(a->qsd, a->export);
 	if (a->export)
 		unlink(a->export);
+	if (a->overlay)
+		unlink(a->overlay);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
+	free(a->overlay);
 	free(a->view);
 	free(a->export);
 	free(a->nbd);
@@ -516,12 +592,12 @@ void mount_detach(struct attach *a)
  * fd, on failure) lets go.  Returns the open device fd.
  */
 static int loop_attach(const char *view, uint64_t offset, uint64_t size,
-		       char **dev, char **cause)
+		       bool rw, char **dev, char **cause)
 {
 	struct loop_config cfg;
 	int ctl, bfd, lfd = -1, r = 0;
 
-	bfd = open(view, O_RDONLY | O_CLOEXEC);
+	bfd = open(view, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (bfd < 0) {
 		*cause = xasprintf("cannot open '%s': %s", view,
 				   strerror(errno));
@@ -538,7 +614,7 @@ static int loop_attach(const char *view, uint64_t offset, uint64_t size,
 	cfg.fd = (uint32_t)bfd;
 	cfg.info.lo_offset = offset;
 	cfg.info.lo_sizelimit = size;
-	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+	cfg.info.lo_flags = (rw ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
 	snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "avbatch:%s",
 		 view);
 	for (int tries = 0; tries < 64; tries++) {
@@ -550,7 +626,8 @@ static int loop_attach(const char *view, uint64_t offset, uint64_t size,
 			break;
 		}
 		path = xasprintf("/dev/loop%d", n);
-		lfd = open(path, O_RDONLY | O_CLOEXEC);
+		/* The kernel makes a loop opened read-only read-only. */
+		lfd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		if (lfd >= 0 && ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
 			*dev = path;
 			r = 0;
@@ -571,6 +648,12 @@ static int loop_attach(const char *view, uint64_t offset, uint64_t size,
 done:
 	close(bfd);
 	return lfd >= 0 ? lfd : r;
+}
+
+int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
+	       char **cause)
+{
+	return loop_attach(view, offset, size, false, dev, cause);
 }
 
 static int mount_kernel(const char *dev, const struct fs *fs,
@@ -595,10 +678,14 @@ static int mount_kernel(const char *dev, const struct fs *fs,
 	if (r != 0) {
 		char msg[1024] = "";
 
+		int e = mnt_context_syscall_called(cxt) ?
+			mnt_context_get_syscall_errno(cxt) : 0;
+
 		mnt_context_get_excode(cxt, r, msg, sizeof(msg));
 		*cause = xasprintf("mount failed: %s", *msg ? msg :
-			strerror(mnt_context_get_syscall_errno(cxt)));
-		r = -EIO;
+			strerror(e));
+		/* EROFS: the driver wants to write (replay a log). */
+		r = e == EROFS ? -EROFS : -EIO;
 	}
 	mnt_free_context(cxt);
 	return r;
@@ -715,7 +802,12 @@ int mount_fs(const char *view, const struct fs *fs, const char *target,
 				   strerror(errno));
 		goto fail;
 	}
-	lfd = loop_attach(view, fs->offset, fs->size, &dev, cause);
+	/*
+	 * A journal is replayed only into a throwaway overlay's view: the
+	 * kernel replays it on a writable device, and the mount stays ro.
+	 */
+	lfd = loop_attach(view, fs->offset, fs->size, fs->plan.replay, &dev,
+			  cause);
 	if (lfd < 0) {
 		r = lfd;
 		goto fail;

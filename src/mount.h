@@ -28,12 +28,29 @@ int mount_check_in_use(const char *path, char **cause);
  */
 int mount_attach(const struct image *img, const char *workdir,
 		 struct attach **out, char **cause);
+/*
+ * A writable view of img for journal replay: qemu-storage-daemon with a
+ * throwaway qcow2 overlay in workdir on top of the read-only chain, so
+ * every write lands in the overlay (removed by mount_detach) and the image
+ * stays byte-identical.
+ */
+int mount_attach_overlay(const struct image *img, const char *workdir,
+			 struct attach **out, char **cause);
 const char *mount_attach_view(const struct attach *a);
 void mount_detach(struct attach *a);
 
 /*
+ * A read-only loop device over [offset, offset+size) of view, for programs
+ * that read block devices (LVM's report tools).  Returns its open fd: the
+ * device goes away when that fd is closed.  *dev is its name.
+ */
+int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
+	       char **cause);
+
+/*
  * Mount one file system of a view at target (created 0700) through a
- * read-only loop device, with fs->plan.  Returns 0 or -errno with *cause
+ * read-only loop device, with fs->plan (a writable one when the plan
+ * replays a journal: view must then be an overlay's).  Returns 0 or -errno with *cause
  * holding the driver's message.
  */
 int mount_fs(const char *view, const struct fs *fs, const char *target,

@@ -9,6 +9,20 @@
 #include "report.h"
 #include "util.h"
 
+void report_put_lvm(struct json_object *o, const struct fs *fs)
+{
+	struct json_object *l;
+
+	if (!fs->vg)
+		return;
+	l = json_object_new_object();
+	json_put_str(l, "vg", fs->vg);
+	json_put_str(l, "lv", fs->lv);
+	json_put_str(l, "vg_uuid", fs->vg_uuid);
+	json_put_str(l, "lv_uuid", fs->lv_uuid);
+	json_put_obj(o, "lvm", l);
+}
+
 static struct json_object *fs_json(const struct fs *fs,
 				   const struct fs_result *res)
 {
@@ -29,8 +43,13 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_str(o, "uuid", fs->uuid);
 	json_put_int(o, "offset", (int64_t)fs->offset);
 	json_put_int(o, "size", (int64_t)fs->size);
+	report_put_lvm(o, fs);
 	json_put_str(o, "status", res->status);
 	json_put_str(o, "reason", res->reason);
+	json_object_object_add(o, "journal_replayed",
+			       json_object_new_boolean(res->journal_replayed));
+	if (fs->plan.warning)
+		json_put_str(o, "warning", fs->plan.warning);
 	if (!fs->plan.skip) {
 		json_put_str(o, "driver", fs->plan.driver);
 		json_put_str(o, "options", fs->plan.options);
@@ -135,6 +154,8 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	static const char *const statuses[] = { "scanned", "skipped" };
 	struct json_object *files = json_get(x, "files");
 	struct json_object *reasons = json_get(files, "skipped_reasons");
+	struct json_object *lvm = json_get(x, "lvm");
+	struct json_object *replayed = json_get(x, "journal_replayed");
 	const char *reason = json_get_str(x, "reason");
 
 	res->status = one_of(json_get_str(x, "status"), statuses,
@@ -147,6 +168,15 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	fs->label = get_bytes(x, "label", "label_b64", NULL);
 	fs->offset = (uint64_t)json_get_int(x, "offset", 0);
 	fs->size = (uint64_t)json_get_int(x, "size", 0);
+	if (lvm) {
+		fs->vg = dup_or_null(json_get_str(lvm, "vg"));
+		fs->lv = dup_or_null(json_get_str(lvm, "lv"));
+		fs->vg_uuid = dup_or_null(json_get_str(lvm, "vg_uuid"));
+		fs->lv_uuid = dup_or_null(json_get_str(lvm, "lv_uuid"));
+	}
+	fs->plan.warning = dup_or_null(json_get_str(x, "warning"));
+	res->journal_replayed = replayed &&
+				json_object_get_boolean(replayed);
 	res->reason = dup_or_null(reason);
 	if (res->status == statuses[1]) {
 		fs->plan.skip = xstrdup(reason ? reason : "skipped");
@@ -367,14 +397,19 @@ void report_print_text(const struct job *j, FILE *out)
 			const struct fs *fs = &t->img->fs[k];
 			const struct fs_result *r = &t->fsr[k];
 
-			fprintf(out, "  %-6s %-8s %-8s", fs->id,
+			fprintf(out, "  %-10s %-8s %-8s", fs->id,
 				fs->type ? fs->type : "-", r->status);
 			if (!strcmp(r->status, "scanned"))
 				fprintf(out, " %llu files",
 					(unsigned long long)r->scanned);
 			if (r->reason)
 				fprintf(out, " (%s)", r->reason);
+			if (r->journal_replayed)
+				fputs(" [journal replayed]", out);
 			fputc('\n', out);
+			if (fs->plan.warning)
+				fprintf(out, "  %-10s warning: %s\n", "",
+					fs->plan.warning);
 		}
 		for (size_t k = 0; k < t->ndet; k++) {
 			fprintf(out, "  FOUND %s:", t->det[k].fs);

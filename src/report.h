@@ -24,6 +24,9 @@ struct json_object *report_target(const struct target *t);
 int report_target_restore(struct target *t, struct json_object *o,
 			  struct scanner *const *engines, size_t nengines);
 
+/* Add an LVM logical volume's names and UUIDs to a file system's JSON. */
+void report_put_lvm(struct json_object *o, const struct fs *fs);
+
 /* Print bytes for a terminal: control and non-UTF-8 bytes escaped. */
 void report_print_safe(FILE *out, const char *s, size_t n);
 

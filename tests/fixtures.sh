@@ -10,6 +10,12 @@
 #                     bare.raw,gpt20.raw,luks.raw,trunc.qcow2}, DIR/expect.detections,
 #                     DIR/expect.fs; sets the array FX_IMAGES (absolute paths).
 #   fx_demo DIR       DIR/demo-gpt.qcow2, DIR/demo-mbr.raw, DIR/sigs/; sets FX_IMAGES.
+#   fx_lvm DIR        DIR/lvm.raw: MBR, ext2 /boot and an LVM PV with VG vg0
+#                     (LVs root with EICAR, data in two pieces, swap); sets FX_IMAGES.
+#   fx_unclean DIR    DIR/unclean.raw (ext4), DIR/unclean-xfs.raw: the newest
+#                     file (an EICAR) only in the journal/log, as after a crash.
+#   fx_special DIR    DIR/hiber.raw: a hibernated NTFS, an LDM partition and an
+#                     MD RAID member.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -664,4 +670,167 @@ fx_engine() {
 		printf '[result]\nclean = 0\ndetection = ^(.*): ([^ ]+) FOUND$\n'
 		printf 'detection_path = 1\ndetection_threat = 2\n'
 	} >"$dir/$name.ini" && chmod 0644 "$dir/$name.ini"
+}
+
+# ---------------------------------------------------------------- lvm
+
+# LVM's tools, kept off the host's LVM: only the named device, no
+# activation (no device-mapper), no hints, backups or archives.
+_FX_LVM_CONFIG='global { activation = 0 } backup { backup = 0 archive = 0 } devices { hints = "none" use_devicesfile = 0 obtain_device_list_from_udev = 0 }'
+
+# _fx_lvm DEV CMD [ARG...]: run an LVM command restricted to DEV.
+_fx_lvm() {
+	local dev=$1 cmd=$2
+	shift 2
+	LVM_SUPPRESS_FD_WARNINGS=1 _fx_run "$cmd" --devices "$dev" \
+		--config "$_FX_LVM_CONFIG" "$@"
+}
+
+# fx_lvm DIR: DIR/lvm.raw, a 96 MiB raw disk with an MBR: p1 ext2 "boot"
+# (/boot/grub/grub.cfg), p2 (type 8e) an LVM2 PV holding VG vg0 with the
+# LVs root (32 MiB ext4, /home/alice/eicar.com planted), data (8 MiB in
+# two non-adjacent extents, left empty) and swap (8 MiB).  Built on a loop
+# device over p2 with the LVs never activated; each file system is made in
+# a file and copied to the LV's extents.  Sets FX_IMAGES.
+fx_lvm() {
+	local dir=$1 raw r loop= rc=1 off size pe ext seg
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	raw=$dir/lvm.raw
+	_fx_newdisk "$raw" 96 "label: dos
+size=8MiB, type=83
+type=8e" || { _fx_end; return 1; }
+	r=$(_fx_tree boot) &&
+	_fx_file "$r/boot/grub/grub.cfg" "set root=(lvm/vg0-root)" &&
+	_fx_part "$raw" 1 ext2 boot "$r" &&
+	_fx_partinfo "$raw" 2 || { _fx_end; return 1; }
+	off=$_FX_POFF size=$_FX_PSIZE
+	loop=$(losetup -f --show -o "$off" --sizelimit "$size" -- "$raw" 2>>"$_FX_LOG") ||
+		{ _fx_err "losetup failed"; _fx_end; return 1; }
+	{
+		_fx_lvm "$loop" pvcreate -y "$loop" &&
+		_fx_lvm "$loop" vgcreate vg0 "$loop" &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n root -L 32M vg0 &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n data -L 4M vg0 &&
+		_fx_lvm "$loop" lvcreate -an -Zn -Wn -y -n swap -L 8M vg0 &&
+		_fx_lvm "$loop" lvextend -y -L 8M vg0/data &&
+		pe=$(LVM_SUPPRESS_FD_WARNINGS=1 pvs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --units b --nosuffix -o pe_start "$loop" 2>>"$_FX_LOG") &&
+		ext=$(LVM_SUPPRESS_FD_WARNINGS=1 vgs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --units b --nosuffix -o vg_extent_size vg0 2>>"$_FX_LOG") &&
+		seg=$(LVM_SUPPRESS_FD_WARNINGS=1 lvs --devices "$loop" --config "$_FX_LVM_CONFIG" \
+			--readonly --noheadings --segments -o lv_name,seg_start_pe,devices vg0 2>>"$_FX_LOG")
+	} && rc=0
+	losetup -d "$loop" 2>>"$_FX_LOG"
+	[ "$rc" = 0 ] || { _fx_err "cannot build the volume group"; _fx_end; return 1; }
+	printf '%s\n' "$seg" >>"$_FX_LOG"
+	pe=${pe//[[:space:]]/} ext=${ext//[[:space:]]/}
+	# root: extents 0-7 of the PV; data: extents 8 and 11; swap: 9-10.
+	r=$(_fx_tree lvroot) &&
+	_fx_linux_clean "$r" lvm-01 &&
+	_fx_put_eicar "$r/home/alice/eicar.com" &&
+	_fx_mkfs ext4 "$_FX_WORK/lv.fs" 32M root "$r" &&
+	_fx_run dd if="$_FX_WORK/lv.fs" of="$raw" bs=64K conv=notrunc,sparse \
+		oflag=seek_bytes seek=$((off + pe)) status=none &&
+	_fx_mkfs swap "$_FX_WORK/lv.fs" 8M swap "" &&
+	_fx_run dd if="$_FX_WORK/lv.fs" of="$raw" bs=64K conv=notrunc,sparse \
+		oflag=seek_bytes seek=$((off + pe + 9 * ext)) status=none &&
+	rm -f -- "$_FX_WORK/lv.fs" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$raw")
+}
+
+# ---------------------------------------------------------------- journal
+
+_FX_UNCLEAN='
+set -u
+type=$1 img=$2 copy=$3 mnt=$4 eicar=$5
+cleanup() { if mountpoint -q "$mnt"; then umount "$mnt" || umount -l "$mnt"; fi; }
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
+opts=loop
+[ "$type" = ext4 ] && opts=loop,commit=600
+mount -t "$type" -o "$opts" "$img" "$mnt" || exit 1
+mkdir -p "$mnt/home/alice/new" || exit 1
+cp "$eicar" "$mnt/home/alice/new/eicar.com" || exit 1
+sync "$mnt/home/alice/new/eicar.com" "$mnt/home/alice/new" "$mnt/home/alice" || exit 1
+cp --sparse=always "$img" "$copy" || exit 1
+umount "$mnt" || exit 1
+'
+
+# fx_unclean DIR: DIR/unclean.raw, a 32 MiB whole-disk ext4 left as by a
+# crash: /home/alice/new/eicar.com was written and fsync'ed (with its
+# directories) and the image copied while still mounted, so the file lives
+# only in the journal.  Checks that dumpe2fs shows needs_recovery and that
+# debugfs (which ignores the journal) does not list it.  DIR/unclean-xfs.raw:
+# the same on a 300 MiB xfs (its log dirty).  Sets FX_IMAGES.
+fx_unclean() {
+	local dir=$1 r mnt i
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree unclean) &&
+	_fx_linux_clean "$r" unclean-01 &&
+	_fx_file "$r/home/alice/notes.txt" "clean" &&
+	_fx_mkfs ext4 "$_FX_WORK/clean.fs" 32M root "$r" &&
+	fx_eicar "$_FX_WORK/eicar.com" || { _fx_end; return 1; }
+	mnt=$_FX_WORK/mnt
+	mkdir -p -- "$mnt" &&
+	printf '%s' "$_FX_UNCLEAN" >"$_FX_WORK/unclean.sh" &&
+	_fx_run unshare -m --propagation private -- bash "$_FX_WORK/unclean.sh" \
+		ext4 "$_FX_WORK/clean.fs" "$dir/unclean.raw" "$mnt" "$_FX_WORK/eicar.com" &&
+	_fx_mkfs xfs "$_FX_WORK/clean-xfs.fs" 300M srv "$r" &&
+	_fx_run unshare -m --propagation private -- bash "$_FX_WORK/unclean.sh" \
+		xfs "$_FX_WORK/clean-xfs.fs" "$dir/unclean-xfs.raw" "$mnt" "$_FX_WORK/eicar.com" ||
+		{ _fx_end; return 1; }
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(losetup -j "$_FX_WORK/clean.fs" 2>/dev/null)$(losetup -j "$_FX_WORK/clean-xfs.fs" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	if ! dumpe2fs -h "$dir/unclean.raw" 2>>"$_FX_LOG" | grep -q '^Filesystem features:.*needs_recovery'; then
+		_fx_err "unclean.raw does not need recovery"; _fx_end; return 1
+	fi
+	if debugfs -R 'ls -l /home/alice' "$dir/unclean.raw" 2>>"$_FX_LOG" | grep -q ' new *$'; then
+		_fx_err "unclean.raw lists the new directory without its journal"; _fx_end; return 1
+	fi
+	_fx_end
+	FX_IMAGES=("$dir/unclean.raw" "$dir/unclean-xfs.raw")
+}
+
+# ---------------------------------------------------------------- special
+
+# fx_special DIR: DIR/hiber.raw, a 24 MiB raw disk with an MBR: p1 NTFS
+# "Windows" as Windows leaves it when it hibernates or shuts down with Fast
+# Startup (/hiberfil.sys starting with "HIBR"), holding
+# /Users/Eve/eicar.com; p2 (type 0x42) a Windows dynamic disk (LDM)
+# partition; p3 (type 0xfd) an MD RAID member: an md 0.90 superblock
+# header (magic, version 0.90) where md puts it, 64 KiB before the
+# partition's last 64 KiB boundary, which is all libblkid reads (no mdadm
+# array can be made without the kernel's md).  Sets FX_IMAGES.
+fx_special() {
+	local dir=$1 raw r sb
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	raw=$dir/hiber.raw
+	_fx_newdisk "$raw" 24 "label: dos
+size=12MiB, type=7
+size=4MiB, type=42
+size=4MiB, type=fd" || { _fx_end; return 1; }
+	r=$(_fx_tree hiber) &&
+	_fx_put_eicar "$r/Users/Eve/eicar.com" &&
+	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
+	{ printf 'HIBR'; head -c 8188 /dev/zero; } >"$r/hiberfil.sys" &&
+	_fx_part "$raw" 1 ntfs Windows "$r" &&
+	_fx_partinfo "$raw" 3 || { _fx_end; return 1; }
+	sb=$((_FX_POFF + (_FX_PSIZE & ~65535) - 65536))
+	printf '\xfc\x4e\x2b\xa9\x00\x00\x00\x00\x5a\x00\x00\x00' |
+		dd of="$raw" bs=1 seek="$sb" conv=notrunc status=none ||
+		{ _fx_err "cannot write the md superblock"; _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$raw")
 }
