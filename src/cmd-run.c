@@ -261,7 +261,7 @@ int cmd_run(int argc, char **argv)
 	bool max_set = false;
 	struct engine **engines = NULL;
 	size_t nengines = 0;
-	bool host_mounts = false;
+	bool host_mounts = false, report_failed = false;
 	struct job *j = NULL;
 	char *cause = NULL;
 	int c, r = 2;
@@ -412,7 +412,8 @@ int cmd_run(int argc, char **argv)
 
 	job_run(j);
 
-	if (report && report_write(j, report) < 0)
+	report_failed = report && report_write(j, report) < 0;
+	if (report_failed)
 		msg_info("cannot write the report '%s': %s", report,
 			 strerror(errno));
 	{
@@ -427,7 +428,8 @@ int cmd_run(int argc, char **argv)
 	} else if (verbosity >= 0) {
 		report_print_text(j, stdout);
 	}
-	r = job_exit_code(j);
+	/* A report that could not be written is not a clean run. */
+	r = report_failed ? 2 : job_exit_code(j);
 	goto done;
 fail:
 	fprintf(stderr, "avbatch: %s\n", cause);

@@ -439,6 +439,27 @@ static void plan_replay(int fd, struct fs *fs)
 }
 
 /* Probe one file system with libblkid at [offset, offset+size) of fd. */
+/*
+ * Does a range without a file system hold nothing (zeros where sampled:
+ * its start and 16 places across it)?  Data there is something avbatch
+ * cannot read, not an empty partition.
+ */
+static bool looks_blank(int fd, uint64_t off, uint64_t size)
+{
+	unsigned char b[4096];
+
+	for (int i = 0; i <= 16 && size; i++) {
+		uint64_t at = i ? off + (size - 1) / 16 * (uint64_t)(i - 1) :
+			      off;
+		ssize_t n = pread(fd, b, sizeof(b), (off_t)at);
+
+		for (ssize_t k = 0; k < n; k++)
+			if (b[k])
+				return false;
+	}
+	return true;
+}
+
 static void probe_fs(int fd, struct fs *fs)
 {
 	blkid_probe pr = blkid_new_probe();
@@ -479,6 +500,13 @@ static void probe_fs(int fd, struct fs *fs)
 	}
 	if (r == 0)
 		plan_replay(fd, fs);
+	if (r == 1 && !fs->boot_code &&
+	    !looks_blank(fd, fs->offset, fs->size)) {
+		free(fs->plan.skip);
+		fs->plan.skip = xstrdup("no known file system, but data: "
+					"nothing avbatch can read");
+		fs->plan.uncovered = true;
+	}
 	if (r == -2) {
 		free(fs->plan.skip);
 		fs->plan.skip = xstrdup("ambiguous: signatures of several "
@@ -533,6 +561,27 @@ static int has_table(int fd, uint64_t size, bool *yes)
 	}
 	blkid_free_probe(pr);
 	return r;
+}
+
+/*
+ * Partitions that hold boot code or nothing, by design: BIOS boot (GRUB's
+ * core image), Microsoft reserved, PReP.
+ */
+static bool is_boot_code(const struct fdisk_parttype *t)
+{
+	static const char *const guids[] = {
+		"21686148-6449-6E6F-744E-656564454649",
+		"E3C9E316-0B5C-4DB8-817D-F92DF00215AE",
+		"9E1A2D38-C612-4316-AA26-8B49521E5A8B",
+	};
+	const char *guid = t ? fdisk_parttype_get_string(t) : NULL;
+
+	if (!t)
+		return false;
+	for (size_t i = 0; guid && i < ARRAY_SIZE(guids); i++)
+		if (!strcasecmp(guid, guids[i]))
+			return true;
+	return !guid && fdisk_parttype_get_code(t) == 0x41;
 }
 
 /* Windows dynamic disks: MBR type 0x42, GPT LDM metadata and data. */
@@ -596,6 +645,7 @@ static int read_partitions(struct image *img, const char *view,
 		fs = add_fs(img, xasprintf("p%zu",
 			fdisk_partition_get_partno(pa) + 1), off, len);
 		fs->ldm = is_ldm(fdisk_partition_get_type(pa));
+		fs->boot_code = is_boot_code(fdisk_partition_get_type(pa));
 	}
 done:
 	fdisk_free_iter(itr);

@@ -35,6 +35,7 @@ struct fs {
 	uint64_t offset, size;	/* bytes, in the image's raw view */
 	char *type, *label, *uuid;
 	bool ldm;		/* a Windows dynamic disk (LDM) partition */
+	bool boot_code;		/* a boot loader's partition, never a file system */
 	struct fs_plan plan;
 };
 

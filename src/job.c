@@ -469,6 +469,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 			     const struct image_map *map, const char *workdir)
 {
 	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
+	char *cause = NULL;
 
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs *fs = &t->img->fs[k];
@@ -489,6 +490,12 @@ static void scan_filesystems(struct job *j, struct target *t,
 
 		if (fws[k].walked && fs_gate(j, t, res))
 			fs_scan(j, t, k, workdir, &fws[k]);
+		if (fws[k].walked && (mount_attach_check(a, &cause) < 0 ||
+				      mount_attach_check(*rw, &cause) < 0)) {
+			fs_fail(res, "error", cause);
+			cause = NULL;
+			res->uncovered = true;
+		}
 		fs_work_release(&fws[k]);
 		if (t->img->fs[k].plan.skip)
 			continue;

@@ -101,13 +101,21 @@ static int check_in_use_fd(int fd, const char *path, char **cause)
 /* Open an image read-only, refusing it if a writer holds it: fd or -errno. */
 static int open_unused(const char *path, char **cause)
 {
+	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking: a FIFO named as an image must not hang the batch. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		*cause = xasprintf("cannot open '%s': %s", path,
 				   strerror(errno));
 		return -errno;
+	}
+	if (fstat(fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		*cause = xasprintf("'%s' is not a disk image file", path);
+		close(fd);
+		return -EINVAL;
 	}
 	r = check_in_use_fd(fd, path, cause);
 	if (r < 0) {
@@ -557,6 +565,16 @@ int mount_attach_overlay(const struct image *img, const char *workdir,
 fail:
 	mount_detach(a);
 	return r;
+}
+
+int mount_attach_check(struct attach *a, char **cause)
+{
+	if (!a || a->qsd <= 0 || proc_try_reap(a->qsd, NULL) == 0)
+		return 0;
+	a->qsd = 0;
+	*cause = xasprintf("%s, which served the image, died during the scan",
+			   a->nbd ? "qemu-nbd" : "qemu-storage-daemon");
+	return -EIO;
 }
 
 const char *mount_attach_view(const struct attach *a)

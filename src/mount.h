@@ -36,6 +36,12 @@ int mount_attach(const struct image *img, const char *workdir,
  */
 int mount_attach_overlay(const struct image *img, const char *workdir,
 			 struct attach **out, char **cause);
+/*
+ * Is the program serving the attached image still there?  0, or -EIO with
+ * *cause once it has died (what was read since may not be the image).
+ */
+int mount_attach_check(struct attach *a, char **cause);
+
 const char *mount_attach_view(const struct attach *a);
 void mount_detach(struct attach *a);
 
