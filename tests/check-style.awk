@@ -40,7 +40,7 @@ BEGIN {
 	instead["accept"] = "accept4(fd, addr, len, SOCK_CLOEXEC)"
 	instead["mkstemp"] = "mkostemp(tmpl, O_CLOEXEC)"
 	instead["mkstemps"] = "mkostemps(tmpl, n, O_CLOEXEC)"
-	instead["creat"] = "open(path, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode)"
+	instead["creat"] = "open() with O_CREAT|O_TRUNC|O_CLOEXEC"
 	instead["epoll_create"] = "epoll_create1(EPOLL_CLOEXEC)"
 	instead["inotify_init"] = "inotify_init1(IN_CLOEXEC)"
 	split("system popen sprintf strcpy strcat strtok atoi gets", b, " ")
@@ -157,7 +157,8 @@ function check_file(file,    l, s, rest, off, name, pre, col, args) {
 	for (l = 1; l <= nlines; l++) {
 		s = bare[l]
 		off = 0
-		while (match(substr(s, off + 1), /[A-Za-z_][A-Za-z0-9_]*[ \t]*\(/)) {
+		while (match(substr(s, off + 1),
+			     /[A-Za-z_][A-Za-z0-9_]*[ \t]*\(/)) {
 			col = off + RSTART
 			name = substr(s, col, RLENGTH)
 			off = col + RLENGTH - 1
@@ -180,8 +181,8 @@ function check_file(file,    l, s, rest, off, name, pre, col, args) {
 			args = call_args(l, off)
 			if (name == "fopen") {
 				if (!fopen_ok(args))
-					report(file, l, "fopen() without \"e\" " \
-					       "(close-on-exec) in its mode")
+					report(file, l, "fopen() without " \
+					       "\"e\" (close-on-exec) in its mode")
 			} else if (name == "fcntl") {
 				if (args ~ /F_DUPFD([^_A-Za-z0-9]|$)/)
 					report(file, l, "fcntl(F_DUPFD): use " \

@@ -1,4 +1,4 @@
-/* fuzz-json.c - libFuzzer target: the JSON writer, round-tripped through json-c */
+/* fuzz-json.c - libFuzzer target: the JSON writer, read back by json-c */
 #include "config.h"
 
 #include <stdbool.h>
