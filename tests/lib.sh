@@ -73,8 +73,6 @@ _lib_cleanup() {
 	_AT_EXIT_ARGV=() _AT_EXIT_LEN=()
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		_lib_sanitizer_reports
-	fi
-	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		if [ -n "${AVBATCH_TEST_KEEP:-}" ]; then
 			echo "lib.sh: keeping $T" >&2
 		else
