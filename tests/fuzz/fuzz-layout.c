@@ -13,6 +13,27 @@
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__asan_default_options(void);
+const char *__lsan_default_suppressions(void);
+
+/*
+ * libfdisk 2.38.1 (Debian 12) leaks the sector buffer of an extended
+ * partition table (EBR) it cannot read: dos.c read_pte() attaches it to
+ * the pte past nparts_max, which dos_deinit() does not free (upstream now
+ * frees every pte).  Input: corpus-layout/mbr-ebr-beyond-end.img.  Only
+ * leaks made inside fdisk_assign_device()'s probing are suppressed; a
+ * context, table or iterator avbatch forgot would still be reported.  The
+ * suppression needs whole stacks: libfdisk has no frame pointers.
+ */
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:fdisk_assign_device\n";
+}
 
 #define CHECK(c)	do { if (!(c)) { \
 	fprintf(stderr, "fuzz-layout: check failed: %s (line %d)\n", #c, \
