@@ -400,7 +400,7 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		*cause = xasprintf("%s not found in PATH", argv[0]);
 		return r;
 	}
-	fd = mkstemp(tmpl);
+	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		*cause = xasprintf("cannot create a temporary file: %s",

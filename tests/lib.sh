@@ -43,6 +43,24 @@ at_exit() {
 	_AT_EXIT_ARGV+=("$@")
 }
 
+_lib_sanitized=0	# set to 1 when a sanitizer report was found
+
+# _lib_sanitizer_reports: show every ASan/UBSan/LSan report written under
+# $T (see ASAN_OPTIONS below) as a diagnostic and bail out: a report
+# anywhere in the test fails it, whatever the test's own checks said.
+_lib_sanitizer_reports() {
+	local f found=
+	for f in "$T"/.sanitizer.*; do
+		[ -s "$f" ] || continue
+		found=1
+		diag "sanitizer report $f:"
+		head -n 60 -- "$f" | sed 's/^/#   | /'
+	done
+	[ -n "$found" ] || return 0
+	_lib_sanitized=1
+	printf 'Bail out! sanitizer report (see above)\n'
+}
+
 _lib_cleanup() {
 	[ "$_lib_cleaned" = 0 ] || return 0
 	_lib_cleaned=1
@@ -54,6 +72,7 @@ _lib_cleanup() {
 	done
 	_AT_EXIT_ARGV=() _AT_EXIT_LEN=()
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		_lib_sanitizer_reports
 		if [ -n "${AVBATCH_TEST_KEEP:-}" ]; then
 			echo "lib.sh: keeping $T" >&2
 		else
@@ -70,6 +89,7 @@ _lib_cleanup() {
 _lib_on_exit() {
 	local rc=$?
 	_lib_cleanup
+	[ "$_lib_sanitized" = 0 ] || [ "$rc" != 0 ] || rc=1
 	exit "$rc"
 }
 
@@ -92,6 +112,15 @@ T=$(mktemp -d "${TMPDIR:-/var/tmp}/avbatch-test.XXXXXXXX") || {
 	exit 99
 }
 export T
+
+# Sanitizer builds (./configure --enable-sanitizers): every report goes to
+# a file under $T, not to the stderr that tests capture and compare, and
+# fails the test when it ends (_lib_sanitizer_reports).  avbatch's children
+# get its whitelisted environment, so only avbatch itself and what the
+# test runs directly read these; uninstrumented programs ignore them.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:exitcode=86:log_path=$T/.sanitizer"
+UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:log_path=$T/.sanitizer"
+export ASAN_OPTIONS UBSAN_OPTIONS
 
 # Tests are hermetic: no verdict cache shared between runs unless a test
 # asks for one (--cache FILE).  $AVBATCH runs the binary with a test
