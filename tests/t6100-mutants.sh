@@ -11,6 +11,13 @@
 need_root
 need_cmd clamscan jq mkfs.ext4 mkfs.vfat mcopy sfdisk qemu-img
 
+# Sanitizer builds: libfdisk 2.38 (Debian 12) leaks 512 bytes inside
+# fdisk_assign_device for an extended partition past the end of the disk
+# (fixed upstream); a mutant can make one.  Not avbatch's leak.
+printf 'leak:fdisk_assign_device\n' >"$T/lsan.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T/lsan.supp"
+export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
+
 SEED=${MUTANT_SEED:-$(date +%s)}
 N=${MUTANTS:-16}	# of each format
 plan 6
