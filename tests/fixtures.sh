@@ -656,6 +656,27 @@ _fx_hostile_has() {
 	esac
 }
 
+# fx_hold IMAGE FORMAT EXPORT: open IMAGE for writing the way a running VM
+# does (a qemu-storage-daemon with a writable FUSE export at the file EXPORT,
+# which also lets a test write into the image); its pid in FX_HOLD_PID, and
+# it is killed when the test exits.  Fails if the export does not appear.
+fx_hold() {
+	local img=$1 fmt=$2 exp=$3
+	: >"$exp" || return 1
+	qemu-storage-daemon \
+		--blockdev "{\"driver\":\"file\",\"node-name\":\"f\",\"filename\":\"$img\"}" \
+		--blockdev "{\"driver\":\"$fmt\",\"node-name\":\"d\",\"file\":\"f\"}" \
+		--export "{\"type\":\"fuse\",\"id\":\"e\",\"node-name\":\"d\",\"mountpoint\":\"$exp\",\"writable\":true}" \
+		>>"$_FX_LOG" 2>&1 &
+	FX_HOLD_PID=$!
+	at_exit kill "$FX_HOLD_PID"
+	for _ in $(seq 100); do
+		grep -q " $exp " /proc/self/mountinfo && return 0
+		sleep 0.1
+	done
+	_fx_err "qemu-storage-daemon did not export $img"
+}
+
 # fx_engine DIR NAME PROGRAM [FLAGS]: a minimal descriptor DIR/NAME.ini for a
 # test engine that takes a file list and prints "<path>: <threat> FOUND",
 # with signal pause/resume/stop.  (0644, as root requires.)

@@ -108,20 +108,12 @@ is "$(recalled "$T/r8.json") $(counts "$T/r8.json")" "false 0/11" \
 
 # A disk in use is skipped even though its result could be recalled.
 mkdir -p "$T/exp"
-: >"$T/exp/vm2"
-qemu-storage-daemon \
-	--blockdev "{\"driver\":\"file\",\"node-name\":\"f\",\"filename\":\"$T/img/vm2.raw\"}" \
-	--blockdev "{\"driver\":\"raw\",\"node-name\":\"d\",\"file\":\"f\"}" \
-	--export "{\"type\":\"fuse\",\"id\":\"e\",\"node-name\":\"d\",\"mountpoint\":\"$T/exp/vm2\",\"writable\":true}" \
-	>"$T/qsd.log" 2>&1 &
-holder=$!
-at_exit kill "$holder"
-for _ in $(seq 100); do grep -q " $T/exp/vm2 " /proc/self/mountinfo && break; sleep 0.1; done
+fx_hold "$T/img/vm2.raw" raw "$T/exp/vm2" || bail_out "cannot hold vm2.raw"
 run "$T/r9.json" "$T/img/vm2.raw"
 is "$(jq -r '.targets[0] | "\(.status) \(.cached)"' "$T/r9.json")" "skipped false" \
 	"a disk in use is skipped, not recalled"
-kill "$holder"
-wait "$holder" 2>/dev/null
+kill "$FX_HOLD_PID"
+wait "$FX_HOLD_PID" 2>/dev/null
 
 # A new signature (for f1.conf's content) changes the fingerprint.
 sigtool --md5 "$T/tree/etc/f1.conf" | sed 's/:[^:]*$/:Test.Conf.HDB/' >>"$T/sigs/test.hdb"

@@ -29,20 +29,12 @@ done
 bs=$(dumpe2fs -h "$T/base.raw" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
 blk=$(debugfs -R "bmap /bin/tool 0" "$T/base.raw" 2>/dev/null)
 [ -n "$bs" ] && [ "${blk:-0}" -gt 0 ] || bail_out "cannot find /bin/tool's block"
-: >"$T/exp/clone2"
-qemu-storage-daemon \
-	--blockdev "{\"driver\":\"file\",\"node-name\":\"f\",\"filename\":\"$T/img/clone2.qcow2\"}" \
-	--blockdev "{\"driver\":\"qcow2\",\"node-name\":\"d\",\"file\":\"f\"}" \
-	--export "{\"type\":\"fuse\",\"id\":\"e\",\"node-name\":\"d\",\"mountpoint\":\"$T/exp/clone2\",\"writable\":true}" \
-	>"$T/qsd.log" 2>&1 &
-qsd=$!
-at_exit kill "$qsd"
-for _ in $(seq 100); do grep -q " $T/exp/clone2 " /proc/self/mountinfo && break; sleep 0.1; done
+fx_hold "$T/img/clone2.qcow2" qcow2 "$T/exp/clone2" || bail_out "cannot open clone2"
 fx_eicar "$T/eicar"
 dd if="$T/eicar" of="$T/exp/clone2" bs="$bs" seek="$blk" conv=notrunc status=none ||
 	bail_out "cannot write into clone2"
-kill "$qsd"
-wait "$qsd" 2>/dev/null
+kill "$FX_HOLD_PID"
+wait "$FX_HOLD_PID" 2>/dev/null
 [ "$(qemu-img compare -q "$T/img/clone1.qcow2" "$T/img/clone2.qcow2"; echo $?)" = 1 ] ||
 	bail_out "clone2 does not differ from clone1"
 
