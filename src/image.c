@@ -820,7 +820,6 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 	struct json_object *o = NULL;
 	struct buf b = { 0 };
 	uint64_t next = 0;
-	struct stat st;
 	int r;
 
 	memset(m, 0, sizeof(*m));
@@ -829,8 +828,7 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 		struct buf id = { 0 };
 		const char *p = i ? img->backing.v[i - 1] : img->path;
 
-		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    file_identity(&st, &id) < 0) {
+		if (path_identity(p, &id) < 0) {
 			strv_push(&m->ids, "");
 		} else {
 			id.p[strcspn(id.p, "\n")] = '\0';

@@ -555,16 +555,13 @@ static char *recall_key(const struct job *j, const struct target *t)
 static int chain_identity(const char *top, const struct strv *backing,
 			  struct buf *b)
 {
-	struct stat st;
 	int r = 0;
 
 	for (size_t i = 0; i <= backing->n; i++) {
 		const char *p = i ? backing->v[i - 1] : top;
 
-		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			return -EAGAIN;
 		buf_addf(b, "%s\n", p);
-		if (file_identity(&st, b) < 0)
+		if (path_identity(p, b) < 0)
 			r = -EAGAIN;
 	}
 	return r;

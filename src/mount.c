@@ -249,6 +249,15 @@ static bool format_has_backing(const char *fmt)
 	       !strcmp(fmt, "vmdk") || !strcmp(fmt, "qcow");
 }
 
+/* Append "--blockdev JSON" to argv; takes o. */
+static void push_blockdev(struct strv *argv, struct json_object *o)
+{
+	strv_push(argv, "--blockdev");
+	strv_push(argv, json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 /* --blockdev arguments for one layer of the chain, read-only. */
 static void push_layer(struct strv *argv, size_t i, const char *path,
 		       const char *fmt, bool has_next)
@@ -268,14 +277,8 @@ static void push_layer(struct strv *argv, size_t i, const char *path,
 	json_object_object_add(lay, "read-only", json_object_new_boolean(1));
 	if (format_has_backing(fmt))
 		json_put_str(lay, "backing", has_next ? next : NULL);
-	strv_push(argv, "--blockdev");
-	strv_push(argv, json_object_to_json_string_ext(file,
-			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	strv_push(argv, "--blockdev");
-	strv_push(argv, json_object_to_json_string_ext(lay,
-			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(file);
-	json_object_put(lay);
+	push_blockdev(argv, file);
+	push_blockdev(argv, lay);
 	free(node);
 	free(lnode);
 	free(next);
@@ -297,14 +300,8 @@ static void push_overlay(struct strv *argv, const char *path)
 	json_put_str(ov, "node-name", "ov");
 	json_put_str(ov, "file", "ovf");
 	json_put_str(ov, "backing", "l0");
-	strv_push(argv, "--blockdev");
-	strv_push(argv, json_object_to_json_string_ext(file,
-			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	strv_push(argv, "--blockdev");
-	strv_push(argv, json_object_to_json_string_ext(ov,
-			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(file);
-	json_object_put(ov);
+	push_blockdev(argv, file);
+	push_blockdev(argv, ov);
 }
 
 /*

@@ -396,6 +396,15 @@ int file_identity(const struct stat *st, struct buf *b)
 	       -EAGAIN : 0;
 }
 
+int path_identity(const char *path, struct buf *b)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EAGAIN;
+	return file_identity(&st, b);
+}
+
 double time_mono(void)
 {
 	struct timespec ts;

@@ -65,6 +65,8 @@ struct stat;
  * could leave the same identity: then it must not be remembered.
  */
 int file_identity(const struct stat *st, struct buf *b);
+/* The same for the regular file at path (not followed): -EAGAIN if not. */
+int path_identity(const char *path, struct buf *b);
 
 /* Time. */
 double time_mono(void);
