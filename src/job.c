@@ -41,6 +41,7 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	j->pid_start = proc_start_time(getpid());
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->resumed, NULL);
+	pthread_cond_init(&j->slot_free, NULL);
 	gethostname(host, sizeof(host) - 1);
 	j->host = xstrdup(host);
 
@@ -178,17 +179,127 @@ static void progress(struct job *j, struct target *t, const char *phase,
 static void pause_gate(struct job *j)
 {
 	pthread_mutex_lock(&j->lock);
-	while (j->paused && !proc_stop_requested()) {
-		struct timespec ts;
+	while (j->paused && !proc_stop_requested())
+		cond_wait_ms(&j->resumed, &j->lock, 200);
+	pthread_mutex_unlock(&j->lock);
+}
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
+/*
+ * Targets in hand (working, or parked: waiting with their disk attached
+ * but without a slot) per --jobs slot: no new target starts beyond it.
+ */
+#define IN_HAND_PER_SLOT	5
+
+static void *worker(void *arg);
+
+/* The target this worker thread works on (for the phase while parked). */
+static __thread struct target *working;
+
+/* Start one more worker thread.  Under j->lock. */
+static void add_worker(struct job *j)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, worker, j) != 0)
+		return;
+	j->threads = xreallocarray(j->threads, j->nthreads + 1,
+				   sizeof(*j->threads));
+	j->threads[j->nthreads++] = th;
+	j->idle_workers++;
+}
+
+/*
+ * May a new target start now?  A slot is free, no parked target waits for
+ * one, and not too many are in hand.  Under j->lock.
+ */
+static bool may_start(const struct job *j)
+{
+	return j->active < j->jobs && !j->resuming &&
+	       j->active + j->parked < IN_HAND_PER_SLOT * j->jobs;
+}
+
+/* About to wait: park the target; its slot goes to the next one. */
+static void idle_leave(void *arg)
+{
+	struct job *j = arg;
+
+	pthread_mutex_lock(&j->lock);
+	j->active--;
+	j->parked++;
+	if (working)
+		working->phase = "waiting";
+	if (!j->idle_workers && j->next < j->ntargets && may_start(j))
+		add_worker(j);
+	pthread_cond_broadcast(&j->slot_free);
+	pthread_mutex_unlock(&j->lock);
+	job_save_state(j);
+}
+
+/*
+ * Done waiting: take a slot back (before any new target starts) once the
+ * job is not paused.
+ */
+static void idle_enter(void *arg)
+{
+	struct job *j = arg;
+
+	pthread_mutex_lock(&j->lock);
+	j->resuming++;
+	while ((j->active >= j->jobs || j->paused) && !proc_stop_requested())
+		cond_wait_ms(&j->slot_free, &j->lock, 200);
+	j->resuming--;
+	j->parked--;
+	j->active++;
+	if (working)
+		working->phase = "scanning";
+	pthread_cond_broadcast(&j->slot_free);
+	pthread_mutex_unlock(&j->lock);
+	job_save_state(j);
+}
+
+/*
+ * Clones of one template: the first target to walk it leads; the others
+ * wait (parked) until its walk is done, and then know most of their files
+ * by where they lie instead of reading and hashing the template again.
+ * Returns the template's key if this target leads: lead_end() follows.
+ */
+static const char *lead_begin(struct job *j, const struct image_map *map)
+{
+	const char *key = map && map->ids.n ? map->ids.v[map->ids.n - 1] : "";
+	bool parked = false;
+
+	if (!*key)
+		return NULL;
+	pthread_mutex_lock(&j->lock);
+	while (strv_has(&j->leading, key) && !proc_stop_requested()) {
+		if (!parked) {
+			pthread_mutex_unlock(&j->lock);
+			idle_leave(j);
+			parked = true;
+			pthread_mutex_lock(&j->lock);
+			continue;
 		}
-		pthread_cond_timedwait(&j->resumed, &j->lock, &ts);
+		cond_wait_ms(&j->slot_free, &j->lock, 200);
 	}
+	if (parked || strv_has(&j->led, key))
+		key = NULL;
+	else
+		strv_push(&j->leading, key);
+	pthread_mutex_unlock(&j->lock);
+	if (parked)
+		idle_enter(j);
+	return key;
+}
+
+/* The leader's walk is done (however it went): the others go on. */
+static void lead_end(struct job *j, const char *key)
+{
+	if (!key)
+		return;
+	pthread_mutex_lock(&j->lock);
+	strv_push(&j->led, key);
+	strv_remove(&j->leading, key);
+	pthread_cond_broadcast(&j->slot_free);
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -469,6 +580,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 			     const struct image_map *map, const char *workdir)
 {
 	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
+	const char *lead = lead_begin(j, map);
 	char *cause = NULL;
 
 	for (size_t k = 0; k < t->img->nfs; k++) {
@@ -485,6 +597,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		progress(j, t, NULL, fs->id, NULL);
 		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
+	lead_end(j, lead);
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs_result *res = &t->fsr[k];
 
@@ -932,21 +1045,17 @@ static void *progress_loop(void *arg)
 
 	pthread_mutex_lock(&j->lock);
 	while (!j->ended) {
-		struct timespec ts;
-
 		pthread_mutex_unlock(&j->lock);
 		print_progress(j);
 		pthread_mutex_lock(&j->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec++;
-		pthread_cond_timedwait(&j->resumed, &j->lock, &ts);
+		cond_wait_ms(&j->resumed, &j->lock, 1000);
 	}
 	pthread_mutex_unlock(&j->lock);
 	fputs("\r\033[K", stderr);
 	return NULL;
 }
 
-/* A worker: takes the next target until none is left (--jobs of them). */
+/* A worker: takes the next target while there is one and it may start. */
 static void *worker(void *arg)
 {
 	struct job *j = arg;
@@ -955,9 +1064,16 @@ static void *worker(void *arg)
 		struct target *t;
 		size_t i;
 
-		pause_gate(j);
 		pthread_mutex_lock(&j->lock);
-		i = j->next++;
+		while (j->next < j->ntargets && (j->paused || !may_start(j)) &&
+		       !proc_stop_requested())
+			cond_wait_ms(&j->slot_free, &j->lock, 200);
+		i = j->next;
+		if (i < j->ntargets) {
+			j->next++;
+			j->active++;
+			j->idle_workers--;
+		}
 		pthread_mutex_unlock(&j->lock);
 		if (i >= j->ntargets)
 			break;
@@ -966,12 +1082,50 @@ static void *worker(void *arg)
 			target_fail(t, "stopped", xstrdup("stopped before "
 							  "it started"));
 			progress(j, t, "done", NULL, NULL);
-			continue;
+		} else {
+			msg_info("scanning %s", t->arg);
+			working = t;
+			run_target(j, t, i);
+			working = NULL;
 		}
-		msg_info("scanning %s", t->arg);
-		run_target(j, t, i);
+		pthread_mutex_lock(&j->lock);
+		j->active--;
+		j->idle_workers++;
+		pthread_cond_broadcast(&j->slot_free);
+		pthread_mutex_unlock(&j->lock);
 	}
 	return NULL;
+}
+
+/*
+ * --jobs workers, and one more whenever a target parks and no worker is
+ * free to start the next; the first runs in this thread if none starts.
+ */
+static void run_workers(struct job *j)
+{
+	for (size_t e = 0; e < j->nengines; e++) {
+		j->engines[e]->idle_leave = idle_leave;
+		j->engines[e]->idle_enter = idle_enter;
+		j->engines[e]->idle_arg = j;
+	}
+	pthread_mutex_lock(&j->lock);
+	for (unsigned i = 0; i < j->jobs; i++)
+		add_worker(j);
+	if (!j->nthreads) {
+		j->idle_workers++;
+		pthread_mutex_unlock(&j->lock);
+		worker(j);
+		pthread_mutex_lock(&j->lock);
+	}
+	/* Workers start workers: join until the last one has ended. */
+	for (size_t i = 0; i < j->nthreads; i++) {
+		pthread_t th = j->threads[i];
+
+		pthread_mutex_unlock(&j->lock);
+		pthread_join(th, NULL);
+		pthread_mutex_lock(&j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
 }
 
 void job_run(struct job *j)
@@ -992,21 +1146,7 @@ void job_run(struct job *j)
 	j->run_start = time_mono();
 	show = verbosity >= 0 && isatty(STDERR_FILENO) &&
 	       pthread_create(&bar, NULL, progress_loop, j) == 0;
-	if (j->jobs <= 1) {
-		worker(j);
-	} else {
-		pthread_t *th = xcalloc(j->jobs, sizeof(*th));
-		unsigned started = 0;
-
-		while (started < j->jobs &&
-		       pthread_create(&th[started], NULL, worker, j) == 0)
-			started++;
-		if (!started)
-			worker(j);
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(th[i], NULL);
-		free(th);
-	}
+	run_workers(j);
 	j->stopped = proc_stop_requested();
 	pthread_mutex_lock(&j->lock);
 	j->ended = true;
@@ -1078,6 +1218,10 @@ void job_free(struct job *j)
 	free(j->targets);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->resumed);
+	pthread_cond_destroy(&j->slot_free);
+	free(j->threads);
+	strv_release(&j->leading);
+	strv_release(&j->led);
 	free(j->id);
 	free(j->dir);
 	free(j->host);

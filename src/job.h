@@ -44,7 +44,7 @@ struct target {
 	double duration;
 	bool recalled;		/* its result came from the cache, unchanged */
 	/* Progress for status, under the job's lock. */
-	const char *phase;	/* pending, opening, scanning, done */
+	const char *phase;	/* pending, opening, scanning, waiting, done */
 	const char *cur_fs, *cur_engine;
 	uint64_t bytes_total, bytes_done, files_done;
 	double started_at;
@@ -64,11 +64,26 @@ struct job {
 	struct target *targets;
 	size_t ntargets;
 	bool stopped;
-	unsigned jobs;		/* targets scanned at once (--jobs) */
+	unsigned jobs;		/* targets worked on at once (--jobs) */
 	double timeout;		/* seconds per target (--timeout); 0: none */
 	size_t next;		/* the next target a worker takes */
 	/* Control from other shells (ctl.c's thread) meets the run here. */
 	pthread_mutex_t lock;
+	/*
+	 * Slots, under lock: a target holds one of the jobs slots while it
+	 * works.  One that only waits (for the daemon to load, for verdicts
+	 * another target is computing) steps aside: it is parked, its slot
+	 * goes to the next target, and it takes one back before going on.
+	 */
+	unsigned active;	/* targets holding a slot */
+	unsigned parked;	/* targets waiting without one */
+	unsigned resuming;	/* parked ones waiting for a slot back */
+	unsigned idle_workers;	/* worker threads without a target */
+	pthread_cond_t slot_free;
+	pthread_t *threads;	/* every worker thread started */
+	size_t nthreads;
+	/* Templates (bottom chain files) being walked first, and walked. */
+	struct strv leading, led;
 	pthread_cond_t resumed;
 	bool paused;
 	double paused_since, paused_total;

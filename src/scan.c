@@ -469,15 +469,34 @@ void scanner_prestart(struct scanner *s)
 {
 	if (!engine_manages_daemon(s->e) || (scanner_caches(s) && !s->cold))
 		return;
-	pthread_mutex_lock(&s->daemon_lock);
+	/* Held: another thread starts it, or waits for it to load. */
+	if (pthread_mutex_trylock(&s->daemon_lock))
+		return;
 	if (!s->daemon && !s->daemon_error)
 		daemon_spawn(s);
 	pthread_mutex_unlock(&s->daemon_lock);
 }
 
+/* About to wait: let the job go on with other work meanwhile. */
+static bool idle_leave(struct scanner *s)
+{
+	if (!s->idle_leave)
+		return false;
+	s->idle_leave(s->idle_arg);
+	return true;
+}
+
+/* Done waiting: back to work (if idle_leave() said so). */
+static void idle_enter(struct scanner *s, bool left)
+{
+	if (left)
+		s->idle_enter(s->idle_arg);
+}
+
 /* The daemon must be up (started on first use) and still running. */
 static int daemon_check(struct scanner *s, struct scan_result *res)
 {
+	bool left = false;
 	int r = 0;
 
 	if (!engine_manages_daemon(s->e))
@@ -485,6 +504,12 @@ static int daemon_check(struct scanner *s, struct scan_result *res)
 	pthread_mutex_lock(&s->daemon_lock);
 	if (!s->daemon && !s->daemon_error)
 		daemon_spawn(s);
+	if (s->daemon && !s->daemon_ready) {
+		/* It loads its signatures: others may attach and walk. */
+		pthread_mutex_unlock(&s->daemon_lock);
+		left = idle_leave(s);
+		pthread_mutex_lock(&s->daemon_lock);
+	}
 	if (s->daemon && !s->daemon_ready && daemon_wait(s) == -ECANCELED) {
 		res->stopped = true;
 		r = -ECANCELED;
@@ -501,6 +526,7 @@ static int daemon_check(struct scanner *s, struct scan_result *res)
 	}
 done:
 	pthread_mutex_unlock(&s->daemon_lock);
+	idle_enter(s, left);
 	return r;
 }
 
@@ -654,12 +680,11 @@ static void unclaim(struct scanner *s, struct claim *mine)
 static int wait_claims(struct scanner *s, const struct walk *w,
 		       const bool *wait, double deadline)
 {
+	bool asked = false, left = false;
 	int r = 0;
 
 	pthread_mutex_lock(&s->claims_lock);
 	for (size_t i = 0; i < w->nfiles; i++) {
-		struct timespec ts;
-
 		if (!wait[i] || !claimed(s, w->files[i].sha256))
 			continue;
 		if (proc_stop_requested()) {
@@ -670,17 +695,20 @@ static int wait_claims(struct scanner *s, const struct walk *w,
 			r = -ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
+		if (!asked) {
+			/* Something to wait for: others may go on meanwhile. */
+			asked = true;
+			pthread_mutex_unlock(&s->claims_lock);
+			left = idle_leave(s);
+			pthread_mutex_lock(&s->claims_lock);
+			i--;	/* look at this one again */
+			continue;
 		}
-		pthread_cond_timedwait(&s->claims_released, &s->claims_lock,
-				       &ts);
+		cond_wait_ms(&s->claims_released, &s->claims_lock, 200);
 		i--;	/* look at this one again */
 	}
 	pthread_mutex_unlock(&s->claims_lock);
+	idle_enter(s, left);
 	return r;
 }
 

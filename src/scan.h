@@ -34,6 +34,14 @@ struct scanner {
 	pthread_mutex_t claims_lock;
 	pthread_cond_t claims_released;
 	struct claim *claims;
+	/*
+	 * Around a wait for the daemon to load or for verdicts other runs
+	 * are computing: the job goes on with other work meanwhile (both set,
+	 * or neither).
+	 */
+	void (*idle_leave)(void *arg);
+	void (*idle_enter)(void *arg);
+	void *idle_arg;
 };
 
 struct scan_hit {

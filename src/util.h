@@ -2,6 +2,7 @@
 #ifndef AVBATCH_UTIL_H
 #define AVBATCH_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,8 @@ void strv_push_take(struct strv *sv, char *s);
 void strv_insert0(struct strv *sv, const char *s);	/* at the front */
 void strv_release(struct strv *sv);
 void strv_sort(struct strv *sv);
+bool strv_has(const struct strv *sv, const char *s);
+void strv_remove(struct strv *sv, const char *s);	/* the first equal */
 
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {
@@ -71,6 +74,8 @@ int path_identity(const char *path, struct buf *b);
 /* Time. */
 double time_mono(void);
 char *time_iso8601(time_t t);
+/* Wait on c (with m held) for at most ms milliseconds. */
+void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, long ms);
 
 /* Bytes that may not be UTF-8 (guest file names). */
 bool utf8_valid(const char *s, size_t n);

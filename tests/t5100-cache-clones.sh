@@ -3,12 +3,14 @@
 # bytes lie, unchanged, in the shared backing file is known by where it
 # lies and not read again; a file changed in place in one clone (same
 # extents, new bytes in that clone's overlay) is read, scanned and found.
+# Two clones taken at once (--jobs 2): one walks the template, the other
+# waits for that walk and then knows its files by place too.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd clamscan jq mkfs.ext4 debugfs dumpe2fs qemu-img qemu-storage-daemon
 
-plan 8
+plan 10
 
 mkdir -p "$T/img" "$T/tree/etc" "$T/tree/bin" "$T/tree/home/u" "$T/exp"
 fx_eicar "$T/tree/home/u/eicar.com"
@@ -60,6 +62,16 @@ is "$(jq -r '.targets[1].detections | map(.path) | sort | join(" ")' "$T/r.json"
 	"/bin/tool /home/u/eicar.com" "clone2: the file changed in place is found too"
 is "$(jq '[.targets[].filesystems[0].files | .scanned + .cached] | add' "$T/r.json")" 44 \
 	"every file of both clones has a verdict"
+
+# --jobs 2, an empty cache: one clone leads, the other follows its walk.
+"$AVBATCH" -v --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
+	-o clamav.database="$T/sigs" --cache "$T/cache-j2.sqlite" --jobs 2 \
+	--report "$T/r2.json" "$T/img/clone1.qcow2" "$T/img/clone2.qcow2" >"$T/out" 2>"$T/err"
+is "$?" 1 "--jobs 2: exit 1: found" || _diag_file "$T/err"
+read -r k1 n1 <<<"$(located clone1)"
+read -r k2 n2 <<<"$(located clone2)"
+ok "--jobs 2: the template is read once (known by place: clone1 ${k1:-?} of ${n1:-?}, clone2 ${k2:-?} of ${n2:-?})" \
+	test "$(( ${k1:-0} == 0 || ${k2:-0} == 0 ))$(( ${k1:-0} + ${k2:-0} > 0 ))" = 11
 (cd "$T/img" && sha256sum -- *.qcow2) >"$T/sums.after"
 is "$(diff "$T/sums.before" "$T/sums.after" && echo same)" same "the images are unchanged"
 is "$(leftovers)" "" "nothing left behind"
