@@ -96,13 +96,13 @@ void cache_close(struct cache *c)
 	free(c);
 }
 
-enum cache_verdict cache_get(struct cache *c, const char *engine,
-			     const char *fp, const unsigned char sha[32],
-			     char **threat)
+/* One lookup; the caller holds the lock. */
+static enum cache_verdict get_locked(struct cache *c, const char *engine,
+				     const char *fp, const unsigned char *sha,
+				     char **threat)
 {
 	enum cache_verdict v = CACHE_UNKNOWN;
 
-	pthread_mutex_lock(&c->lock);
 	sqlite3_bind_text(c->get, 1, engine, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->get, 2, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(c->get, 3, sha, 32, SQLITE_STATIC);
@@ -119,8 +119,22 @@ enum cache_verdict cache_get(struct cache *c, const char *engine,
 	}
 	sqlite3_reset(c->get);
 	sqlite3_clear_bindings(c->get);
-	pthread_mutex_unlock(&c->lock);
 	return v;
+}
+
+void cache_get_many(struct cache *c, const char *engine, const char *fp,
+		    const unsigned char *const *sha, size_t n,
+		    enum cache_verdict *v, char **threat)
+{
+	pthread_mutex_lock(&c->lock);
+	/* One read transaction: not one lock of the database per file. */
+	sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		threat[i] = NULL;
+		v[i] = get_locked(c, engine, fp, sha[i], &threat[i]);
+	}
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&c->lock);
 }
 
 bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp)

@@ -18,12 +18,13 @@ int cache_open(const char *path, struct cache **out, char **cause);
 void cache_close(struct cache *c);
 
 /*
- * The verdict an engine with signature fingerprint fp gave this content;
- * *threat (malloc'd) for an infected one.
+ * The verdicts an engine with signature fingerprint fp gave n contents
+ * (one read transaction): v[i], and threat[i] (malloc'd) for an infected
+ * one, else NULL.
  */
-enum cache_verdict cache_get(struct cache *c, const char *engine,
-			     const char *fp, const unsigned char sha[32],
-			     char **threat);
+void cache_get_many(struct cache *c, const char *engine, const char *fp,
+		    const unsigned char *const *sha, size_t n,
+		    enum cache_verdict *v, char **threat);
 
 /* Does the cache hold any verdict of this engine with these signatures? */
 bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp);

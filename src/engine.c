@@ -1768,6 +1768,19 @@ bool engine_manages_daemon(const struct engine *e)
 	       !engine_external_daemon(e);
 }
 
+bool engine_daemon_listens(const struct engine *e)
+{
+	const struct strv *start = &e->actions[ENGINE_DAEMON].words;
+
+	for (size_t i = 0; i < e->daemon_config.n; i++)
+		if (strstr(e->daemon_config.v[i], "{daemon_socket}"))
+			return true;
+	for (size_t i = 0; i < start->n; i++)
+		if (strstr(start->v[i], "{daemon_socket}"))
+			return true;
+	return false;
+}
+
 int engine_daemon_config(const struct engine *e, const char *const *vars,
 			 struct buf *out, char **cause)
 {

@@ -142,6 +142,12 @@ bool engine_manages_daemon(const struct engine *e);
 const char *engine_external_daemon(const struct engine *e);
 
 /*
+ * Is the managed daemon told to listen on {daemon_socket} (by its start
+ * command or a config line)?  Then it is not ready before that exists.
+ */
+bool engine_daemon_listens(const struct engine *e);
+
+/*
  * The daemon's configuration file: each "config" line with placeholders
  * substituted from vars, one per line.  Returns 0 or -errno with *cause.
  */

@@ -184,6 +184,11 @@ static void pause_gate(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 }
 
+static void gate(void *arg)
+{
+	pause_gate(arg);
+}
+
 /*
  * Targets in hand (working, or parked: waiting with their disk attached
  * but without a slot) per --jobs slot: no new target starts beyond it.
@@ -1103,10 +1108,14 @@ static void *worker(void *arg)
  */
 static void run_workers(struct job *j)
 {
+	static const struct scan_hooks hooks = {
+		.gate = gate, .idle_leave = idle_leave,
+		.idle_enter = idle_enter,
+	};
+
 	for (size_t e = 0; e < j->nengines; e++) {
-		j->engines[e]->idle_leave = idle_leave;
-		j->engines[e]->idle_enter = idle_enter;
-		j->engines[e]->idle_arg = j;
+		j->engines[e]->hooks = &hooks;
+		j->engines[e]->hooks_arg = j;
 	}
 	pthread_mutex_lock(&j->lock);
 	for (unsigned i = 0; i < j->jobs; i++)

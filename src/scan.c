@@ -414,6 +414,7 @@ static int daemon_wait(struct scanner *s)
 	const char *vars[9] = { NULL };
 	struct strv rargv = { 0 };
 	double deadline = s->daemon_since + DAEMON_READY_TIMEOUT;
+	bool listens = engine_daemon_listens(s->e);
 	char *cause = NULL;
 	int r, st;
 
@@ -424,8 +425,17 @@ static int daemon_wait(struct scanner *s)
 		goto done;
 	}
 	for (;;) {
-		if (proc_run(rargv.v, &(struct proc_io){ .out_path = ready,
-			     .err_path = ready, .cwd = s->dir }, 60, &st) == 0 &&
+		struct stat sst;
+		/*
+		 * A daemon told to listen on its socket is not asked before
+		 * the socket is there (clamd makes it once its signatures are
+		 * loaded): a client run costs a core some 25 ms meanwhile.
+		 */
+		bool ask = !listens || lstat(s->socket, &sst) == 0;
+
+		if (ask && proc_run(rargv.v, &(struct proc_io){
+				   .out_path = ready, .err_path = ready,
+				   .cwd = s->dir }, 60, &st) == 0 &&
 		    WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			s->daemon_ready = true;
 			msg_debug("%s: daemon ready after %.1f s",
@@ -456,7 +466,7 @@ static int daemon_wait(struct scanner *s)
 			r = -ETIMEDOUT;
 			break;
 		}
-		usleep(200000);
+		usleep(ask ? 200000 : 50000);
 	}
 done:
 	free(err);
@@ -480,9 +490,9 @@ void scanner_prestart(struct scanner *s)
 /* About to wait: let the job go on with other work meanwhile. */
 static bool idle_leave(struct scanner *s)
 {
-	if (!s->idle_leave)
+	if (!s->hooks)
 		return false;
-	s->idle_leave(s->idle_arg);
+	s->hooks->idle_leave(s->hooks_arg);
 	return true;
 }
 
@@ -490,7 +500,14 @@ static bool idle_leave(struct scanner *s)
 static void idle_enter(struct scanner *s, bool left)
 {
 	if (left)
-		s->idle_enter(s->idle_arg);
+		s->hooks->idle_enter(s->hooks_arg);
+}
+
+/* An engine run is about to start: not while the job is paused. */
+static void gate(struct scanner *s)
+{
+	if (s->hooks)
+		s->hooks->gate(s->hooks_arg);
 }
 
 /* The daemon must be up (started on first use) and still running. */
@@ -537,28 +554,45 @@ done:
 static size_t from_cache(struct scanner *s, const struct walk *w,
 			 bool *known, struct scan_result *res)
 {
-	size_t n = 0;
+	const unsigned char **sha;
+	enum cache_verdict *v;
+	size_t n = 0, *idx;
+	char **threat;
 
-	for (size_t i = 0; scanner_caches(s) && i < w->nfiles; i++) {
-		const struct walk_file *f = &w->files[i];
-		char *threat = NULL;
-
-		if (!f->hashed || known[i])
-			continue;
-		switch (cache_get(s->cache, engine_name(s->e), s->fingerprint,
-				  f->sha256, &threat)) {
+	if (!scanner_caches(s))
+		goto count;
+	sha = xcalloc(w->nfiles + 1, sizeof(*sha));
+	idx = xcalloc(w->nfiles + 1, sizeof(*idx));
+	v = xcalloc(w->nfiles + 1, sizeof(*v));
+	threat = xcalloc(w->nfiles + 1, sizeof(*threat));
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (w->files[i].hashed && !known[i]) {
+			sha[n] = w->files[i].sha256;
+			idx[n++] = i;
+		}
+	cache_get_many(s->cache, engine_name(s->e), s->fingerprint, sha, n,
+		       v, threat);
+	for (size_t k = 0; k < n; k++) {
+		switch (v[k]) {
 		case CACHE_INFECTED:
-			add_hit(res, walk_guest_path(w, f), threat);
+			add_hit(res, walk_guest_path(w, &w->files[idx[k]]),
+				threat[k]);
 			/* fall through */
 		case CACHE_CLEAN:
-			known[i] = true;
+			known[idx[k]] = true;
 			res->cached++;
 			break;
 		case CACHE_UNKNOWN:
 			break;
 		}
-		free(threat);
+		free(threat[k]);
 	}
+	free(sha);
+	free(idx);
+	free(v);
+	free(threat);
+count:
+	n = 0;
 	for (size_t i = 0; i < w->nfiles; i++)
 		n += known[i];
 	return n;
@@ -730,9 +764,15 @@ static void merge_run(struct scan_result *into, struct scan_result *from)
 	scan_result_release(from);
 }
 
-/* Lists of at least this many files are split among engine runs. */
+/*
+ * Lists of at least this many files are split among engine runs, into up
+ * to this many lists per run at once: each run takes the next list when
+ * it is done, so no run idles at the end while another still has a long
+ * list.  A file costs its size plus FILE_COST (opening, typing it).
+ */
 #define CHUNK_MIN_FILES	256
-#define CHUNKS_MAX	4
+#define CHUNKS_PER_RUN	8
+#define FILE_COST	32768
 
 /* One list of files, scanned by one run of the engine. */
 struct chunk {
@@ -743,21 +783,48 @@ struct chunk {
 	int ret;
 };
 
-static void *chunk_scan(void *arg)
+static void chunk_scan(struct chunk *c)
 {
-	struct chunk *c = arg;
 	char *list = xasprintf("%s.list", c->logbase);
 
+	gate(c->r.s);
 	c->ret = write_list(c->r.s, c->r.w, c->todo, list, c->r.res);
 	if (c->ret == 0)
 		c->ret = run_action(&c->r, ENGINE_SCAN_LIST, "list", list,
 				    c->logbase);
 	free(list);
-	return NULL;
 }
 
-/* How many lists to hand a scan of n files in. */
-static size_t chunks_for(const struct scanner *s, size_t n)
+/* Lists to be scanned, taken in turn by the runs. */
+struct chunks {
+	struct chunk *c;
+	size_t n, next;
+	bool ended;		/* a run was stopped or timed out */
+	pthread_mutex_t lock;
+};
+
+static void *chunk_runner(void *arg)
+{
+	struct chunks *q = arg;
+
+	for (;;) {
+		struct chunk *c = NULL;
+
+		pthread_mutex_lock(&q->lock);
+		if (!q->ended && q->next < q->n)
+			c = &q->c[q->next++];
+		pthread_mutex_unlock(&q->lock);
+		if (!c)
+			return NULL;
+		chunk_scan(c);
+		pthread_mutex_lock(&q->lock);
+		q->ended |= c->ret == -ECANCELED || c->ret == -ETIMEDOUT;
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+/* How many runs of the engine to hand a scan of n files to at once. */
+static size_t runs_for(const struct scanner *s, size_t n)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k = n / CHUNK_MIN_FILES;
@@ -767,58 +834,89 @@ static size_t chunks_for(const struct scanner *s, size_t n)
 		return 1;
 	if (cpus > 0 && k > (size_t)cpus)
 		k = (size_t)cpus;
-	return k < 1 ? 1 : k > CHUNKS_MAX ? CHUNKS_MAX : k;
+	return k < 1 ? 1 : k;
+}
+
+/*
+ * Split the listed todo files (walk order) into n lists of about equal
+ * cost: lists[j][i] if file i goes to list j.
+ */
+static void split_lists(const struct walk *w, const bool *todo, size_t n,
+			bool **lists)
+{
+	uint64_t total = 0, cum = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (todo[i] && !w->files[i].single)
+			total += w->files[i].size + FILE_COST;
+	for (size_t i = 0; i < w->nfiles; i++) {
+		if (!todo[i] || w->files[i].single)
+			continue;
+		lists[cum / (total / n + 1)][i] = true;
+		cum += w->files[i].size + FILE_COST;
+	}
 }
 
 /*
  * Scan the listed todo files.  A daemon that scans in parallel gets them
- * in several lists at once (one run of its client per core): a single
- * client hands files over one by one and leaves the daemon's threads idle
- * between them.  Returns -ECANCELED or -ETIMEDOUT if a run ended so.
+ * from several runs of its client at once (one per core, each taking the
+ * next list): a single client hands files over one by one and leaves the
+ * daemon's threads idle between them.  Returns -ECANCELED or -ETIMEDOUT
+ * if a run ended so.
  */
 static int scan_lists(struct run *r, const bool *todo, const char *logbase)
 {
 	const struct walk *w = r->w;
-	struct chunk c[CHUNKS_MAX];
-	pthread_t th[CHUNKS_MAX];
-	bool started[CHUNKS_MAX], *parts[CHUNKS_MAX];
-	size_t n = 0, k, next = 0;
+	struct chunks q = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	size_t n = 0, k;
+	pthread_t *th;
+	bool *started, **lists;
 	int ret = 0;
 
 	for (size_t i = 0; i < w->nfiles; i++)
 		n += todo[i] && !w->files[i].single;
-	k = chunks_for(r->s, n);
+	k = runs_for(r->s, n);
 	if (k == 1) {
-		c[0] = (struct chunk){ .r = *r, .todo = todo,
-				       .logbase = logbase };
-		chunk_scan(&c[0]);
-		return c[0].ret;
+		struct chunk c = { .r = *r, .todo = todo, .logbase = logbase };
+
+		chunk_scan(&c);
+		return c.ret;
 	}
-	for (size_t j = 0; j < k; j++) {
-		parts[j] = xcalloc(w->nfiles + 1, sizeof(bool));
-		c[j] = (struct chunk){ .r = *r, .todo = parts[j],
+	q.n = n / CHUNK_MIN_FILES;
+	if (q.n > k * CHUNKS_PER_RUN)
+		q.n = k * CHUNKS_PER_RUN;
+	q.c = xcalloc(q.n, sizeof(*q.c));
+	lists = xcalloc(q.n, sizeof(*lists));
+	for (size_t j = 0; j < q.n; j++) {
+		lists[j] = xcalloc(w->nfiles + 1, sizeof(bool));
+		q.c[j] = (struct chunk){ .r = *r, .todo = lists[j],
 				       .logbase = xasprintf("%s.c%zu", logbase,
 							    j) };
-		c[j].r.res = &c[j].res;
+		q.c[j].r.res = &q.c[j].res;
 	}
-	for (size_t i = 0; i < w->nfiles; i++)
-		if (todo[i] && !w->files[i].single)
-			parts[next++ % k][i] = true;
-	for (size_t j = 0; j < k; j++) {
-		started[j] = pthread_create(&th[j], NULL, chunk_scan,
-					    &c[j]) == 0;
-		if (!started[j])
-			chunk_scan(&c[j]);
-	}
-	for (size_t j = 0; j < k; j++) {
+	split_lists(w, todo, q.n, lists);
+	/* This thread and k - 1 more take the lists. */
+	th = xcalloc(k, sizeof(*th));
+	started = xcalloc(k, sizeof(*started));
+	for (size_t j = 1; j < k; j++)
+		started[j] = pthread_create(&th[j], NULL, chunk_runner,
+					    &q) == 0;
+	chunk_runner(&q);
+	for (size_t j = 1; j < k; j++)
 		if (started[j])
 			pthread_join(th[j], NULL);
-		if (c[j].ret == -ECANCELED || c[j].ret == -ETIMEDOUT)
-			ret = c[j].ret;
-		merge_run(r->res, &c[j].res);
-		free(parts[j]);
-		free((char *)c[j].logbase);
+	for (size_t j = 0; j < q.n; j++) {
+		if (q.c[j].ret == -ECANCELED || q.c[j].ret == -ETIMEDOUT)
+			ret = q.c[j].ret;
+		merge_run(r->res, &q.c[j].res);
+		free(lists[j]);
+		free((char *)q.c[j].logbase);
 	}
+	pthread_mutex_destroy(&q.lock);
+	free(q.c);
+	free(lists);
+	free(th);
+	free(started);
 	return ret;
 }
 
@@ -844,6 +942,7 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 		}
 		res->scanned++;
 		res->bytes += f->size;
+		gate(s);
 		base = xasprintf("%s.single%zu", logbase, i);
 		r->single = f->path;
 		ret = run_action(r, ENGINE_SCAN, "target", f->path, base);

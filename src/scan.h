@@ -34,14 +34,20 @@ struct scanner {
 	pthread_mutex_t claims_lock;
 	pthread_cond_t claims_released;
 	struct claim *claims;
+	const struct scan_hooks *hooks;	/* the job's, or NULL */
+	void *hooks_arg;
+};
+
+/* How scanning meets the job that runs it. */
+struct scan_hooks {
+	/* Before an engine run starts: hold while the job is paused. */
+	void (*gate)(void *arg);
 	/*
 	 * Around a wait for the daemon to load or for verdicts other runs
-	 * are computing: the job goes on with other work meanwhile (both set,
-	 * or neither).
+	 * are computing: the job goes on with other work meanwhile.
 	 */
 	void (*idle_leave)(void *arg);
 	void (*idle_enter)(void *arg);
-	void *idle_arg;
 };
 
 struct scan_hit {

@@ -1,14 +1,15 @@
 #!/bin/bash
 # The real engines on the same images: clamav, clamd and yara agree on the
 # planted EICAR files; several engines in one run mount each file system
-# once; clamav and clamd agree on the clamav-testfiles set; chkrootkit's
-# findings on a Debian-like root reach the report.
+# once; clamav and clamd agree on the clamav-testfiles set; many files go
+# to clamd as several lists; chkrootkit's findings on a Debian-like root
+# reach the report.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan clamdscan clamd yara chkrootkit jq mkfs.ext4 sigtool
 
-plan 16
+plan 20
 
 fx_batch "$T/img" || bail_out "cannot build the test images"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -90,6 +91,29 @@ is "$(jq -r '.targets[0].detections[] | [.path, .threat] | @tsv' "$T/tf-clamd.js
 	"$tf_clamav" "clamav and clamd agree on the clamav-testfiles set"
 is "$(echo "$tf_clamav" | wc -l)" "$(ls /usr/share/clamav-testfiles | wc -l)" \
 	"every clamav-testfiles sample is detected"
+
+# Many files: clamd gets them as several lists, taken in turn by one
+# client run per core; each file is in exactly one list.
+mkdir -p "$T/many/tree/d"
+for i in $(seq 1500); do echo "file $i" >"$T/many/tree/d/f$i"; done
+fx_eicar "$T/many/tree/d/f750"
+truncate -s 32M "$T/many/many.raw"
+mkfs.ext4 -q -F -N 2048 -d "$T/many/tree" "$T/many/many.raw" || bail_out "mkfs failed"
+run "$T/many.json" clamd "$T/many/many.raw"
+is "$?/$(jq -r '.targets[0].filesystems[0].files.scanned' "$T/many.json")" 1/1500 \
+	"1500 files: all scanned by clamd" || _diag_file "$T/many.json.err"
+is "$(found "$T/many.json" clamd)" "$(printf 'many.raw\twhole\t/d/f750')" \
+	"the one infected file among them is found"
+lists=$(find "$T/state/jobs/$(jq -r .job "$T/many.json")" -name '*.clamd.c*.list')
+if [ "$(nproc)" -ge 2 ]; then
+	ok "in more lists than client runs at once ($(echo "$lists" | grep -c .))" \
+		test "$(echo "$lists" | grep -c .)" -gt "$(nproc)"
+else
+	skip "one CPU: one list"
+fi
+# shellcheck disable=SC2086
+is "$(cat $lists | sort | uniq -d | wc -l)/$(cat $lists | wc -l)" 0/1500 \
+	"every file in exactly one list"
 
 # chkrootkit on a Debian-like root holding known rootkit files.
 r=$T/ck/tree

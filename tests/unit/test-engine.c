@@ -934,6 +934,8 @@ static void test_extensions(void)
 		   engine_has_flag(e, ENGINE_HOST_MOUNTS) &&
 		   !engine_has_flag(e, ENGINE_PARALLEL_SAFE), "flags");
 		ok(engine_manages_daemon(e), "managed while 'sock' is empty");
+		ok(!engine_daemon_listens(e),
+		   "not told {daemon_socket}: asked if ready from the start");
 		ok(engine_daemon_config(e, vars, &b, &cause) == 0 &&
 		   streq(b.p, "LocalSocket /run/x/s\nMaxThreads 2\n"
 			 "Literal {braces}\n"), "config lines substituted");
@@ -955,6 +957,14 @@ static void test_extensions(void)
 		free(cause);
 		cause = NULL;
 	}
+	engine_free(e);
+
+	e = load_ok("a daemon on {daemon_socket}", "t", BASE_ENGINE
+		    "flags = managed-daemon\n" BASE_ACTIONS BASE_RESULT
+		    "[daemon]\nstart = {binary}\nready = {binary}\n"
+		    "config = LocalSocket {daemon_socket}\n");
+	ok(e && engine_daemon_listens(e),
+	   "told {daemon_socket}: not asked before the socket is there");
 	engine_free(e);
 
 	expect_error("daemon without the flag", BASE "[daemon]\n"
