@@ -5,13 +5,14 @@
 # attached and walked meanwhile.  With --jobs 1 and a daemon that stays
 # not-ready until the test lets it, all three clones are in hand before
 # the engine runs once; a paused job keeps them parked; then the shared
-# content is scanned once.
+# content is scanned once.  Stopped while they are parked, all three are
+# released.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd jq mkfs.ext4
 
-plan 11
+plan 15
 
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/sigs" "$T/tree/etc" "$T/tree/home/u"
 fx_eicar "$T/tree/home/u/eicar.com"
@@ -56,20 +57,26 @@ INI
 chmod 0644 "$T/eng/gated.ini"
 sleep 2.1	# a file changed in the last 2 s is not vouched for
 
-"$AVBATCH" -v --engines-dir "$T/eng" --state-dir "$T/state" run --engine gated \
-	--jobs 1 --cache "$T/cache.sqlite" --report "$T/r.json" \
-	"$T"/img/vm*.raw >"$T/out" 2>"$T/err" &
-pid=$!
-at_exit kill -9 "$pid"
+start() {	# start NAME: the batch in the background (pid), cache NAME.sqlite
+	"$AVBATCH" -v --engines-dir "$T/eng" --state-dir "$T/state" run \
+		--engine gated --jobs 1 --cache "$T/$1.sqlite" --report "$T/$1.json" \
+		"$T"/img/vm*.raw >"$T/$1.out" 2>"$T/$1.err" &
+	pid=$!
+	at_exit kill -9 "$pid"
+}
+parked() {	# parked: wait until all three targets are waiting; print states
+	local states= _
+	for _ in $(seq 300); do
+		"$AVBATCH" --state-dir "$T/state" status --json >"$T/st.json" 2>/dev/null &&
+			states=$(jq -r '[.[0].targets[].state] | join(" ")' "$T/st.json")
+		[ "$states" = "waiting waiting waiting" ] && break
+		sleep 0.1
+	done
+	echo "$states"
+}
 
-states=
-for _ in $(seq 300); do
-	"$AVBATCH" --state-dir "$T/state" status --json >"$T/st.json" 2>/dev/null &&
-		states=$(jq -r '[.[0].targets[].state] | join(" ")' "$T/st.json")
-	[ "$states" = "waiting waiting waiting" ] && break
-	sleep 0.1
-done
-is "$states" "waiting waiting waiting" \
+start r
+is "$(parked)" "waiting waiting waiting" \
 	"--jobs 1, daemon loading: all three targets attached, walked and parked"
 is "$(jq -r '[.[0].targets[].files_done] | add' "$T/st.json")" 0 \
 	"none of them scanned anything yet"
@@ -85,12 +92,25 @@ is "$(jq -r '[.[0].targets[].state] | join(" ")' "$T/st.json")" "waiting waiting
 	"paused: all three still waiting"
 "$AVBATCH" --state-dir "$T/state" resume >/dev/null 2>&1
 wait "$pid"
-is "$?" 1 "the run ends: exit 1 (found)"
+is "$?" 1 "the run ends: exit 1 (found)" || _diag_file "$T/r.err"
 is "$(jq -r '[.targets[] | .filesystems[0].files | "\(.scanned)/\(.cached)"] | join(" ")' "$T/r.json")" \
 	"11/0 0/11 0/11" "the shared content is scanned once, by the first; the others wait for its verdicts"
 is "$(wc -l <"$T/handed")" 11 "the engine was handed each content once"
 is "$(jq -r '[.targets[] | .name as $n | .detections[] | "\($n):\(.path)"] | join(" ")' "$T/r.json")" \
 	"vm1.raw:/home/u/eicar.com vm2.raw:/home/u/eicar.com vm3.raw:/home/u/eicar.com" \
 	"the detection is reported in all three"
-is "$(grep -c 'started its daemon' "$T/err")" 1 "one daemon for the batch"
+is "$(grep -c 'started its daemon' "$T/r.err")" 1 "one daemon for the batch"
+
+# Stopped while all three are parked: every one is released.
+rm -f "$T/gate"
+start s
+is "$(parked)" "waiting waiting waiting" "again, all three parked"
+t0=$(date +%s)
+"$AVBATCH" --state-dir "$T/state" stop >/dev/null 2>&1
+wait "$pid"
+is "$?/$(( $(date +%s) - t0 < 30 ))" 2/1 "stop: the run ends within 30 s, exit 2"
+is "$(jq -r '[.targets[].status] | join(" ")' "$T/s.json")" "stopped stopped stopped" \
+	"the report marks the three parked targets stopped"
+daemon=$(sed -n 's/.*started its daemon (pid \([0-9]*\)).*/\1/p' "$T/s.err")
+ok_not "its daemon is gone" test -e "/proc/${daemon:-0}"
 is "$(leftovers)$(pgrep -f "$T/bin/gscan")" "" "nothing left mounted or running"
