@@ -5,8 +5,8 @@
 # attached and walked meanwhile.  With --jobs 1 and a daemon that stays
 # not-ready until the test lets it, all three clones are in hand before
 # the engine runs once; a paused job keeps them parked; then the shared
-# content is scanned once.  Stopped while they are parked, all three are
-# released.
+# content is scanned once.  With seven, five are in hand (5 x --jobs);
+# stopped while they are parked, all are released.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
@@ -64,12 +64,12 @@ start() {	# start NAME: the batch in the background (pid), cache NAME.sqlite
 	pid=$!
 	at_exit kill -9 "$pid"
 }
-parked() {	# parked: wait until all three targets are waiting; print states
-	local states= _
+parked() {	# parked [STATES]: wait until the targets are in STATES; print them
+	local want=${1:-waiting waiting waiting} states= _
 	for _ in $(seq 300); do
 		"$AVBATCH" --state-dir "$T/state" status --json >"$T/st.json" 2>/dev/null &&
 			states=$(jq -r '[.[0].targets[].state] | join(" ")' "$T/st.json")
-		[ "$states" = "waiting waiting waiting" ] && break
+		[ "$states" = "$want" ] && break
 		sleep 0.1
 	done
 	echo "$states"
@@ -101,16 +101,20 @@ is "$(jq -r '[.targets[] | .name as $n | .detections[] | "\($n):\(.path)"] | joi
 	"the detection is reported in all three"
 is "$(grep -c 'started its daemon' "$T/r.err")" 1 "one daemon for the batch"
 
-# Stopped while all three are parked: every one is released.
+# Seven clones, --jobs 1: at most five are in hand at once (5 x --jobs);
+# stopped while those five are parked, every one is released.
+for n in 4 5 6 7; do cp "$T/img/vm1.raw" "$T/img/vm$n.raw"; done
 rm -f "$T/gate"
 start s
-is "$(parked)" "waiting waiting waiting" "again, all three parked"
+is "$(parked "waiting waiting waiting waiting waiting pending pending")" \
+	"waiting waiting waiting waiting waiting pending pending" \
+	"seven targets: five in hand and parked, two not started"
 t0=$(date +%s)
 "$AVBATCH" --state-dir "$T/state" stop >/dev/null 2>&1
 wait "$pid"
 is "$?/$(( $(date +%s) - t0 < 30 ))" 2/1 "stop: the run ends within 30 s, exit 2"
-is "$(jq -r '[.targets[].status] | join(" ")' "$T/s.json")" "stopped stopped stopped" \
-	"the report marks the three parked targets stopped"
+is "$(jq -r '[.targets[].status] | unique | join(" ")' "$T/s.json")" "stopped" \
+	"the report marks all seven stopped"
 daemon=$(sed -n 's/.*started its daemon (pid \([0-9]*\)).*/\1/p' "$T/s.err")
 ok_not "its daemon is gone" test -e "/proc/${daemon:-0}"
 is "$(leftovers)$(pgrep -f "$T/bin/gscan")" "" "nothing left mounted or running"
