@@ -226,6 +226,13 @@ static void action_vars(const struct scanner *s, const char *logdir,
 	vars[7] = s->socket;
 }
 
+/* An engine run is about to start: not while the job is paused. */
+static void gate(struct scanner *s)
+{
+	if (s->hooks)
+		s->hooks->gate(s->hooks_arg);
+}
+
 /* Run one action with its output to logbase.{out,err} and read it. */
 static int run_action(struct run *r, enum engine_action a, const char *var,
 		      const char *value, const char *logbase)
@@ -251,6 +258,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		set_first(&r->res->error, cause);
 		goto done;
 	}
+	gate(r->s);
 	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
 		pthread_mutex_lock(&r->s->serial);
 	slot_take();
@@ -503,13 +511,6 @@ static void idle_enter(struct scanner *s, bool left)
 		s->hooks->idle_enter(s->hooks_arg);
 }
 
-/* An engine run is about to start: not while the job is paused. */
-static void gate(struct scanner *s)
-{
-	if (s->hooks)
-		s->hooks->gate(s->hooks_arg);
-}
-
 /* The daemon must be up (started on first use) and still running. */
 static int daemon_check(struct scanner *s, struct scan_result *res)
 {
@@ -547,24 +548,15 @@ done:
 	return r;
 }
 
-/*
- * Files whose content already has a verdict are not scanned again: marks
- * them known.  Returns how many files are known now.
- */
-static size_t from_cache(struct scanner *s, const struct walk *w,
-			 bool *known, struct scan_result *res)
+/* Mark known the files whose content already has a verdict. */
+static void lookup_verdicts(struct scanner *s, const struct walk *w,
+			    bool *known, struct scan_result *res)
 {
-	const unsigned char **sha;
-	enum cache_verdict *v;
-	size_t n = 0, *idx;
-	char **threat;
+	const unsigned char **sha = xcalloc(w->nfiles + 1, sizeof(*sha));
+	size_t n = 0, *idx = xcalloc(w->nfiles + 1, sizeof(*idx));
+	enum cache_verdict *v = xcalloc(w->nfiles + 1, sizeof(*v));
+	char **threat = xcalloc(w->nfiles + 1, sizeof(*threat));
 
-	if (!scanner_caches(s))
-		goto count;
-	sha = xcalloc(w->nfiles + 1, sizeof(*sha));
-	idx = xcalloc(w->nfiles + 1, sizeof(*idx));
-	v = xcalloc(w->nfiles + 1, sizeof(*v));
-	threat = xcalloc(w->nfiles + 1, sizeof(*threat));
 	for (size_t i = 0; i < w->nfiles; i++)
 		if (w->files[i].hashed && !known[i]) {
 			sha[n] = w->files[i].sha256;
@@ -591,8 +583,19 @@ static size_t from_cache(struct scanner *s, const struct walk *w,
 	free(idx);
 	free(v);
 	free(threat);
-count:
-	n = 0;
+}
+
+/*
+ * Files whose content already has a verdict are not scanned again: marks
+ * them known.  Returns how many files are known now.
+ */
+static size_t from_cache(struct scanner *s, const struct walk *w,
+			 bool *known, struct scan_result *res)
+{
+	size_t n = 0;
+
+	if (scanner_caches(s))
+		lookup_verdicts(s, w, known, res);
 	for (size_t i = 0; i < w->nfiles; i++)
 		n += known[i];
 	return n;
@@ -787,7 +790,6 @@ static void chunk_scan(struct chunk *c)
 {
 	char *list = xasprintf("%s.list", c->logbase);
 
-	gate(c->r.s);
 	c->ret = write_list(c->r.s, c->r.w, c->todo, list, c->r.res);
 	if (c->ret == 0)
 		c->ret = run_action(&c->r, ENGINE_SCAN_LIST, "list", list,
@@ -896,13 +898,13 @@ static int scan_lists(struct run *r, const bool *todo, const char *logbase)
 	}
 	split_lists(w, todo, q.n, lists);
 	/* This thread and k - 1 more take the lists. */
-	th = xcalloc(k, sizeof(*th));
-	started = xcalloc(k, sizeof(*started));
-	for (size_t j = 1; j < k; j++)
+	th = xcalloc(k - 1, sizeof(*th));
+	started = xcalloc(k - 1, sizeof(*started));
+	for (size_t j = 0; j < k - 1; j++)
 		started[j] = pthread_create(&th[j], NULL, chunk_runner,
 					    &q) == 0;
 	chunk_runner(&q);
-	for (size_t j = 1; j < k; j++)
+	for (size_t j = 0; j < k - 1; j++)
 		if (started[j])
 			pthread_join(th[j], NULL);
 	for (size_t j = 0; j < q.n; j++) {
@@ -942,7 +944,6 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 		}
 		res->scanned++;
 		res->bytes += f->size;
-		gate(s);
 		base = xasprintf("%s.single%zu", logbase, i);
 		r->single = f->path;
 		ret = run_action(r, ENGINE_SCAN, "target", f->path, base);
