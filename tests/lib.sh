@@ -163,19 +163,27 @@ _lib_watched_pids() {
 
 _LIB_PRE_PIDS=" $(_lib_watched_pids | awk '{ printf "%s ", $1 }')"
 
-# leftovers: print every FUSE mount (fuse, fuseblk, fuse.*), every mount of a
-# loop device, every `losetup -a` line, and every qemu-storage-daemon, ntfs-3g,
-# fusefat, clamscan or clamd process that did not exist when lib.sh was
-# sourced.  Empty output means nothing was left behind.
-# Caveat: with `make -j check` other tests' activity is visible too.
+# leftovers: print what this test started and left behind: every FUSE mount
+# (fuse, fuseblk, fuse.*) and every mount of a loop device whose source or
+# mount point lies under $T, every `losetup -a` line naming a file under $T,
+# and every qemu-storage-daemon, ntfs-3g, fusefat, clamscan or clamd process
+# that did not exist when lib.sh was sourced and names $T on its command line
+# (its image, export, mount point, list or configuration).  Tests keep all
+# their files under $T, so another avbatch job on the host (a nightly batch)
+# or a test running beside this one is never counted.  Empty output means
+# nothing was left behind.
 leftovers() {
-	local pid name state
-	awk '$3 ~ /^fuse(blk)?(\.|$)/ || $1 ~ /^\/dev\/loop/ { print "mount: " $0 }' /proc/self/mounts
+	local pid name state cmd
+	awk -v t="$T/" '($3 ~ /^fuse(blk)?(\.|$)/ || $1 ~ /^\/dev\/loop/) &&
+		(index($1 "/", t) == 1 || index($2 "/", t) == 1) {
+		print "mount: " $0 }' /proc/self/mounts
 	if command -v losetup >/dev/null 2>&1; then
-		losetup -a 2>/dev/null | sed 's/^/loop: /'
+		losetup -a 2>/dev/null | grep -F -- "$T/" | sed 's/^/loop: /'
 	fi
 	_lib_watched_pids | while read -r pid name; do
 		case $_LIB_PRE_PIDS in *" $pid "*) continue ;; esac
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		case $cmd in *"$T/"*) ;; *) continue ;; esac
 		state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 		printf 'process: %s %s state=%s\n' "$pid" "$name" "${state:-?}"
 	done
