@@ -3,13 +3,16 @@
 #
 # Build two small demo disks (a GPT qcow2 with ext4 + FAT, an MBR raw with
 # ext4 + NTFS, each holding EICAR and a ClamAV test file at paths with
-# spaces) and custom ClamAV signatures in a temporary directory, scan them with
+# spaces) and custom ClamAV signatures in DEMO_DIR (default
+# /var/tmp/avbatch-demo, made anew each time), scan them with
 #     avbatch run --engine clamav -o clamav.database=DIR/sigs --report DIR/report.json DISKS...
-# and print avbatch's output and the JSON report.
-# Exit status: avbatch's if it is 0 or 1 (1, something found, is what the demo
-# expects), otherwise a failure (avbatch's status, at least 2).
-# Needs root.  Set AVBATCH_TEST_KEEP=1 to keep the temporary directory.
-
+# print avbatch's summary and the detections of its report, check them
+# against what was planted, and print the command that runs the same scan
+# again, also kept as DIR/rerun (a second run is answered from the verdict
+# cache in DIR).
+# Exit status: 0 when avbatch found exactly the four planted files and left
+# nothing behind, 1 when it did not, 2 when the demo could not run.
+# Needs root.
 case ${1:-} in
 -h | --help)
 	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
@@ -23,6 +26,10 @@ fi
 [ $# -eq 1 ] && AVBATCH=$1
 
 here=$(cd "$(dirname "$0")" && pwd)
+# The binary itself: lib.sh wraps $AVBATCH in a test configuration kept in
+# a temporary directory, and the rerun command must outlive it.
+BIN=${AVBATCH:-$(cd "$here/.." && pwd)/src/avbatch}
+case $BIN in */*) BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") ;; esac
 . "$here/lib.sh"
 . "$here/fixtures.sh"
 
@@ -38,7 +45,14 @@ for c in qemu-img sfdisk jq mkfs.ext4 mkfs.vfat mcopy mkntfs ntfs-3g unshare; do
 	command -v "$c" >/dev/null || { echo "demo.sh: missing command $c" >&2; exit 2; }
 done
 
-D=$T/demo
+D=${DEMO_DIR:-/var/tmp/avbatch-demo}
+case $D in /*) ;; *) D=$PWD/$D ;; esac
+# Made anew: only a directory an earlier demo made is removed.
+if [ -e "$D" ]; then
+	[ -f "$D/.avbatch-demo" ] || { echo "demo.sh: $D exists and is not a demo directory; set DEMO_DIR" >&2; exit 2; }
+	rm -rf --one-file-system -- "$D"
+fi
+mkdir -p -- "$D" && : >"$D/.avbatch-demo" || exit 2
 echo "== building demo disks in $D"
 if ! fx_demo "$D"; then
 	echo "demo.sh: building the demo disks failed (log: $D/.fx/fixtures.log)" >&2
@@ -52,25 +66,57 @@ echo "   signatures: $D/sigs ($(cat "$D/sigs/test.ndb" "$D/sigs/test.hdb" | wc -
 echo "   planted: /home/bob/My Files/eicar.com (ext4), /Program Files/Demo App/clam.exe (FAT)"
 echo "            /var/www/up loads/eicar.com (ext4), /Users/Carol/Desk top/clam.pdf (NTFS)"
 echo
-# The descriptors of this source tree, whether or not avbatch is installed.
-echo "== $AVBATCH --engines-dir $top_srcdir/engines --state-dir $D/state run --engine clamav -o clamav.database=$D/sigs --report $D/report.json ${FX_IMAGES[*]}"
-"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$D/state" \
-	run --engine clamav -o "clamav.database=$D/sigs" \
-	--report "$D/report.json" "${FX_IMAGES[@]}"
+# The descriptors of this source tree, whether or not avbatch is installed;
+# the verdict cache and state in the demo directory.
+cmd=("$BIN" --engines-dir "$top_srcdir/engines" --state-dir "$D/state"
+	run --engine clamav -o "clamav.database=$D/sigs"
+	--cache "$D/cache.sqlite" --report "$D/report.json" "${FX_IMAGES[@]}")
+echo "== $(printf '%q ' "${cmd[@]}")"
+"${cmd[@]}"
 rc=$?
 echo
-echo "== avbatch exit status: $rc"
-if [ -s "$D/report.json" ]; then
-	echo "== report ($D/report.json)"
-	jq . "$D/report.json" || echo "demo.sh: the report is not valid JSON" >&2
+echo "== avbatch exit status: $rc (1: something was found)"
+fail=
+if [ -s "$D/report.json" ] && jq -e . "$D/report.json" >/dev/null 2>&1; then
+	echo "== detections in $D/report.json"
+	jq -r '.targets[] | .name as $t | .detections[] |
+		"   \($t) \(.fs):\(.path)  \(.threat)"' "$D/report.json"
+	found=$(jq -r '.targets[] | .name as $t | .detections[] |
+		"\($t) \(.fs):\(.path)"' "$D/report.json" | sort)
+	want=$(printf '%s\n' \
+		"demo-gpt.qcow2 p1:/home/bob/My Files/eicar.com" \
+		"demo-gpt.qcow2 p2:/Program Files/Demo App/clam.exe" \
+		"demo-mbr.raw p1:/var/www/up loads/eicar.com" \
+		"demo-mbr.raw p2:/Users/Carol/Desk top/clam.pdf" | sort)
+	if [ "$found" != "$want" ]; then
+		echo "demo.sh: expected exactly these detections:" >&2
+		printf '%s\n' "$want" | sed 's/^/   /' >&2
+		fail=1
+	fi
 else
-	echo "demo.sh: no report written" >&2
+	echo "demo.sh: no valid report written" >&2
+	fail=1
 fi
-echo "== left behind (should be empty):"
-leftovers
-case $rc in
-0 | 1) exit "$rc" ;;
-esac
-echo "demo.sh: avbatch failed with status $rc" >&2
-[ "$rc" -ge 2 ] 2>/dev/null || rc=2
-exit "$rc"
+[ "$rc" = 1 ] || { echo "demo.sh: avbatch exited $rc, expected 1 (found)" >&2; fail=1; }
+left=$(T=$D leftovers)
+if [ -n "$left" ]; then
+	echo "demo.sh: left behind:" >&2
+	printf '%s\n' "$left" >&2
+	fail=1
+fi
+echo
+if [ -n "$fail" ]; then
+	echo "== demo FAILED (details above)"
+	exit 1
+fi
+{
+	echo '#!/bin/sh'
+	echo "# The demo's scan again (made by tests/demo.sh); its exit status is avbatch's."
+	echo "exec $(printf '%q ' "${cmd[@]}")"
+} >"$D/rerun"
+chmod 0755 "$D/rerun"
+echo "== demo OK: the four planted files were found, nothing was left mounted or running."
+echo "   Run the same scan again (answered from the verdict cache): $D/rerun"
+echo "   which runs: $(printf '%q ' "${cmd[@]}")"
+echo "   The report: jq . $(printf '%q' "$D/report.json")"
+exit 0

@@ -147,8 +147,8 @@ _lib_watched_pids() {
 	for d in /proc/[0-9]*; do
 		pid=${d#/proc/}
 		comm='' argv0=''
-		IFS= read -r comm <"$d/comm" 2>/dev/null || continue
-		IFS= read -r -d '' argv0 <"$d/cmdline" 2>/dev/null
+		IFS= read -r comm 2>/dev/null <"$d/comm" || continue
+		IFS= read -r -d '' argv0 2>/dev/null <"$d/cmdline"
 		argv0=${argv0##*/}
 		name=
 		if [[ $argv0 =~ $_LIB_WATCHED ]]; then
@@ -182,7 +182,7 @@ leftovers() {
 	fi
 	_lib_watched_pids | while read -r pid name; do
 		case $_LIB_PRE_PIDS in *" $pid "*) continue ;; esac
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
 		case $cmd in *"$T/"*) ;; *) continue ;; esac
 		state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 		printf 'process: %s %s state=%s\n' "$pid" "$name" "${state:-?}"
