@@ -79,8 +79,14 @@ check() {
 	check_sanitizers 2>&1 | tee "$asanlog" || rc=1
 	grep -q '^# PASS:' "$asanlog" || { echo "sanitizer build: FAILED"; rc=1; }
 	if command -v clang >/dev/null; then
-		make fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} >/dev/null 2>&1 ||
-			{ echo "fuzz: FAILED"; rc=1; }
+		local fuzzlog
+		fuzzlog=$(mktemp)
+		if ! make fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} >"$fuzzlog" 2>&1; then
+			echo "fuzz: FAILED; its last lines:"
+			tail -n 40 "$fuzzlog" | sed 's/^/fuzz: | /'
+			rc=1
+		fi
+		rm -f "$fuzzlog"
 	fi
 	pass=$(for f in "$log" "$asanlog"; do
 		awk '/^# PASS:/ {n = $3} END {print n+0}' "$f"; done |
