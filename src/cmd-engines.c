@@ -75,26 +75,37 @@ static char *private_dir(const char *what, char **cause)
 static int engines_list(void)
 {
 	struct strv names = { 0 };
+	struct engine **es;
+	char **causes;
+	int w = 6;
 
 	engine_names(&names);
+	es = xcalloc(names.n + 1, sizeof(*es));
+	causes = xcalloc(names.n + 1, sizeof(*causes));
+	/* Vendor names whole: the column is as wide as the longest. */
+	for (size_t i = 0; i < names.n; i++)
+		if (load(names.v[i], &es[i], &causes[i]) == 0 &&
+		    (int)strlen(engine_vendor(es[i])) > w)
+			w = (int)strlen(engine_vendor(es[i]));
 	for (size_t i = 0; i < names.n; i++) {
-		struct engine *e = NULL;
-		char *cause = NULL, *bin = NULL;
+		char *bin = NULL;
 
-		if (load(names.v[i], &e, &cause) < 0)
-			printf("%-13s %-24s invalid: %s\n", names.v[i], "-",
-			       cause);
-		else if (proc_which(engine_binary(e), &bin) < 0)
-			printf("%-13s %-24.24s not usable: '%s' not found in "
-			       "PATH\n", names.v[i], engine_vendor(e),
-			       engine_binary(e));
+		if (!es[i])
+			printf("%-13s %-*s  invalid: %s\n", names.v[i], w, "-",
+			       causes[i]);
+		else if (proc_which(engine_binary(es[i]), &bin) < 0)
+			printf("%-13s %-*s  not usable: '%s' not found in "
+			       "PATH\n", names.v[i], w, engine_vendor(es[i]),
+			       engine_binary(es[i]));
 		else
-			printf("%-13s %-24.24s usable: %s\n", names.v[i],
-			       engine_vendor(e), bin);
+			printf("%-13s %-*s  usable: %s\n", names.v[i], w,
+			       engine_vendor(es[i]), bin);
 		free(bin);
-		free(cause);
-		engine_free(e);
+		free(causes[i]);
+		engine_free(es[i]);
 	}
+	free(es);
+	free(causes);
 	strv_release(&names);
 	return 0;
 }
@@ -111,6 +122,7 @@ static int engines_show(const char *name)
 		"{daemon_config}", "daemon_socket", "{daemon_socket}", NULL
 	};
 	struct engine *e = NULL;
+	struct buf opts = { 0 };
 	char *cause = NULL;
 
 	if (load(name, &e, &cause) < 0) {
@@ -128,8 +140,8 @@ static int engines_show(const char *name)
 			continue;
 		printf("%s:", actions[a]);
 		if (sig)
-			printf(" signal %s to the engine's process group\n",
-			       strsignal(sig));
+			printf(" signal SIG%s to the engine's process group\n",
+			       sigabbrev_np(sig));
 		else if (engine_argv(e, (enum engine_action)a, vars, &argv,
 				     &cause) < 0)
 			printf(" (%s)\n", cause);
@@ -142,6 +154,15 @@ static int engines_show(const char *name)
 		cause = NULL;
 		strv_release(&argv);
 	}
+	engine_describe_options(e, &opts);
+	if (opts.len) {
+		/* One "key=value" a line: as -o NAME.KEY=VALUE takes them. */
+		printf("options (-o %s.KEY=VALUE):\n", engine_name(e));
+		for (const char *p = opts.p, *nl; (nl = strchr(p, '\n'));
+		     p = nl + 1)
+			printf("  %.*s\n", (int)(nl - p), p);
+	}
+	buf_release(&opts);
 	engine_free(e);
 	return 0;
 }
