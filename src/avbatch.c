@@ -57,11 +57,13 @@ static const struct cmd commands[] = {
 	  "update the signatures of the configured (or named) engines" },
 };
 
+/* avbatch --help: every command, then each one's usage. */
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: avbatch [--config FILE] [--engines-dir DIR]... "
 		"[--state-dir DIR] [-q] [-v] COMMAND [ARGS]\n"
-		"       avbatch --version | --help\n\ncommands:\n");
+		"       avbatch --version | --help\n"
+		"       avbatch COMMAND --help\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\nusage of each command:\n");
@@ -69,7 +71,9 @@ static void usage(FILE *out)
 		fprintf(out, "  avbatch %s\n", commands[i].usage);
 }
 
-int cmd_usage_error(const char *fmt, ...)
+/* A usage error before any command: one line, and where help is. */
+static int __attribute__((format(printf, 1, 2))) usage_short(
+	const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,10 +81,57 @@ int cmd_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (current)
-		fprintf(stderr, "usage: avbatch %s\n", current->usage);
+	fputs(" (avbatch --help lists the commands)\n", stderr);
 	return 2;
+}
+
+int cmd_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("avbatch: ", stderr);
+	if (current)
+		fprintf(stderr, "%s: ", current->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (current)
+		fprintf(stderr, " (avbatch %s --help shows its usage)",
+			current->name);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* Does a command's argument list ask for help ("--help" before "--")? */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (!strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The descriptors of the source tree when this binary is the one built in
+ * it and not an installed copy (as git's and tmux's build trees run in
+ * place); NULL otherwise.
+ */
+static const char *build_tree_engines(void)
+{
+#if defined(BUILD_EXE) && defined(SRC_ENGINES)
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	return strcmp(exe, BUILD_EXE) ? NULL : SRC_ENGINES;
+#else
+	return NULL;
+#endif
 }
 
 const char *const *cmd_engine_dirs(size_t *n)
@@ -226,7 +277,7 @@ int main(int argc, char **argv)
 	const char *state_dir = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
 			config = optarg;
@@ -243,6 +294,7 @@ int main(int argc, char **argv)
 		case 'v':
 			verbosity++;
 			break;
+		case 'V':
 		case OPT_VERSION:
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;
@@ -250,24 +302,25 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return usage_short("bad global option");
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		return usage_short("no command given");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, argv[optind]))
 			current = &commands[i];
-	if (!current) {
-		warnx("unknown command '%s'", argv[optind]);
-		usage(stderr);
-		return 2;
+	if (!current)
+		return usage_short("unknown command '%s'", argv[optind]);
+	if (wants_help(argc - optind, argv + optind)) {
+		printf("usage: avbatch %s\n%s\n", current->usage,
+		       current->help);
+		return 0;
 	}
 
 	strv_push(&G.engine_dirs, PKGDATADIR "/engines");
+	if (build_tree_engines())
+		strv_push(&G.engine_dirs, build_tree_engines());
 	strv_push(&G.engine_dirs, SYSCONFDIR "/avbatch/engines.d");
 	load_config(config ? config : SYSCONFDIR "/avbatch/avbatch.conf",
 		    config != NULL);

@@ -2,7 +2,7 @@
 # The command line itself: help, version, usage errors, exit statuses.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 12
+plan 18
 
 out=$("$AVBATCH" --version)
 like "$out" '^avbatch [0-9]+\.[0-9]+\.[0-9]+$' "--version prints name and version"
@@ -14,9 +14,19 @@ like "$out" 'avbatch inspect \[--json\] IMAGE' "--help shows each command's usag
 "$AVBATCH" frobnicate >/dev/null 2>"$T/err"; rc=$?
 is "$rc" 2 "an unknown command exits 2"
 like "$(cat "$T/err")" "unknown command 'frobnicate'" "and says which command"
+is "$(wc -l <"$T/err")" 1 "in one line"
+
+is "$("$AVBATCH" -V)" "$("$AVBATCH" --version)" "-V prints the version, not the usage"
+for c in run inspect status cleanup engines update; do
+	out=$("$AVBATCH" "$c" --help 2>&1); rc=$?
+	[ "$rc" = 0 ] && [[ $out == "usage: avbatch $c"* ]] || break
+done
+is "$c:$rc" "update:0" "every command takes --help: its usage, exit 0"
 
 "$AVBATCH" run >/dev/null 2>"$T/err"; rc=$?
 is "$rc" 2 "run without a target exits 2"
+like "$(cat "$T/err")" "^avbatch: run: [^"$'\n'"]*\(avbatch run --help shows its usage\)"$'\n'"?$" \
+	"a usage error is one line that says where the usage is"
 
 "$AVBATCH" --engines-dir "$top_srcdir/engines" run --engine nosuch \
 	--state-dir "$T/state" "$T" >/dev/null 2>"$T/err"; rc=$?
@@ -24,6 +34,15 @@ is "$rc" 2 "an unknown engine exits 2"
 
 "$AVBATCH" --engines-dir "$top_srcdir/engines" engines show clamav >"$T/show" 2>&1
 like "$(cat "$T/show")" 'scan_list: /[^ ]*clamscan ' "engines show resolves clamscan through PATH"
+# The binary built in a tree finds that tree's descriptors by itself; an
+# installed copy (another path) does not look there.
+"$AVBATCH" engines show clamav >"$T/show" 2>&1
+like "$(cat "$T/show")" "descriptor: $top_srcdir/engines/clamav.ini" \
+	"the binary of the build tree runs in place, with the tree's engines/"
+cp "$top_builddir/src/avbatch" "$T/avbatch-copy"
+"$T/avbatch-copy" --config "$T/.avbatch.conf" engines show clamav >"$T/show" 2>&1
+unlike "$(cat "$T/show")" "descriptor: $top_srcdir/engines/" \
+	"a copy elsewhere does not read the build tree's descriptors"
 
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
 	-o clamav.nosuch=1 "$T" >/dev/null 2>"$T/err"; rc=$?
