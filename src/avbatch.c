@@ -53,7 +53,8 @@ static const struct cmd commands[] = {
 	  "engines list | show ENGINE | check [ENGINE]",
 	  "list the engine descriptors, show one, check they work here" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
-	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]...",
+	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]... "
+	  "[--timeout SECONDS]",
 	  "update the signatures of the configured (or named) engines" },
 };
 

@@ -236,11 +236,37 @@ int cmd_engines(int argc, char **argv)
 			       "'check [ENGINE]'");
 }
 
-/* Run one engine's update action, with its version before and after. */
-static int update_one(struct scanner *s, const char *dir)
+/* Print the last n lines of text, indented (an update's failing output). */
+static void print_tail(const struct buf *b, int n)
+{
+	const char *p = b->p + b->len;
+
+	while (p > b->p && p[-1] == '\n')
+		p--;
+	while (p > b->p && n > 0)
+		if (*--p == '\n')
+			n--;
+	if (*p == '\n')
+		p++;
+	for (const char *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		fprintf(stderr, "  | %.*s\n", (int)(nl - p), p);
+		if (!*nl)
+			break;
+	}
+}
+
+/*
+ * Run one engine's update action, with its version before and after; its
+ * output is kept in the state directory (NAME.update.log), and the last
+ * lines are shown when it fails.  Returns 0 or exit status 2.
+ */
+static int update_one(struct scanner *s, const char *dir, double timeout)
 {
 	const char *name = engine_name(s->e);
-	char *log = xasprintf("%s/%s.update", dir, name);
+	char *log = xasprintf("%s/%s.update.log", G.state_dir, name);
 	char *before = s->version ? xstrdup(s->version) : NULL;
 	struct strv argv = { 0 };
 	char *cause = NULL;
@@ -254,24 +280,29 @@ static int update_one(struct scanner *s, const char *dir)
 	r = engine_argv(s->e, ENGINE_UPDATE, NULL, &argv, &cause);
 	if (r < 0)
 		goto fail;
+	if (unlink(log) < 0 && errno != ENOENT) {
+		r = -errno;
+		cause = xasprintf("cannot replace '%s': %s", log,
+				  strerror(errno));
+		goto fail;
+	}
 	printf("%s: before: %s\n", name, before ? before : "unknown");
+	msg_info("%s: running %s (output in %s)", name, argv.v[0], log);
 	fflush(stdout);
 	r = proc_run(argv.v, &(struct proc_io){ .out_path = log,
-		     .err_path = log, .cwd = dir }, -1, &st);
+		     .err_path = log, .cwd = dir }, timeout, &st);
 	if (r < 0) {
-		cause = xasprintf("cannot run %s: %s", argv.v[0],
+		cause = r == -ETIMEDOUT ?
+			xasprintf("%s did not finish in %.0f s", argv.v[0],
+				  timeout) :
+			xasprintf("cannot run %s: %s", argv.v[0],
 				  strerror(-r));
 		goto fail;
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		struct buf b = { 0 };
-
-		read_file(log, 1 << 20, &b);
-		cause = xasprintf("%s failed (%s %d)%s%s", argv.v[0],
+		cause = xasprintf("%s failed (%s %d)", argv.v[0],
 			WIFEXITED(st) ? "exit status" : "signal",
-			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-			b.len ? ":\n" : "", b.len ? b.p : "");
-		buf_release(&b);
+			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		r = -EIO;
 		goto fail;
 	}
@@ -283,6 +314,18 @@ static int update_one(struct scanner *s, const char *dir)
 fail:
 	fprintf(stderr, "avbatch: update of '%s': %s\n", name,
 		cause ? cause : strerror(-r));
+	if (argv.n) {
+		struct buf b = { 0 };
+
+		if (read_file(log, 1 << 20, &b) == 0 && b.len) {
+			fprintf(stderr, "  its last lines (all in %s):\n",
+				log);
+			print_tail(&b, 5);
+		}
+		buf_release(&b);
+		printf("%s: after:  %s (unchanged: the update failed)\n",
+		       name, before ? before : "unknown");
+	}
 	r = 2;
 done:
 	strv_release(&argv);
@@ -297,14 +340,16 @@ int cmd_update(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *list = G.default_engine;
 	struct strv options = { 0 };
 	struct engine **engines = NULL;
-	size_t n = 0;
+	size_t n = 0, failed = 0;
 	char *cause = NULL, *dir = NULL;
-	int c, r;
+	double timeout = -1;
+	int c, r, secs;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "e:o:", opts, NULL)) != -1) {
@@ -312,6 +357,14 @@ int cmd_update(int argc, char **argv)
 			list = optarg;
 		} else if (c == 'o') {
 			strv_push(&options, optarg);
+		} else if (c == 't') {
+			if (parse_int(optarg, &secs) < 0 || secs <= 0) {
+				r = cmd_usage_error("--timeout: expected a "
+						    "number of seconds, not "
+						    "'%s'", optarg);
+				goto done;
+			}
+			timeout = secs;
 		} else {
 			r = cmd_usage_error("bad option");
 			goto done;
@@ -338,14 +391,18 @@ int cmd_update(int argc, char **argv)
 			free(cause);
 			cause = NULL;
 			r = 2;
+			failed++;
 			continue;
 		}
 		engines[i] = NULL;
-		if (update_one(s, dir))
+		if (update_one(s, dir, timeout)) {
 			r = 2;
+			failed++;
+		}
 		scanner_close(s);
 	}
 	rmtree(dir);
+	printf("update: %zu engine(s), %zu failed\n", n, failed);
 done:
 	cmd_free_engines(engines, n);
 	strv_release(&options);

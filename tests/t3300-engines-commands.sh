@@ -4,7 +4,7 @@
 need_root
 need_cmd clamscan yara jq
 
-plan 14
+plan 20
 
 E=$top_srcdir/engines
 av() { "$AVBATCH" --engines-dir "$E" --state-dir "$T/state" "$@"; }
@@ -56,16 +56,49 @@ detection_path = 1
 detection_threat = 2
 INI
 chmod 0644 "$T/eng/fake.ini"
-"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" update --engine fake >"$T/upd" 2>&1
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" update --engine fake >"$T/upd" 2>"$T/upd.err"
 is "$?" 0 "update: exit 0 when the update action succeeds"
 is "$(cat "$T/upd")" "fake: before: 41
-fake: after:  42" "update prints the signature version before and after"
+fake: after:  42
+update: 1 engine(s), 0 failed" "update prints the signature version before and after, and a summary"
+like "$(cat "$T/upd.err")" "fake: running $T/bin/fakeupd \\(output in $T/state/fake.update.log\\)" \
+	"it says what it runs and where its output goes before it waits"
 is "$(cat "$T/db/version")" 42 "the update action ran once"
+
+# An update that fails after much output (freshclam's retries without a
+# network): the last lines, where the rest is, the version it stays at.
+cat >"$T/bin/failupd" <<'SH'
+#!/bin/sh
+for i in $(seq 1 45); do echo "retry $i: cannot reach the mirror"; done
+exit 1
+SH
+chmod 0755 "$T/bin/failupd"
+sed "s|^update = .*|update = $T/bin/failupd|" "$T/eng/fake.ini" >"$T/eng/fail.ini"
+sed -i 's/^name = fake/name = fail/' "$T/eng/fail.ini"
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" update --engine fail >"$T/upd" 2>"$T/upd.err"
+is "$?" 2 "a failed update exits 2"
+is "$(cat "$T/upd")" "fail: before: 42
+fail: after:  42 (unchanged: the update failed)
+update: 1 engine(s), 1 failed" "it still says the version after, and sums up"
+ok "stderr shows the last 5 of its 45 lines and where all of them are" \
+	test "$(grep -c '^  | retry' "$T/upd.err")" = 5 -a \
+	"$(grep -c "all in $T/state/fail.update.log" "$T/upd.err")" = 1 -a \
+	"$(grep -c 'retry 45:' "$T/upd.err")" = 1 -a \
+	"$(grep -c . "$T/state/fail.update.log")" = 45
+# A hanging update action ends at --timeout.
+printf '#!/bin/sh\nsleep 600\n' >"$T/bin/hangupd"
+chmod 0755 "$T/bin/hangupd"
+sed "s|^update = .*|update = $T/bin/hangupd|; s/^name = fake/name = hang/" "$T/eng/fake.ini" >"$T/eng/hang.ini"
+start=$SECONDS
+"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" update --engine hang --timeout 2 >"$T/upd" 2>"$T/upd.err"
+like "$?:$((SECONDS - start)):$(cat "$T/upd.err")" "^2:[2-9]:.*did not finish in 2 s" \
+	"update --timeout ends a hanging update action"
+is "$(pgrep -f "$T/bin/hangupd")" "" "and the update program is gone"
 
 # A real freshclam cannot reach its mirrors here (or lacks permission).
 mkdir -p "$T/cdb"
 av update --engine clamav -o clamav.database="$T/cdb" >"$T/upd" 2>"$T/upd.err"
-like "$?:$(head -1 "$T/upd.err")" "^2:avbatch: update of 'clamav': /[^ ]*freshclam failed" \
+like "$?:$(grep -v ' running ' "$T/upd.err" | head -1)" "^2:avbatch: update of 'clamav': /[^ ]*freshclam failed" \
 	"a failing update exits 2 and says which program failed"
 av update --engine yara >"$T/upd" 2>&1
 like "$?:$(cat "$T/upd")" '^0:yara: nothing to update' "an engine without an update action has nothing to do"
