@@ -12,7 +12,7 @@ PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc clang
 	libmount-dev libfdisk-dev libblkid-dev libinih-dev libjson-c-dev
-	libxml2-dev libvirt-clients libssl-dev libsqlite3-dev
+	libxml2-dev libvirt-clients libssl-dev libsqlite3-dev libsystemd-dev
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
@@ -20,7 +20,7 @@ PACKAGES=(
 	# engines and test data
 	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
 	# tests (a real libvirtd, and qemu to run a domain that holds its disk)
-	jq procps mount tar gzip groff-base libvirt-daemon-system qemu-system-x86 tini
+	jq procps mount tar gzip groff-base socat libvirt-daemon-system qemu-system-x86 tini
 	valgrind
 )
 
