@@ -34,6 +34,7 @@ int cmd_engines(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);	/* status, pause, resume, stop */
 int cmd_cleanup(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* The engine search path as a plain array for engine_find(). */
 const char *const *cmd_engine_dirs(size_t *n);

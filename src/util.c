@@ -329,9 +329,20 @@ int read_file(const char *path, size_t max, struct buf *out)
 	char chunk[8192];
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	/* A FIFO or device named here must not block or act: files only. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
