@@ -52,8 +52,9 @@ static const struct cmd commands[] = {
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
 	  "engines list | show ENGINE | check [ENGINE]",
 	  "list the engine descriptors, show one, check they work here" },
-	{ "report", cmd_report, 0, "report html REPORT",
-	  "a saved JSON report as one self-contained HTML page" },
+	{ "report", cmd_report, 0,
+	  "report html REPORT | merge [-o FILE] REPORT...",
+	  "a saved report as an HTML page; many hosts' reports as one" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
 	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]... "
 	  "[--timeout SECONDS]",

@@ -1,12 +1,14 @@
-/* cmd-report.c - avbatch report: a saved report in other forms */
+/* cmd-report.c - avbatch report: saved reports merged or in other forms */
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "fleet.h"
 #include "html.h"
 #include "json.h"
 #include "util.h"
@@ -73,9 +75,59 @@ static int report_html(const char *path)
 	return r;
 }
 
+/*
+ * avbatch report merge [-o FILE] REPORT...: one fleet report, exit status
+ * what the fleet deserves (as run's: 0 clean, 1 found, 2 not covered).
+ */
+static int report_merge(int argc, char **argv)
+{
+	struct json_object **reps = xcalloc((size_t)argc + 1, sizeof(*reps));
+	struct json_object *merged = NULL;
+	const char *out = "-";
+	char *cause = NULL;
+	size_t n = 0;
+	int c, r = 2;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, "o:")) != -1) {
+		if (c != 'o') {
+			r = cmd_usage_error("bad option");
+			goto done;
+		}
+		out = optarg;
+	}
+	if (optind >= argc) {
+		r = cmd_usage_error("no report given");
+		goto done;
+	}
+	for (int i = optind; i < argc; i++)
+		if (!(reps[n++] = load_report(argv[i])))
+			goto done;
+	if (fleet_merge(reps, n, &merged, &cause) < 0) {
+		fprintf(stderr, "avbatch: cannot merge: %s\n", cause);
+		goto done;
+	}
+	if ((r = json_write(merged, out)) < 0) {
+		fprintf(stderr, "avbatch: cannot write '%s': %s\n", out,
+			strerror(-r));
+		r = 2;
+		goto done;
+	}
+	r = (int)json_get_int(merged, "exit_code", 2);
+done:
+	for (size_t i = 0; i < n; i++)
+		json_object_put(reps[i]);
+	free(reps);
+	json_object_put(merged);
+	free(cause);
+	return r;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "html"))
 		return report_html(argv[2]);
-	return cmd_usage_error("expected 'html REPORT'");
+	if (argc >= 2 && !strcmp(argv[1], "merge"))
+		return report_merge(argc - 1, argv + 1);
+	return cmd_usage_error("expected 'html REPORT' or 'merge REPORT...'");
 }
