@@ -250,7 +250,7 @@ int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
-	       OPT_NO_CACHE };
+	       OPT_NO_CACHE, OPT_HOST };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -264,12 +264,13 @@ int cmd_run(int argc, char **argv)
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "host", required_argument, NULL, OPT_HOST },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
 	bool json = false, all_shutoff = false;
-	const char *uri = NULL, *resume = NULL;
+	const char *uri = NULL, *resume = NULL, *host = NULL;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -326,6 +327,13 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_CACHE:
 			cache = NULL;
+			break;
+		case OPT_HOST:
+			if (!*optarg || !utf8_valid(optarg, strlen(optarg))) {
+				r = cmd_usage_error("--host: expected a name");
+				goto done;
+			}
+			host = optarg;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
@@ -388,6 +396,11 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	if (job_create(G.state_dir, &j, &cause) < 0)
 		goto fail;
+	if (host) {
+		/* The fleet's name for this host (an inventory name). */
+		free(j->host);
+		j->host = xstrdup(host);
+	}
 	for (size_t i = 0; i < nengines; i++) {
 		struct engine *e = engines[i];
 
