@@ -261,7 +261,7 @@ int cmd_run(int argc, char **argv)
 	bool max_set = false;
 	struct engine **engines = NULL;
 	size_t nengines = 0;
-	bool host_mounts = false, report_failed = false;
+	bool host_mounts = false;
 	struct job *j = NULL;
 	char *cause = NULL;
 	int c, r = 2;
@@ -412,10 +412,12 @@ int cmd_run(int argc, char **argv)
 
 	job_run(j);
 
-	report_failed = report && report_write(j, report) < 0;
-	if (report_failed)
+	/* Before anything else shows the exit status: it says this too. */
+	if (report)
+		j->report_error = report_write(j, report);
+	if (j->report_error < 0)
 		msg_info("cannot write the report '%s': %s", report,
-			 strerror(errno));
+			 strerror(-j->report_error));
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);
 
@@ -428,8 +430,7 @@ int cmd_run(int argc, char **argv)
 	} else if (verbosity >= 0) {
 		report_print_text(j, stdout);
 	}
-	/* A report that could not be written is not a clean run. */
-	r = report_failed ? 2 : job_exit_code(j);
+	r = job_exit_code(j);
 	goto done;
 fail:
 	fprintf(stderr, "avbatch: %s\n", cause);
