@@ -56,8 +56,9 @@ static int cmp_name(const struct dirent **a, const struct dirent **b)
  * A directory target stands for the disk images directly inside it: by
  * name (.qcow2, .raw, ...) or by their header (qcow2, vmdk, ... magic).
  */
-static int add_targets(struct job *j, const char *arg)
+static int add_targets(struct job *j, const char *arg, char **cause)
 {
+	size_t before = j->ntargets;
 	struct dirent **list;
 	struct stat st;
 	int n;
@@ -67,8 +68,12 @@ static int add_targets(struct job *j, const char *arg)
 		return 0;
 	}
 	n = scandir(arg, &list, NULL, cmp_name);
-	if (n < 0)
-		return -errno;
+	if (n < 0) {
+		n = -errno;
+		*cause = xasprintf("cannot read directory '%s': %s", arg,
+				   strerror(-n));
+		return n;
+	}
 	for (int i = 0; i < n; i++) {
 		char *p = xasprintf("%s/%s", arg, list[i]->d_name);
 		struct stat fst;
@@ -80,6 +85,11 @@ static int add_targets(struct job *j, const char *arg)
 		free(list[i]);
 	}
 	free(list);
+	/* Scanning nothing is not a clean result. */
+	if (j->ntargets == before) {
+		*cause = xasprintf("no disk image in directory '%s'", arg);
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -394,12 +404,8 @@ int cmd_run(int argc, char **argv)
 			goto fail;
 	} else {
 		for (int i = optind; i < argc; i++)
-			if (add_targets(j, argv[i]) < 0) {
-				cause = xasprintf("cannot read directory "
-						  "'%s': %s", argv[i],
-						  strerror(errno));
+			if (add_targets(j, argv[i], &cause) < 0)
 				goto fail;
-			}
 	}
 	j->jobs = jobs;
 	j->timeout = timeout;
