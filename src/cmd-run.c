@@ -57,8 +57,9 @@ static int cmp_name(const struct dirent **a, const struct dirent **b)
  * A directory target stands for the disk images directly inside it: by
  * name (.qcow2, .raw, ...) or by their header (qcow2, vmdk, ... magic).
  */
-static int add_targets(struct job *j, const char *arg)
+static int add_targets(struct job *j, const char *arg, char **cause)
 {
+	size_t before = j->ntargets;
 	struct dirent **list;
 	struct stat st;
 	int n;
@@ -68,8 +69,12 @@ static int add_targets(struct job *j, const char *arg)
 		return 0;
 	}
 	n = scandir(arg, &list, NULL, cmp_name);
-	if (n < 0)
-		return -errno;
+	if (n < 0) {
+		n = -errno;
+		*cause = xasprintf("cannot read directory '%s': %s", arg,
+				   strerror(-n));
+		return n;
+	}
 	for (int i = 0; i < n; i++) {
 		char *p = xasprintf("%s/%s", arg, list[i]->d_name);
 		struct stat fst;
@@ -81,6 +86,11 @@ static int add_targets(struct job *j, const char *arg)
 		free(list[i]);
 	}
 	free(list);
+	/* Scanning nothing is not a clean result. */
+	if (j->ntargets == before) {
+		*cause = xasprintf("no disk image in directory '%s'", arg);
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -279,7 +289,7 @@ int cmd_run(int argc, char **argv)
 	bool max_set = false;
 	struct engine **engines = NULL;
 	size_t nengines = 0;
-	bool host_mounts = false, report_failed = false;
+	bool host_mounts = false;
 	struct job *j = NULL;
 	char *cause = NULL;
 	int c, r = 2;
@@ -424,12 +434,8 @@ int cmd_run(int argc, char **argv)
 			goto fail;
 	} else {
 		for (int i = optind; i < argc; i++)
-			if (add_targets(j, argv[i]) < 0) {
-				cause = xasprintf("cannot read directory "
-						  "'%s': %s", argv[i],
-						  strerror(errno));
+			if (add_targets(j, argv[i], &cause) < 0)
 				goto fail;
-			}
 	}
 	j->jobs = jobs;
 	j->timeout = timeout;
@@ -443,10 +449,12 @@ int cmd_run(int argc, char **argv)
 	job_run(j);
 	send_records(j);
 
-	report_failed = report && report_write(j, report) < 0;
-	if (report_failed)
+	/* Before anything else shows the exit status: it says this too. */
+	if (report)
+		j->report_error = report_write(j, report);
+	if (j->report_error < 0)
 		msg_info("cannot write the report '%s': %s", report,
-			 strerror(errno));
+			 strerror(-j->report_error));
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);
 
@@ -459,8 +467,7 @@ int cmd_run(int argc, char **argv)
 	} else if (verbosity >= 0) {
 		report_print_text(j, stdout);
 	}
-	/* A report that could not be written is not a clean run. */
-	r = report_failed ? 2 : job_exit_code(j);
+	r = job_exit_code(j);
 	goto done;
 fail:
 	fprintf(stderr, "avbatch: %s\n", cause);

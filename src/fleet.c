@@ -62,7 +62,7 @@ int fleet_merge(struct json_object *const *reports, size_t n,
 	struct json_object *targets = json_object_new_array();
 	struct json_object *totals = json_object_new_object();
 	const char *started = NULL, *finished = NULL;
-	bool found = false, gap = false;
+	bool found = false, gap = false, error = false, stopped = false;
 	struct strv jobs = { 0 };
 	char *id, *now = time_iso8601(time(NULL));
 	int r = 0;
@@ -106,6 +106,13 @@ int fleet_merge(struct json_object *const *reports, size_t n,
 			 json_get_int(json_get(rep, "totals"), "detections",
 				      0) > 0;
 		gap |= code != 0 && code != 1;
+		/* Why not covered, worst first: error, stopped, incomplete. */
+		if (code != 0 && code != 1) {
+			const char *st = json_get_str(rep, "status");
+
+			error |= !st || !strcmp(st, "error");
+			stopped |= st && !strcmp(st, "stopped");
+		}
 	}
 	json_put_int(totals, "hosts", (int64_t)n);
 	id = xasprintf("fleet-%s", now);
@@ -121,8 +128,8 @@ int fleet_merge(struct json_object *const *reports, size_t n,
 	json_put_str(o, "merged", now);
 	json_put_str(o, "started", started);
 	json_put_str(o, "finished", finished);
-	json_put_str(o, "status", found ? "infected" : gap ? "error" :
-		     "clean");
+	json_put_str(o, "status", found ? "infected" : !gap ? "clean" :
+		     error ? "error" : stopped ? "stopped" : "incomplete");
 	json_put_int(o, "exit_code", found ? 1 : gap ? 2 : 0);
 	json_put_obj(o, "engines", engines);
 	engines = NULL;

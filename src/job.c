@@ -23,6 +23,23 @@
 #include "report.h"
 #include "util.h"
 
+const char *const fs_status_names[FS_NSTATUSES] = {
+	[FS_SCANNED] = "scanned",
+	[FS_PARTIAL] = "partial",
+	[FS_SKIPPED] = "skipped",
+	[FS_ERROR] = "error",
+	[FS_STOPPED] = "stopped",
+};
+
+const char *const target_status_names[TARGET_NSTATUSES] = {
+	[TARGET_CLEAN] = "clean",
+	[TARGET_INCOMPLETE] = "incomplete",
+	[TARGET_INFECTED] = "infected",
+	[TARGET_ERROR] = "error",
+	[TARGET_SKIPPED] = "skipped",
+	[TARGET_STOPPED] = "stopped",
+};
+
 int job_create(const char *state_dir, struct job **out, char **cause)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
@@ -97,9 +114,9 @@ struct target *job_add_target(struct job *j, const char *arg)
 	return t;
 }
 
-static void add_detection(struct target *t, const char *fsid,
-			  const char *path, size_t len, const char *threat,
-			  const char *engine)
+static struct detection *add_detection(struct target *t, const char *fsid,
+					const char *path, size_t len,
+					const char *threat, const char *engine)
 {
 	struct detection *d;
 
@@ -107,7 +124,7 @@ static void add_detection(struct target *t, const char *fsid,
 		d = &t->det[i];
 		if (!strcmp(d->fs, fsid) && d->pathlen == len &&
 		    !memcmp(d->path, path, len) && d->engine == engine)
-			return;
+			return d;
 	}
 	t->det = xreallocarray(t->det, t->ndet + 1, sizeof(*t->det));
 	d = &t->det[t->ndet++];
@@ -116,26 +133,38 @@ static void add_detection(struct target *t, const char *fsid,
 	d->pathlen = len;
 	d->threat = xstrdup(threat);
 	d->engine = engine;
+	d->hashed = false;
+	return d;
 }
 
-static void fs_fail(struct fs_result *r, const char *status, char *reason)
+static void fs_fail(struct fs_result *r, enum fs_status status,
+		    char *reason)
 {
 	r->status = status;
 	free(r->reason);
 	r->reason = reason;
 }
 
-/* Fold one engine's result for a file system into the target. */
+/*
+ * Fold one engine's result for a file system (walked as w, mounted at mnt)
+ * into the target; each detection gets the hash of the content scanned.
+ */
 static void merge_result(struct target *t, struct fs *fs,
 			 struct fs_result *res, const struct scanner *sc,
-			 struct scan_result *sr)
+			 struct scan_result *sr, const struct walk *w,
+			 const char *mnt)
 {
 	const char *name = engine_name(sc->e);
 
-	for (size_t i = 0; i < sr->nhits; i++)
-		add_detection(t, fs->id, sr->hits[i].path,
-			      strlen(sr->hits[i].path), sr->hits[i].threat,
-			      name);
+	for (size_t i = 0; i < sr->nhits; i++) {
+		struct detection *d = add_detection(t, fs->id,
+			sr->hits[i].path, strlen(sr->hits[i].path),
+			sr->hits[i].threat, name);
+
+		if (!d->hashed)
+			d->hashed = walk_sha256(w, mnt, d->path,
+						d->sha256) == 0;
+	}
 	/* Counts: what the engines handed their files to saw at most. */
 	if (sr->scanned > res->scanned)
 		res->scanned = sr->scanned;
@@ -147,12 +176,12 @@ static void merge_result(struct target *t, struct fs *fs,
 		res->skipped[SKIP_TOO_LARGE] = sr->too_large;
 	res->engine_errors += sr->errors;
 	if (sr->timed_out) {
-		fs_fail(res, "error", xstrdup("timed out"));
+		fs_fail(res, FS_ERROR, xstrdup("timed out"));
 		res->timed_out = true;
 	} else if (sr->stopped) {
-		fs_fail(res, "stopped", xstrdup("stopped"));
+		fs_fail(res, FS_STOPPED, xstrdup("stopped"));
 	} else if (sr->errors) {
-		fs_fail(res, "error", xasprintf("%s: %s", name, sr->error ?
+		fs_fail(res, FS_ERROR, xasprintf("%s: %s", name, sr->error ?
 						sr->error : "failed"));
 	} else if (sr->incomplete) {
 		res->uncovered = true;
@@ -324,11 +353,11 @@ static bool fs_gate(struct job *j, struct target *t, struct fs_result *res)
 {
 	pause_gate(j);
 	if (proc_stop_requested()) {
-		fs_fail(res, "stopped", xstrdup("stopped"));
+		fs_fail(res, FS_STOPPED, xstrdup("stopped"));
 		return false;
 	}
 	if (t->deadline && time_mono() >= t->deadline) {
-		fs_fail(res, "error", xstrdup("timed out"));
+		fs_fail(res, FS_ERROR, xstrdup("timed out"));
 		res->timed_out = true;
 		res->uncovered = true;
 		return false;
@@ -502,7 +531,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	if (r == 0 && fs->plan.replay)
 		res->journal_replayed = true;
 	if (r < 0) {
-		fs_fail(res, r == -ECANCELED ? "stopped" : "error", cause);
+		fs_fail(res, r == -ECANCELED ? FS_STOPPED : FS_ERROR, cause);
 		res->uncovered = true;
 		return;
 	}
@@ -525,7 +554,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		place_remember(j->cache, &fw->w);
 	}
 	if (r < 0) {
-		fs_fail(res, "error", xasprintf("cannot walk the file system: "
+		fs_fail(res, FS_ERROR, xasprintf("cannot walk the file system: "
 						"%s", strerror(-r)));
 		res->uncovered = true;
 		return;
@@ -556,15 +585,15 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
 		scanner_run(j->engines[e], &fw->w, fw->mnt, base, t->deadline,
 			    &sr);
-		merge_result(t, fs, res, j->engines[e], &sr);
+		merge_result(t, fs, res, j->engines[e], &sr, &fw->w, fw->mnt);
 		scan_result_release(&sr);
 		free(base);
-		if (res->status && (!strcmp(res->status, "stopped") ||
-				    res->timed_out))
+		if (res->status == FS_STOPPED || res->timed_out)
 			break;
 	}
-	if (!res->status)
-		res->status = "scanned";
+	/* Scanned only if no file was left out. */
+	if (res->status == FS_PENDING)
+		res->status = res->uncovered ? FS_PARTIAL : FS_SCANNED;
 }
 
 static void fs_work_release(struct fs_work *fw)
@@ -593,7 +622,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		struct fs_result *res = &t->fsr[k];
 
 		if (fs->plan.skip) {
-			fs_fail(res, "skipped", xstrdup(fs->plan.skip));
+			fs_fail(res, FS_SKIPPED, xstrdup(fs->plan.skip));
 			res->uncovered = fs->plan.uncovered;
 			continue;
 		}
@@ -610,7 +639,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 			fs_scan(j, t, k, workdir, &fws[k]);
 		if (fws[k].walked && (mount_attach_check(a, &cause) < 0 ||
 				      mount_attach_check(*rw, &cause) < 0)) {
-			fs_fail(res, "error", cause);
+			fs_fail(res, FS_ERROR, cause);
 			cause = NULL;
 			res->uncovered = true;
 		}
@@ -625,7 +654,45 @@ static void scan_filesystems(struct job *j, struct target *t,
 	free(fws);
 }
 
-static void target_fail(struct target *t, const char *status, char *reason)
+/*
+ * A scanned target's status, from its file systems' (the one place it is
+ * decided): stopped or error if one of them is; infected if something was
+ * found; incomplete if some data was not covered (a partial file system,
+ * one skipped though it holds data), saying where; clean otherwise.
+ */
+static void target_settle(struct target *t)
+{
+	const struct fs_result *gap = NULL;
+	size_t gap_k = 0;
+
+	t->status = TARGET_CLEAN;
+	for (size_t k = 0; k < t->img->nfs; k++) {
+		const struct fs_result *r = &t->fsr[k];
+
+		if (r->status == FS_STOPPED)
+			t->status = TARGET_STOPPED;
+		else if ((r->status == FS_ERROR || r->status == FS_PENDING) &&
+			 t->status != TARGET_STOPPED)
+			t->status = TARGET_ERROR;
+		if (r->timed_out && !t->reason)
+			t->reason = xstrdup("timed out");
+		if ((r->uncovered || r->status == FS_PARTIAL) && !gap) {
+			gap = r;
+			gap_k = k;
+		}
+	}
+	if (t->ndet && t->status != TARGET_STOPPED)
+		t->status = TARGET_INFECTED;
+	else if (gap && t->status == TARGET_CLEAN)
+		t->status = TARGET_INCOMPLETE;
+	if (gap && !t->reason && t->status == TARGET_INCOMPLETE)
+		t->reason = xasprintf("not fully scanned: %s: %s",
+				      t->img->fs[gap_k].id, gap->reason ?
+				      gap->reason : "not covered");
+}
+
+static void target_fail(struct target *t, enum target_status status,
+			char *reason)
 {
 	t->status = status;
 	free(t->reason);
@@ -722,17 +789,17 @@ done:
 	return r;
 }
 
-/* Is this result worth remembering: every file covered, without error? */
-static bool complete(const struct target *t)
+bool target_complete(const struct target *t)
 {
-	if (strcmp(t->status, "clean") && strcmp(t->status, "infected"))
+	if (t->status == TARGET_CLEAN)
+		return true;
+	if (t->status != TARGET_INFECTED || !t->img || !t->fsr)
 		return false;
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		const struct fs_result *r = &t->fsr[k];
 
 		if (r->uncovered || r->engine_errors || r->timed_out ||
-		    (strcmp(r->status, "scanned") &&
-		     strcmp(r->status, "skipped")))
+		    (r->status != FS_SCANNED && r->status != FS_SKIPPED))
 			return false;
 	}
 	return true;
@@ -746,7 +813,7 @@ static void remember(struct job *j, struct target *t, const char *key,
 	struct buf now = { 0 };
 	const char *text;
 
-	if (!key || !ids || !complete(t) ||
+	if (!key || !ids || !target_complete(t) ||
 	    chain_identity(t->img->path, &t->img->backing, &now) < 0 ||
 	    strcmp(now.p, ids)) {
 		buf_release(&now);
@@ -754,7 +821,7 @@ static void remember(struct job *j, struct target *t, const char *key,
 	}
 	o = json_object_new_object();
 	json_put_str(o, "identity", ids);
-	json_put_obj(o, "result", report_target(t));
+	json_put_obj(o, "result", report_target(t, j->host));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	cache_memo_put(j->cache, "target", key, text, strlen(text));
 	json_object_put(o);
@@ -774,7 +841,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 
 	t->started_at = t0;
 	if (t->skip) {
-		target_fail(t, "skipped", xstrdup(t->skip));
+		target_fail(t, TARGET_SKIPPED, xstrdup(t->skip));
 		goto done;
 	}
 	if (j->timeout > 0)
@@ -782,7 +849,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	progress(j, t, "opening", NULL, NULL);
 	r = mount_check_in_use(t->arg, &cause);
 	if (r == -EBUSY) {
-		target_fail(t, "skipped", cause);
+		target_fail(t, TARGET_SKIPPED, cause);
 		goto done;
 	}
 	free(cause);
@@ -798,26 +865,27 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		scanner_prestart(j->engines[e]);
 	r = image_open(t->arg, t->format, &t->img, &cause);
 	if (r < 0) {
-		target_fail(t, "error", cause);
+		target_fail(t, TARGET_ERROR, cause);
 		goto done;
 	}
 	if (key && chain_identity(t->img->path, &t->img->backing, &ids) < 0)
 		buf_release(&ids);
 	r = mkdir_private(workdir);
 	if (r < 0) {
-		target_fail(t, "error", xasprintf("cannot create '%s': %s",
+		target_fail(t, TARGET_ERROR, xasprintf("cannot create '%s': %s",
 						  workdir, strerror(-r)));
 		goto done;
 	}
 	r = mount_attach(t->img, workdir, &a, &cause);
 	if (r < 0) {
-		target_fail(t, r == -EBUSY ? "skipped" :
-			       r == -ECANCELED ? "stopped" : "error", cause);
+		target_fail(t, r == -EBUSY ? TARGET_SKIPPED :
+			    r == -ECANCELED ? TARGET_STOPPED : TARGET_ERROR,
+			    cause);
 		goto done;
 	}
 	r = image_read_layout(t->img, mount_attach_view(a), &cause);
 	if (r < 0) {
-		target_fail(t, "error", cause);
+		target_fail(t, TARGET_ERROR, cause);
 		goto done;
 	}
 	t->fsr = xcalloc(t->img->nfs, sizeof(*t->fsr));
@@ -835,19 +903,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	progress(j, t, "scanning", NULL, NULL);
 	scan_filesystems(j, t, a, &rw, map.n ? &map : NULL, workdir);
-	t->status = "clean";
-	for (size_t k = 0; k < t->img->nfs; k++) {
-		const char *st = t->fsr[k].status;
-
-		if (!strcmp(st, "stopped"))
-			t->status = "stopped";
-		else if (!strcmp(st, "error") && strcmp(t->status, "stopped"))
-			t->status = "error";
-		if (t->fsr[k].timed_out && !t->reason)
-			t->reason = xstrdup("timed out");
-	}
-	if (t->ndet && strcmp(t->status, "stopped"))
-		t->status = "infected";
+	target_settle(t);
 	mount_detach(rw);
 	mount_detach(a);
 	a = rw = NULL;
@@ -899,7 +955,7 @@ struct json_object *job_status(struct job *j)
 		done += !strcmp(t->phase, "done");
 		json_put_str(x, "name", t->name);
 		json_put_str(x, "state", t->phase);
-		json_put_str(x, "status", t->status);
+		json_put_str(x, "status", target_status_names[t->status]);
 		json_put_str(x, "fs", t->cur_fs);
 		json_put_str(x, "engine", t->cur_engine);
 		json_put_int(x, "files_done", (int64_t)t->files_done);
@@ -1084,7 +1140,7 @@ static void *worker(void *arg)
 			break;
 		t = &j->targets[i];
 		if (proc_stop_requested()) {
-			target_fail(t, "stopped", xstrdup("stopped before "
+			target_fail(t, TARGET_STOPPED, xstrdup("stopped before "
 							  "it started"));
 			progress(j, t, "done", NULL, NULL);
 		} else {
@@ -1180,20 +1236,32 @@ size_t job_detections(const struct job *j)
 	return n;
 }
 
-int job_exit_code(const struct job *j)
+void job_tally(const struct job *j, struct job_tally *n)
 {
-	if (job_detections(j))
-		return 1;
+	memset(n, 0, sizeof(*n));
 	for (size_t i = 0; i < j->ntargets; i++) {
 		const struct target *t = &j->targets[i];
 
-		if (strcmp(t->status, "clean"))
-			return 2;
-		for (size_t k = 0; t->img && k < t->img->nfs; k++)
-			if (t->fsr[k].uncovered || t->fsr[k].engine_errors)
-				return 2;
+		n->status[t->status]++;
+		n->uncovered += !target_complete(t);
+		n->detections += t->ndet;
+		for (size_t k = 0; t->fsr && k < t->img->nfs; k++) {
+			n->files += t->fsr[k].scanned;
+			n->bytes += t->fsr[k].bytes;
+		}
 	}
-	return j->stopped ? 2 : 0;
+}
+
+int job_exit_code(const struct job *j)
+{
+	struct job_tally n;
+
+	job_tally(j, &n);
+	if (j->report_error)
+		return 2;
+	if (n.detections)
+		return 1;
+	return n.uncovered || j->stopped ? 2 : 0;
 }
 
 void job_free(struct job *j)

@@ -18,11 +18,40 @@ struct detection {
 	size_t pathlen;
 	char *threat;
 	const char *engine;
+	bool hashed;		/* sha256 holds the scanned content's hash */
+	unsigned char sha256[32];
 };
+
+/* What became of a file system (report schema 2); names in fs_status_names. */
+enum fs_status {
+	FS_PENDING,		/* not decided yet */
+	FS_SCANNED,		/* every file handed to every engine */
+	FS_PARTIAL,		/* scanned, but some files were not */
+	FS_SKIPPED,		/* not mounted, with the reason */
+	FS_ERROR,
+	FS_STOPPED,
+	FS_NSTATUSES
+};
+
+/* What became of a target; names in target_status_names. */
+enum target_status {
+	TARGET_PENDING,		/* not done yet */
+	TARGET_CLEAN,		/* all data scanned, nothing found */
+	TARGET_INCOMPLETE,	/* nothing found, something not covered */
+	TARGET_INFECTED,
+	TARGET_ERROR,
+	TARGET_SKIPPED,
+	TARGET_STOPPED,
+	TARGET_NSTATUSES
+};
+
+/* Report names of the statuses; NULL for the pending ones. */
+extern const char *const fs_status_names[FS_NSTATUSES];
+extern const char *const target_status_names[TARGET_NSTATUSES];
 
 /* What happened to one file system of a target (parallel to img->fs). */
 struct fs_result {
-	const char *status;	/* scanned, skipped, error, stopped */
+	enum fs_status status;
 	char *reason;
 	bool uncovered;		/* its files were not all scanned */
 	bool timed_out;		/* the target's --timeout ended it */
@@ -39,7 +68,7 @@ struct target {
 	char *format;		/* as the domain declares it, or NULL: probe */
 	char *skip;		/* known before starting: why not to scan it */
 	struct image *img;	/* NULL when it could not be opened */
-	const char *status;	/* clean, infected, error, skipped, stopped */
+	enum target_status status;
 	char *reason;
 	double duration;
 	bool recalled;		/* its result came from the cache, unchanged */
@@ -64,6 +93,7 @@ struct job {
 	struct target *targets;
 	size_t ntargets;
 	bool stopped;
+	int report_error;	/* -errno: the --report file was not written */
 	unsigned jobs;		/* targets worked on at once (--jobs) */
 	double timeout;		/* seconds per target (--timeout); 0: none */
 	size_t next;		/* the next target a worker takes */
@@ -114,7 +144,26 @@ struct json_object *job_status(struct job *j);
 /* Write job_status() to state.json in the job's directory, atomically. */
 void job_save_state(struct job *j);
 
-/* The exit status of run: 0 clean, 1 found, 2 something not covered. */
+/*
+ * Is every file system of t that holds data fully covered?  True for a
+ * clean target, and for an infected one without gaps.
+ */
+bool target_complete(const struct target *t);
+
+/* What the totals, the text summary and the exit status are made of. */
+struct job_tally {
+	size_t status[TARGET_NSTATUSES];	/* targets by status */
+	size_t uncovered;	/* targets not complete, whatever status */
+	size_t detections;
+	uint64_t files, bytes;	/* that the engines finished */
+};
+
+void job_tally(const struct job *j, struct job_tally *n);
+
+/*
+ * The exit status of run, from job_tally(): 1 found, 2 something not
+ * covered (or the report not written), 0 every target clean.
+ */
 int job_exit_code(const struct job *j);
 size_t job_detections(const struct job *j);
 

@@ -1,4 +1,4 @@
-/* report.c - the JSON report (schema 1) and the text summary of a job */
+/* report.c - the JSON report (schema 2) and the text summary of a job */
 #include "config.h"
 
 #include <errno.h>
@@ -44,7 +44,7 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_int(o, "offset", (int64_t)fs->offset);
 	json_put_int(o, "size", (int64_t)fs->size);
 	report_put_lvm(o, fs);
-	json_put_str(o, "status", res->status);
+	json_put_str(o, "status", fs_status_names[res->status]);
 	json_put_str(o, "reason", res->reason);
 	json_object_object_add(o, "journal_replayed",
 			       json_object_new_boolean(res->journal_replayed));
@@ -69,7 +69,39 @@ static struct json_object *fs_json(const struct fs *fs,
 	return o;
 }
 
-struct json_object *report_target(const struct target *t)
+/* Lowercase hex of a SHA-256, or NULL if not known. */
+static struct json_object *sha256_json(bool known, const unsigned char *sha)
+{
+	static const char hex[] = "0123456789abcdef";
+	char s[65];
+
+	if (!known)
+		return NULL;
+	for (int i = 0; i < 32; i++) {
+		s[2 * i] = hex[sha[i] >> 4];
+		s[2 * i + 1] = hex[sha[i] & 15];
+	}
+	s[64] = '\0';
+	return json_object_new_string(s);
+}
+
+/* Parse what sha256_json() wrote; false if it is not that. */
+static bool sha256_parse(const char *s, unsigned char *sha)
+{
+	for (int i = 0; s && i < 64; i++) {
+		const char *p = s[i] ? strchr("0123456789abcdef", s[i]) :
+				NULL;
+		int v;
+
+		if (!p)
+			return false;
+		v = (int)(p - "0123456789abcdef");
+		sha[i / 2] = (unsigned char)(i % 2 ? sha[i / 2] | v : v << 4);
+	}
+	return s && !s[64];
+}
+
+struct json_object *report_target(const struct target *t, const char *host)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *backing = json_object_new_array();
@@ -78,6 +110,7 @@ struct json_object *report_target(const struct target *t)
 	const struct image *img = t->img;
 
 	json_put_str(o, "name", t->name);
+	json_put_str(o, "host", host);
 	if (t->domain)
 		json_put_str(o, "domain", t->domain);
 	json_put_str(o, "image", img ? img->path : t->arg);
@@ -87,7 +120,9 @@ struct json_object *report_target(const struct target *t)
 			json_object_new_string(img->backing.v[i]));
 	json_put_obj(o, "backing", backing);
 	json_put_str(o, "partition_table", img ? img->table : NULL);
-	json_put_str(o, "status", t->status);
+	json_put_str(o, "status", target_status_names[t->status]);
+	json_object_object_add(o, "complete", json_object_new_boolean(
+			       target_complete(t)));
 	json_put_str(o, "reason", t->reason);
 	json_put_double(o, "duration_s", t->duration);
 	json_object_object_add(o, "cached", json_object_new_boolean(
@@ -104,19 +139,21 @@ struct json_object *report_target(const struct target *t)
 		json_put_bytes(d, "threat", "threat_b64", t->det[k].threat,
 			       strlen(t->det[k].threat));
 		json_put_str(d, "engine", t->det[k].engine);
+		json_put_obj(d, "sha256", sha256_json(t->det[k].hashed,
+						      t->det[k].sha256));
 		json_object_array_add(dets, d);
 	}
 	json_put_obj(o, "detections", dets);
 	return o;
 }
 
-/* The one of names that s is (a static string), or NULL. */
-static const char *one_of(const char *s, const char *const *names, size_t n)
+/* The status whose name s is, or 0 (pending: no name) if none. */
+static int status_of(const char *s, const char *const *names, int n)
 {
-	for (size_t i = 0; s && i < n; i++)
-		if (!strcmp(s, names[i]))
-			return names[i];
-	return NULL;
+	for (int i = 0; s && i < n; i++)
+		if (names[i] && !strcmp(s, names[i]))
+			return i;
+	return 0;
 }
 
 static char *dup_or_null(const char *s)
@@ -151,16 +188,16 @@ static char *get_bytes(struct json_object *o, const char *key,
 static int restore_fs(struct json_object *x, struct fs *fs,
 		      struct fs_result *res)
 {
-	static const char *const statuses[] = { "scanned", "skipped" };
 	struct json_object *files = json_get(x, "files");
 	struct json_object *reasons = json_get(files, "skipped_reasons");
 	struct json_object *lvm = json_get(x, "lvm");
 	struct json_object *replayed = json_get(x, "journal_replayed");
 	const char *reason = json_get_str(x, "reason");
 
-	res->status = one_of(json_get_str(x, "status"), statuses,
-			     ARRAY_SIZE(statuses));
-	if (!res->status || !json_get_str(x, "id") || !files)
+	res->status = status_of(json_get_str(x, "status"), fs_status_names,
+				FS_NSTATUSES);
+	if ((res->status != FS_SCANNED && res->status != FS_SKIPPED) ||
+	    !json_get_str(x, "id") || !files)
 		return -EINVAL;
 	fs->id = xstrdup(json_get_str(x, "id"));
 	fs->type = dup_or_null(json_get_str(x, "type"));
@@ -178,7 +215,7 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	res->journal_replayed = replayed &&
 				json_object_get_boolean(replayed);
 	res->reason = dup_or_null(reason);
-	if (res->status == statuses[1]) {
+	if (res->status == FS_SKIPPED) {
 		fs->plan.skip = xstrdup(reason ? reason : "skipped");
 	} else {
 		fs->plan.driver = dup_or_null(json_get_str(x, "driver"));
@@ -205,25 +242,27 @@ static int restore_detection(struct json_object *x, struct detection *d,
 	d->fs = dup_or_null(json_get_str(x, "fs"));
 	d->path = get_bytes(x, "path", "path_b64", &d->pathlen);
 	d->threat = get_bytes(x, "threat", "threat_b64", NULL);
+	d->hashed = sha256_parse(json_get_str(x, "sha256"), d->sha256);
 	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
 }
 
 int report_target_restore(struct target *t, struct json_object *o,
 			  struct scanner *const *engines, size_t nengines)
 {
-	static const char *const statuses[] = { "clean", "infected" };
 	struct json_object *fss = json_get(o, "filesystems");
 	struct json_object *dets = json_get(o, "detections");
 	struct json_object *backing = json_get(o, "backing");
-	const char *status = one_of(json_get_str(o, "status"), statuses,
-				    ARRAY_SIZE(statuses));
+	enum target_status status = status_of(json_get_str(o, "status"),
+					      target_status_names,
+					      TARGET_NSTATUSES);
 	struct image *img = xcalloc(1, sizeof(*img));
 	struct fs_result *fsr = NULL;
 	struct detection *det = NULL;
 	size_t nfs = 0, ndet = 0;
 	int r = -EINVAL;
 
-	if (!status || !json_get_str(o, "image") || !is_array(fss) ||
+	if ((status != TARGET_CLEAN && status != TARGET_INFECTED) ||
+	    !json_get_str(o, "image") || !is_array(fss) ||
 	    !is_array(dets) || !is_array(backing))
 		goto fail;
 	img->path = xstrdup(json_get_str(o, "image"));
@@ -252,7 +291,7 @@ int report_target_restore(struct target *t, struct json_object *o,
 			ndet++;
 			goto fail;
 		}
-	if (!ndet != (status == statuses[0]))
+	if (!ndet != (status == TARGET_CLEAN))
 		goto fail;
 	t->img = img;
 	t->fsr = fsr;
@@ -275,13 +314,18 @@ fail:
 	return r;
 }
 
-static const char *report_status(const struct job *j, int code)
+/* The job's status: that of its worst target, as the exit status says. */
+static const char *report_status(const struct job *j,
+				 const struct job_tally *n, int code)
 {
 	if (code == 1)
 		return "infected";
 	if (j->stopped)
 		return "stopped";
-	return code == 0 ? "clean" : "error";
+	if (code == 0)
+		return "clean";
+	return n->status[TARGET_ERROR] || j->report_error || !j->ntargets ?
+	       "error" : "incomplete";
 }
 
 struct json_object *report_build(const struct job *j)
@@ -292,9 +336,10 @@ struct json_object *report_build(const struct job *j)
 	struct json_object *targets = json_object_new_array();
 	struct json_object *totals = json_object_new_object();
 	int code = job_exit_code(j);
-	int64_t n[4] = { 0 }, files = 0, bytes = 0, skipped = 0, stopped = 0;
+	struct job_tally n;
 	char *t0 = time_iso8601(j->started), *t1 = time_iso8601(j->finished);
 
+	job_tally(j, &n);
 	json_put_int(o, "schema", REPORT_SCHEMA);
 	json_put_str(tool, "name", PACKAGE_NAME);
 	json_put_str(tool, "version", PACKAGE_VERSION);
@@ -303,7 +348,7 @@ struct json_object *report_build(const struct job *j)
 	json_put_str(o, "host", j->host);
 	json_put_str(o, "started", t0);
 	json_put_str(o, "finished", j->finished ? t1 : NULL);
-	json_put_str(o, "status", report_status(j, code));
+	json_put_str(o, "status", report_status(j, &n, code));
 	json_put_int(o, "exit_code", code);
 	for (size_t i = 0; i < j->nengines; i++) {
 		struct json_object *e = json_object_new_object();
@@ -314,35 +359,19 @@ struct json_object *report_build(const struct job *j)
 		json_object_array_add(engines, e);
 	}
 	json_put_obj(o, "engines", engines);
-	for (size_t i = 0; i < j->ntargets; i++) {
-		const struct target *t = &j->targets[i];
-
-		json_object_array_add(targets, report_target(t));
-		if (!strcmp(t->status, "clean"))
-			n[0]++;
-		else if (!strcmp(t->status, "infected"))
-			n[1]++;
-		else if (!strcmp(t->status, "error"))
-			n[2]++;
-		else if (!strcmp(t->status, "skipped"))
-			skipped++;
-		else
-			stopped++;
-		for (size_t k = 0; t->fsr && k < t->img->nfs; k++) {
-			files += (int64_t)t->fsr[k].scanned;
-			bytes += (int64_t)t->fsr[k].bytes;
-		}
-	}
+	for (size_t i = 0; i < j->ntargets; i++)
+		json_object_array_add(targets, report_target(&j->targets[i],
+							     j->host));
 	json_put_obj(o, "targets", targets);
 	json_put_int(totals, "targets", (int64_t)j->ntargets);
-	json_put_int(totals, "clean", n[0]);
-	json_put_int(totals, "infected", n[1]);
-	json_put_int(totals, "error", n[2]);
-	json_put_int(totals, "skipped", skipped);
-	json_put_int(totals, "stopped", stopped);
-	json_put_int(totals, "detections", (int64_t)job_detections(j));
-	json_put_int(totals, "files_scanned", files);
-	json_put_int(totals, "bytes_scanned", bytes);
+	for (int s = 0; s < TARGET_NSTATUSES; s++)
+		if (target_status_names[s])
+			json_put_int(totals, target_status_names[s],
+				     (int64_t)n.status[s]);
+	json_put_int(totals, "uncovered", (int64_t)n.uncovered);
+	json_put_int(totals, "detections", (int64_t)n.detections);
+	json_put_int(totals, "files_scanned", (int64_t)n.files);
+	json_put_int(totals, "bytes_scanned", (int64_t)n.bytes);
 	json_put_obj(o, "totals", totals);
 	free(t0);
 	free(t1);
@@ -385,11 +414,15 @@ void report_print_safe(FILE *out, const char *s, size_t n)
 
 void report_print_text(const struct job *j, FILE *out)
 {
+	struct job_tally n;
+	const char *sep = " (";
+
 	for (size_t i = 0; i < j->ntargets; i++) {
 		const struct target *t = &j->targets[i];
 
 		fputs(t->name, out);
-		fprintf(out, ": %s", t->status);
+		fprintf(out, ": %s", target_status_names[t->status] ?
+			target_status_names[t->status] : "pending");
 		if (t->reason)
 			fprintf(out, " (%s)", t->reason);
 		fputc('\n', out);
@@ -398,8 +431,10 @@ void report_print_text(const struct job *j, FILE *out)
 			const struct fs_result *r = &t->fsr[k];
 
 			fprintf(out, "  %-10s %-8s %-8s", fs->id,
-				fs->type ? fs->type : "-", r->status);
-			if (!strcmp(r->status, "scanned"))
+				fs->type ? fs->type : "-",
+				fs_status_names[r->status] ?
+				fs_status_names[r->status] : "pending");
+			if (r->status == FS_SCANNED || r->status == FS_PARTIAL)
 				fprintf(out, " %llu files",
 					(unsigned long long)r->scanned);
 			if (r->reason)
@@ -421,6 +456,16 @@ void report_print_text(const struct job *j, FILE *out)
 			fprintf(out, " [%s]\n", t->det[k].engine);
 		}
 	}
-	fprintf(out, "%zu target(s), %zu detection(s), exit %d\n",
-		j->ntargets, job_detections(j), job_exit_code(j));
+	/* The totals of the report, in the same words. */
+	job_tally(j, &n);
+	fprintf(out, "%zu target(s)", j->ntargets);
+	for (int s = 0; s < TARGET_NSTATUSES; s++)
+		if (target_status_names[s] && n.status[s]) {
+			fprintf(out, "%s%zu %s", sep, n.status[s],
+				target_status_names[s]);
+			sep = ", ";
+		}
+	fprintf(out, "%s, %zu detection(s), %zu not fully scanned, exit %d\n",
+		*sep == ',' ? ")" : "", n.detections, n.uncovered,
+		job_exit_code(j));
 }

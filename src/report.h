@@ -1,4 +1,4 @@
-/* report.h - the JSON report (schema 1) and the text summary of a job */
+/* report.h - the JSON report (schema 2) and the text summary of a job */
 #ifndef AVBATCH_REPORT_H
 #define AVBATCH_REPORT_H
 
@@ -6,14 +6,14 @@
 
 #include "job.h"
 
-#define REPORT_SCHEMA 1
+#define REPORT_SCHEMA 2
 
 struct json_object *report_build(const struct job *j);
 int report_write(const struct job *j, const char *path);
 void report_print_text(const struct job *j, FILE *out);
 
-/* One target as the report shows it. */
-struct json_object *report_target(const struct target *t);
+/* One target as the report shows it, scanned on host. */
+struct json_object *report_target(const struct target *t, const char *host);
 
 /*
  * Fill t (image, file systems, results, detections) from what

@@ -60,9 +60,34 @@ struct run {
 	bool infected_rc;	/* the exit status said "infected" */
 	bool incomplete;	/* an incomplete-scan marker was seen */
 	unsigned long summary;	/* the engine's own count of infected files */
-	size_t hits_before;
+	size_t hits_before;	/* res->nhits when the run started */
+	unsigned errors_before;	/* res->errors when the run started */
 	double deadline;	/* time_mono() when the target's time is up */
 };
+
+/*
+ * Count what a run of the engine finished: all it was given (files, bytes)
+ * if it ended well (ret 0, no error), else only the files it reported on.
+ */
+static void count_finished(struct run *r, int ret, uint64_t files,
+			   uint64_t bytes)
+{
+	struct scan_result *res = r->res;
+
+	if (ret == 0 && res->errors == r->errors_before) {
+		res->scanned += files;
+		res->bytes += bytes;
+		return;
+	}
+	for (size_t i = r->hits_before; i < res->nhits; i++) {
+		char *host = xasprintf("%s%s", r->mnt, res->hits[i].path);
+		const struct walk_file *f = walk_find(r->w, host);
+
+		res->scanned++;
+		res->bytes += f ? f->size : 0;
+		free(host);
+	}
+}
 
 static void set_first(char **slot, char *msg)
 {
@@ -252,6 +277,8 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	action_vars(r->s, logdir, vars);
 	vars[8] = var;
 	vars[9] = value;
+	r->hits_before = r->res->nhits;
+	r->errors_before = r->res->errors;
 	ret = engine_argv(r->s->e, a, vars, &argv, &cause);
 	if (ret < 0) {
 		r->res->errors++;
@@ -292,7 +319,6 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	r->infected_rc = verdict == ENGINE_INFECTED;
 	r->incomplete = false;
 	r->summary = 0;
-	r->hits_before = r->res->nhits;
 	errors = r->res->errors;
 	parse_output(r, out);
 	parse_output(r, err);
@@ -327,10 +353,13 @@ done:
 	return ret;
 }
 
-/* Write the list of files the engine is to scan; counts what it skips. */
+/*
+ * Write the list of files the engine is to scan; counts what it skips, and
+ * what it lists (files, bytes).
+ */
 static int write_list(struct scanner *s, const struct walk *w,
 		      const bool *todo, const char *list,
-		      struct scan_result *res)
+		      struct scan_result *res, uint64_t *files, uint64_t *bytes)
 {
 	struct buf b = { 0 };
 	int r;
@@ -346,8 +375,8 @@ static int write_list(struct scanner *s, const struct walk *w,
 		}
 		buf_addstr(&b, f->path);
 		buf_addstr(&b, "\n");
-		res->scanned++;
-		res->bytes += f->size;
+		(*files)++;
+		*bytes += f->size;
 	}
 	/* Nothing to list: 1, and the engine is not run. */
 	r = b.len ? write_file_atomic(list, b.p, b.len) : 1;
@@ -789,11 +818,15 @@ struct chunk {
 static void chunk_scan(struct chunk *c)
 {
 	char *list = xasprintf("%s.list", c->logbase);
+	uint64_t files = 0, bytes = 0;
 
-	c->ret = write_list(c->r.s, c->r.w, c->todo, list, c->r.res);
-	if (c->ret == 0)
+	c->ret = write_list(c->r.s, c->r.w, c->todo, list, c->r.res, &files,
+			    &bytes);
+	if (c->ret == 0) {
 		c->ret = run_action(&c->r, ENGINE_SCAN_LIST, "list", list,
 				    c->logbase);
+		count_finished(&c->r, c->ret, files, bytes);
+	}
 	free(list);
 }
 
@@ -942,11 +975,10 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 			res->too_large++;
 			continue;
 		}
-		res->scanned++;
-		res->bytes += f->size;
 		base = xasprintf("%s.single%zu", logbase, i);
 		r->single = f->path;
 		ret = run_action(r, ENGINE_SCAN, "target", f->path, base);
+		count_finished(r, ret, 1, f->size);
 		r->single = NULL;
 		free(base);
 	}
@@ -963,9 +995,8 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
 			goto done;
-		res->scanned = w->nfiles;
-		res->bytes = w->bytes;
-		run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		count_finished(&r, run_action(&r, ENGINE_SCAN, "target", mnt,
+					      logbase), w->nfiles, w->bytes);
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));

@@ -79,17 +79,33 @@ static char *file_where(const struct walker *wk, int fd, uint64_t size)
 	return wk->loc->where(wk->loc->arg, x, n, size);
 }
 
+/* SHA-256 of what is left to read from fd (libcrypto); false on error. */
+static bool hash_fd(int fd, unsigned char sha[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char chunk[1 << 16];
+	bool ok = false;
+	ssize_t n;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto done;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n))
+			goto done;
+	ok = n == 0 && EVP_DigestFinal_ex(ctx, sha, NULL);
+done:
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 /*
- * SHA-256 of a file's content (libcrypto), or recalled by where its bytes
- * lie; false if it cannot be read.
+ * SHA-256 of a file's content, or recalled by where its bytes lie; false
+ * if it cannot be read.
  */
 static bool hash_file(const struct walker *wk, int dfd, const char *name,
 		      struct walk_file *f)
 {
-	EVP_MD_CTX *ctx = NULL;
-	unsigned char chunk[1 << 16];
 	bool ok = false;
-	ssize_t n;
 	int fd;
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
@@ -101,17 +117,10 @@ static bool hash_file(const struct walker *wk, int dfd, const char *name,
 		ok = f->recalled = true;
 		goto done;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto done;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n))
-			goto done;
-	ok = n == 0 && EVP_DigestFinal_ex(ctx, f->sha256, NULL);
+	ok = hash_fd(fd, f->sha256);
 done:
 	if (fd >= 0)
 		close(fd);
-	EVP_MD_CTX_free(ctx);
 	return ok;
 }
 
@@ -295,6 +304,45 @@ int walk_resolve(const char *root, const char *guest, char **out)
 	}
 	close(rootfd);
 	free(p);
+	return r;
+}
+
+int walk_sha256(const struct walk *w, const char *root, const char *guest,
+		unsigned char sha[32])
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	char *host = xasprintf("%s%s", root, guest);
+	const struct walk_file *f = walk_find(w, host);
+	int rootfd = -1, fd = -1, r = 0;
+	struct stat st;
+
+	free(host);
+	if (f && f->hashed) {
+		memcpy(sha, f->sha256, 32);
+		return 0;
+	}
+	if (guest[0] != '/' || !guest[1])
+		return -EINVAL;
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd >= 0)
+		fd = (int)syscall(SYS_openat2, rootfd, guest + 1, &how,
+				  sizeof(how));
+	if (rootfd < 0 || fd < 0)
+		r = -errno;
+	else if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (!hash_fd(fd, sha))
+		r = -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rootfd >= 0)
+		close(rootfd);
 	return r;
 }
 

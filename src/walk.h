@@ -85,6 +85,14 @@ const char *walk_guest_path(const struct walk *w, const struct walk_file *f);
  */
 int walk_resolve(const char *root, const char *guest, char **out);
 
+/*
+ * The SHA-256 of a guest file's content: the walk's hash, or else read now
+ * below root (never through a symlink, never off its file system).
+ * Returns 0 or -errno.
+ */
+int walk_sha256(const struct walk *w, const char *root, const char *guest,
+		unsigned char sha[32]);
+
 void walk_release(struct walk *w);
 
 #endif

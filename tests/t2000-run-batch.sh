@@ -20,7 +20,7 @@ rc=$?
 is "$rc" 1 "run exits 1: something was found" || _diag_file "$T/err" 40
 
 ok "the report is valid JSON" jq -e . "$T/report.json"
-is "$(jq -r '.schema' "$T/report.json")" 1 "report schema is 1"
+is "$(jq -r '.schema' "$T/report.json")" 2 "report schema is 2"
 is "$(jq -r '[.exit_code, .status] | @tsv' "$T/report.json")" "1	infected" \
 	"report records exit 1 and status infected"
 

@@ -46,7 +46,7 @@ is "$(jq -r '[.engines[].host] | join(",")' "$f")" "$(hostname),kvm02" "engines 
 is "$?:$(jq -r .exit_code "$T/one.json")" "0:0" "a clean fleet exits 0 (report on stdout)"
 jq '.exit_code = 2 | .status = "error" | .host = "kvm03" | .job = "j3"' "$T/h2.json" >"$T/h3.json"
 "$AVBATCH" report merge -o "$T/f2.json" "$T/h2b.json" "$T/h3.json"
-is "$?" 2 "nothing found but a host not covered: exit 2"
+is "$?:$(jq -r .status "$T/f2.json")" "2:error" "nothing found but a host not covered: exit 2, and why"
 "$AVBATCH" report merge -o "$T/f3.json" "$T/h1.json" "$T/h1.json" 2>"$T/err"
 like "$?:$(cat "$T/err")" "^2:.*job '.*' is given twice" "the same report twice is refused"
 echo '{"a": 1}' >"$T/other.json"

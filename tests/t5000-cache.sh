@@ -10,7 +10,7 @@
 need_root
 need_cmd clamscan jq mkfs.ext4 sigtool qemu-img qemu-storage-daemon
 
-plan 25
+plan 26
 
 mkdir -p "$T/img" "$T/tree/etc" "$T/tree/home/u"
 fx_eicar "$T/tree/home/u/eicar.com"
@@ -59,6 +59,12 @@ is "$(counts "$T/r2.json")" "0/11 0/11" "nothing is scanned; everything is cache
 is "$(engine_runs "$T/r2.json")" 0 "the engine is never invoked"
 is "$(found "$T/r2.json")" "vm1.raw:/home/u/eicar.com vm2.raw:/home/u/eicar.com" \
 	"cached detections are reported"
+sha() {	# sha REPORT: the SHA-256 of each detection
+	jq -r '[.targets[].detections[].sha256] | join(" ")' "$1"
+}
+e=$(sha256sum <"$T/tree/home/u/eicar.com") e=${e%% *}
+is "$(sha "$T/r2.json")" "$e $e" \
+	"cached and recalled detections keep the SHA-256 of their content"
 is "$(recalled "$T/r1.json") / $(recalled "$T/r2.json")" "false false / true true" \
 	"unchanged images: the second run recalls both targets whole"
 is "$(jq -c '[.targets[] | .filesystems[] | [.id, .type, .status]]' "$T/r2.json")" \
