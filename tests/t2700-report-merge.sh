@@ -24,9 +24,8 @@ scan() {	# scan STATE REPORT IMAGE...: one "host"'s run
 		>/dev/null 2>&1
 }
 scan s1 h1.json "$T/img1/web01.raw"
-scan s2 h2.json "$T/img2/db02.raw" "$T/img2/db03.raw"
 # Two runs of one machine stand for two hosts: the second one's name.
-jq '.host = "kvm02"' "$T/h2.json" >"$T/h2b.json"
+scan s2 h2b.json --host kvm02 "$T/img2/db02.raw" "$T/img2/db03.raw"
 
 "$AVBATCH" report merge -o "$T/fleet.json" "$T/h1.json" "$T/h2b.json"
 is "$?" 1 "merge exits 1: something was found on one host"
@@ -44,7 +43,7 @@ is "$(jq -r '[.engines[].host] | join(",")' "$f")" "$(hostname),kvm02" "engines 
 
 "$AVBATCH" report merge "$T/h2b.json" >"$T/one.json"
 is "$?:$(jq -r .exit_code "$T/one.json")" "0:0" "a clean fleet exits 0 (report on stdout)"
-jq '.exit_code = 2 | .status = "error" | .host = "kvm03" | .job = "j3"' "$T/h2.json" >"$T/h3.json"
+jq '.exit_code = 2 | .status = "error" | .host = "kvm03" | .job = "j3"' "$T/h2b.json" >"$T/h3.json"
 "$AVBATCH" report merge -o "$T/f2.json" "$T/h2b.json" "$T/h3.json"
 is "$?:$(jq -r .status "$T/f2.json")" "2:error" "nothing found but a host not covered: exit 2, and why"
 "$AVBATCH" report merge -o "$T/f3.json" "$T/h1.json" "$T/h1.json" 2>"$T/err"
