@@ -12,7 +12,7 @@ PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc clang
 	libmount-dev libfdisk-dev libblkid-dev libinih-dev libjson-c-dev
-	libxml2-dev libvirt-clients libssl-dev libsqlite3-dev libsystemd-dev
+	libxml2-dev libvirt-clients libssl-dev libsqlite3-dev libsystemd-dev libpq-dev
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat

@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "cache-pg.h"
 #include "util.h"
 
 struct cache {
 	sqlite3 *db;
 	sqlite3_stmt *get, *put, *any, *memo_get, *memo_put;
 	pthread_mutex_t lock;
+	struct pgcache *pg;	/* verdicts shared by hosts, or NULL */
+	bool pg_lost;		/* it stopped answering: verdicts unknown */
 };
 
 int cache_open(const char *path, struct cache **out, char **cause)
@@ -92,8 +95,27 @@ void cache_close(struct cache *c)
 	sqlite3_finalize(c->memo_get);
 	sqlite3_finalize(c->memo_put);
 	sqlite3_close(c->db);
+	pgcache_close(c->pg);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+int cache_share(struct cache *c, const char *url, char **cause)
+{
+	return pgcache_open(url, &c->pg, cause);
+}
+
+/*
+ * The shared cache failed (the lock held): from now on every verdict is
+ * unknown, so content is scanned; never a verdict from a half answer.
+ */
+static void pg_lost_locked(struct cache *c, char *cause)
+{
+	if (!c->pg_lost)
+		msg_info("warning: the shared verdict cache stopped answering "
+			 "(%s): scanning instead", cause);
+	c->pg_lost = true;
+	free(cause);
 }
 
 /* One lookup; the caller holds the lock. */
@@ -126,7 +148,26 @@ void cache_get_many(struct cache *c, const char *engine, const char *fp,
 		    const unsigned char *const *sha, size_t n,
 		    enum cache_verdict *v, char **threat)
 {
+	char *cause = NULL;
+
 	pthread_mutex_lock(&c->lock);
+	if (c->pg) {
+		for (size_t i = 0; i < n; i++) {
+			threat[i] = NULL;
+			v[i] = CACHE_UNKNOWN;
+		}
+		if (!c->pg_lost && pgcache_get_many(c->pg, engine, fp, sha, n,
+						    v, threat, &cause) < 0) {
+			for (size_t i = 0; i < n; i++) {
+				free(threat[i]);
+				threat[i] = NULL;
+				v[i] = CACHE_UNKNOWN;
+			}
+			pg_lost_locked(c, cause);
+		}
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	/* One read transaction: not one lock of the database per file. */
 	sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -139,9 +180,17 @@ void cache_get_many(struct cache *c, const char *engine, const char *fp,
 
 bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp)
 {
-	bool any;
+	char *cause = NULL;
+	bool any = false;
 
 	pthread_mutex_lock(&c->lock);
+	if (c->pg) {
+		if (!c->pg_lost &&
+		    pgcache_has(c->pg, engine, fp, &any, &cause) < 0)
+			pg_lost_locked(c, cause);
+		pthread_mutex_unlock(&c->lock);
+		return any;
+	}
 	sqlite3_bind_text(c->any, 1, engine, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->any, 2, fp, -1, SQLITE_STATIC);
 	any = sqlite3_step(c->any) == SQLITE_ROW;
@@ -173,9 +222,18 @@ static void put_locked(struct cache *c, const char *engine, const char *fp,
 void cache_store(struct cache *c, const char *engine, const char *fp,
 		 const struct cache_entry *e, size_t n)
 {
+	char *cause = NULL;
+
 	if (!n)
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (c->pg) {
+		if (!c->pg_lost &&
+		    pgcache_store(c->pg, engine, fp, e, n, &cause) < 0)
+			pg_lost_locked(c, cause);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	/* One transaction per batch of verdicts: one sync, not one a file. */
 	sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
 	for (size_t i = 0; i < n; i++)

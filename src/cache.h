@@ -18,6 +18,14 @@ int cache_open(const char *path, struct cache **out, char **cause);
 void cache_close(struct cache *c);
 
 /*
+ * Keep verdicts in a PostgreSQL database that many hosts share (a
+ * postgresql:// URI) instead of the file; memos (about this host's files)
+ * stay in the file.  A database that stops answering turns every verdict
+ * unknown (content is scanned), with one warning.
+ */
+int cache_share(struct cache *c, const char *url, char **cause);
+
+/*
  * The verdicts an engine with signature fingerprint fp gave n contents
  * (one read transaction): v[i], and threat[i] (malloc'd) for an infected
  * one, else NULL.
