@@ -84,10 +84,13 @@ static int engines_list(void)
 		if (load(names.v[i], &e, &cause) < 0)
 			printf("%-13s %-24s invalid: %s\n", names.v[i], "-",
 			       cause);
-		else if (proc_which(engine_binary(e), &bin) < 0)
+		else if (engine_resolve_binary(e, &bin, &cause) == -ENOENT)
 			printf("%-13s %-24.24s not usable: '%s' not found in "
 			       "PATH\n", names.v[i], engine_vendor(e),
 			       engine_binary(e));
+		else if (!bin)
+			printf("%-13s %-24.24s not usable: %s\n", names.v[i],
+			       engine_vendor(e), cause);
 		else
 			printf("%-13s %-24.24s usable: %s\n", names.v[i],
 			       engine_vendor(e), bin);
@@ -163,8 +166,15 @@ static bool check_one(const char *name, const char *dir)
 		printf("%-13s not usable: %s\n", name, cause);
 		engine_free(e);
 	} else if (!s->binary) {
-		printf("%-13s not usable: '%s' not found in PATH\n", name,
-		       engine_binary(e));
+		char *bin = NULL;
+
+		if (engine_resolve_binary(e, &bin, &cause) != -EPERM) {
+			free(cause);
+			cause = xasprintf("'%s' not found in PATH",
+					  engine_binary(e));
+		}
+		printf("%-13s not usable: %s\n", name, cause);
+		free(bin);
 	} else if (engine_has_action(e, ENGINE_VERSION) && !s->version) {
 		printf("%-13s not usable: %s does not answer its version "
 		       "action\n", name, s->binary);

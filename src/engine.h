@@ -40,7 +40,8 @@ enum engine_verdict {
 /*
  * Parse one descriptor file.  Returns 0 and a new engine, or -errno with
  * *cause set to a "file:line: what" message.  When running as root, a file
- * not owned by root or writable by group/other is refused.
+ * that trust_check() refuses (not owned by root, writable by group/other,
+ * or in a directory others can change) is refused.
  */
 int engine_load(const char *path, struct engine **out, char **cause);
 
@@ -124,6 +125,12 @@ int engine_version_status(const struct engine *e);
 
 /* The program name or path the descriptor gives as its binary. */
 const char *engine_binary(const struct engine *e);
+
+/*
+ * The binary resolved through PATH and checked as for engine_argv().
+ * Returns 0 and a malloc'd path, or -errno with *cause.
+ */
+int engine_resolve_binary(const struct engine *e, char **path, char **cause);
 
 /*
  * The largest file the engine scans, from the option named by

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "trust.h"
 #include "util.h"
 
 static int sigfd = -1;
@@ -188,40 +189,63 @@ bool proc_stop_requested(void)
 	return stop_requested;
 }
 
-int proc_which(const char *name, char **path)
+int proc_find(const char *name, char **path, char **cause)
 {
 	const char *env = getenv("PATH"), *p, *end;
+	char *cand = NULL;
 	struct stat st;
+	int r;
 
 	if (!name || !*name)
-		return -ENOENT;
+		goto missing;
 	if (strchr(name, '/')) {
 		if (name[0] != '/' || stat(name, &st) < 0 ||
 		    !S_ISREG(st.st_mode) || access(name, X_OK) < 0)
-			return -ENOENT;
-		*path = xstrdup(name);
-		return 0;
+			goto missing;
+		cand = xstrdup(name);
+		goto found;
 	}
 	if (!env || !*env)
 		env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	for (p = env; ; p = end + 1) {
-		char *cand;
-
 		end = strchrnul(p, ':');
 		/* Relative PATH entries (and empty ones, meaning ".") are ignored. */
 		if (end > p && *p == '/') {
 			cand = xasprintf("%.*s/%s", (int)(end - p), p, name);
 			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-			    access(cand, X_OK) == 0) {
-				*path = cand;
-				return 0;
-			}
+			    access(cand, X_OK) == 0)
+				goto found;
 			free(cand);
+			cand = NULL;
 		}
 		if (!*end)
 			break;
 	}
+missing:
+	if (cause)
+		*cause = name && name[0] == '/' ?
+			xasprintf("program '%s' not found", name) :
+			xasprintf("program '%s' not found in PATH",
+				  name ? name : "");
 	return -ENOENT;
+found:
+	/* The first one found or none: a later one is not what was meant. */
+	r = trust_check(cand, cause);
+	if (r < 0) {
+		free(cand);
+		return r;
+	}
+	*path = cand;
+	return 0;
+}
+
+int proc_which(const char *name, char **path)
+{
+	char *cause = NULL;
+	int r = proc_find(name, path, &cause);
+
+	free(cause);
+	return r;
 }
 
 int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)

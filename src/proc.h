@@ -44,8 +44,14 @@ bool proc_stop_requested_peek(void);
 
 /*
  * Resolve a program name through PATH (the patent's "global tool") unless it
- * is absolute.  Returns 0 and a malloc'd path, or -ENOENT.
+ * is absolute.  As root, the program found must pass trust_check() (owned
+ * by root, in directories only root can change).  Returns 0 and a malloc'd
+ * path, -ENOENT, or -EPERM for an untrusted program; with *cause (cause may
+ * be NULL).
  */
+int proc_find(const char *name, char **path, char **cause);
+
+/* proc_find() without the cause. */
 int proc_which(const char *name, char **path);
 
 /*
