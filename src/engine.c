@@ -1697,6 +1697,16 @@ bool engine_match_summary(const struct engine *e, const char *line,
 	return true;
 }
 
+bool engine_needs_summary(const struct engine *e)
+{
+	if (!e->has_re[RE_SUMMARY])
+		return false;
+	for (size_t i = 0; i < NCODES; i++)
+		if (e->verdict[i] == ENGINE_INFECTED)
+			return false;
+	return true;
+}
+
 bool engine_match_context(const struct engine *e, const char *line,
 			  char **threat)
 {

@@ -96,6 +96,14 @@ bool engine_match_summary(const struct engine *e, const char *line,
 			  unsigned long *count);
 
 /*
+ * Does the verdict rest on the summary line: the descriptor has one
+ * (summary_infected) and no exit status that means "infected" (Dr.Web,
+ * Bitdefender, Comodo)?  Then a scan whose output has no summary line, or
+ * lost part of it, cannot be called clean.
+ */
+bool engine_needs_summary(const struct engine *e);
+
+/*
  * Threats named by a heading line for the path lines that follow it
  * ("threat_context"; detection_threat = 0).  Returns true and a malloc'd
  * threat when line is such a heading.

@@ -248,7 +248,9 @@ int proc_which(const char *name, char **path)
 	return r;
 }
 
-int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
+/* Start argv; with pipes (write ends), its stdout and stderr go there. */
+static int spawn(char *const argv[], const struct proc_io *io,
+		 const int *pipes, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -260,12 +262,17 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	posix_spawnattr_init(&at);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
-		io && io->out_path ? io->out_path : "/dev/null",
-		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
-		io && io->err_path ? io->err_path : "/dev/null",
-		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	if (pipes) {
+		posix_spawn_file_actions_adddup2(&fa, pipes[0], STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(&fa, pipes[1], STDERR_FILENO);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+			io && io->out_path ? io->out_path : "/dev/null",
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
+			io && io->err_path ? io->err_path : "/dev/null",
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	}
 	if (io && io->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, io->cwd);
 	sigemptyset(&none);
@@ -292,21 +299,112 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	return r;
 }
 
+int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
+{
+	return spawn(argv, io, NULL, pid);
+}
+
+/* A child's stdout and stderr on their way from pipes to their files. */
+struct copy {
+	int from[2];	/* read ends (non-blocking); -1 once at their end */
+	int to[2];	/* out_path, err_path; -1: discarded */
+	int err;	/* the first failure, -errno */
+};
+
+static void copy_fail(struct copy *c, int i, int err)
+{
+	if (!c->err)
+		c->err = err;
+	/* Nothing after a gap: what is kept is a true start of the output. */
+	if (c->to[i] >= 0)
+		close(c->to[i]);
+	c->to[i] = -1;
+}
+
+/* Move what pipe i holds now into its file; false once nothing came. */
+static bool copy_some(struct copy *c, int i)
+{
+	char chunk[16384];
+	ssize_t n, w;
+
+	if (c->from[i] < 0)
+		return false;
+	n = read(c->from[i], chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return false;
+	if (n <= 0) {
+		if (n < 0)
+			copy_fail(c, i, -errno);
+		close(c->from[i]);
+		c->from[i] = -1;
+		return false;
+	}
+	for (char *p = chunk; c->to[i] >= 0 && n > 0; p += w, n -= w) {
+		w = write(c->to[i], p, (size_t)n);
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+		} else if (w <= 0) {
+			copy_fail(c, i, w < 0 ? -errno : -EIO);
+			break;
+		}
+	}
+	return true;
+}
+
+/* The pipes and files of a copied run; 0 or -errno. */
+static int copy_open(struct copy *c, const struct proc_io *io, int *pipes)
+{
+	const char *path[2] = { io->out_path, io->err_path };
+	int fds[2];
+
+	for (int i = 0; i < 2; i++) {
+		c->to[i] = open(path[i] ? path[i] : "/dev/null",
+				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+				O_NOCTTY | O_CLOEXEC, 0600);
+		if (c->to[i] < 0 || pipe2(fds, O_CLOEXEC) < 0)
+			return -errno;
+		c->from[i] = fds[0];
+		pipes[i] = fds[1];
+		fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	}
+	return 0;
+}
+
+/* Take what the pipes still hold, close everything; the first error. */
+static int copy_close(struct copy *c)
+{
+	for (int i = 0; i < 2; i++) {
+		/* What is left: at most the pipe's size from the child. */
+		for (int k = 0; k < 1024 && copy_some(c, i); k++)
+			;
+		/* A daemon the child left holding the pipe writes no more. */
+		if (c->from[i] >= 0)
+			close(c->from[i]);
+		if (c->to[i] >= 0 && close(c->to[i]) < 0 && !c->err)
+			c->err = -errno;
+		c->from[i] = c->to[i] = -1;
+	}
+	return c->err;
+}
+
 /*
  * Wait for pid in whichever thread: its pidfd wakes this thread alone
  * when it exits, stopfd wakes every thread on a stop, sigfd brings in
- * the signals (one thread reads each).
+ * the signals (one thread reads each); c, if any, is copied meanwhile.
  */
-int proc_wait(pid_t pid, double timeout, int *status)
+static int wait_child(pid_t pid, double timeout, int *status,
+		      struct copy *c)
 {
 	double deadline = timeout < 0 ? 0 : time_mono() + timeout;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[5] = {
 			{ .fd = pidfd, .events = POLLIN },
 			{ .fd = stopfd, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = c ? c->from[0] : -1, .events = POLLIN },
+			{ .fd = c ? c->from[1] : -1, .events = POLLIN },
 		};
 		pid_t w = waitpid(pid, status, WNOHANG);
 		int ms = -1;
@@ -337,11 +435,20 @@ int proc_wait(pid_t pid, double timeout, int *status)
 		/* Without a pidfd, look again now and then. */
 		if (pidfd < 0 && (ms < 0 || ms > 200))
 			ms = 200;
-		poll(pfd, 3, ms);
+		if (poll(pfd, 5, ms) > 0 && c) {
+			for (int i = 0; i < 2; i++)
+				if (pfd[3 + i].revents)
+					copy_some(c, i);
+		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
 	return r;
+}
+
+int proc_wait(pid_t pid, double timeout, int *status)
+{
+	return wait_child(pid, timeout, status, NULL);
 }
 
 int proc_try_reap(pid_t pid, int *status)
@@ -390,15 +497,32 @@ void proc_kill_group(pid_t pid, double grace, int *status)
 int proc_run(char *const argv[], const struct proc_io *io, double timeout,
 	     int *status)
 {
+	struct copy c = { { -1, -1 }, { -1, -1 }, 0 }, *cp = NULL;
+	int pipes[2] = { -1, -1 }, r;
 	pid_t pid;
-	int r;
 
-	r = proc_spawn(argv, io, &pid);
+	if (io && io->copy_error) {
+		cp = &c;
+		r = copy_open(cp, io, pipes);
+		if (r < 0)
+			goto done;
+	}
+	r = -spawn(argv, io, cp ? pipes : NULL, &pid);
+	for (int i = 0; i < 2; i++)
+		if (pipes[i] >= 0)
+			close(pipes[i]);
+	pipes[0] = pipes[1] = -1;
 	if (r)
-		return -r;
-	r = proc_wait(pid, timeout, status);
+		goto done;
+	r = wait_child(pid, timeout, status, cp);
 	if (r == -ECANCELED || r == -ETIMEDOUT)
 		proc_kill_group(pid, 5.0, NULL);
+done:
+	for (int i = 0; i < 2; i++)
+		if (pipes[i] >= 0)
+			close(pipes[i]);
+	if (cp)
+		*io->copy_error = copy_close(cp);
 	return r;
 }
 

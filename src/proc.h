@@ -14,6 +14,13 @@ struct proc_io {
 	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
 	const char *cwd;	/* working directory; NULL keeps ours */
 	void *tag;		/* non-NULL: an engine process pause may stop */
+	/*
+	 * proc_run only.  Non-NULL: stdout and stderr reach out_path and
+	 * err_path through pipes that avbatch copies, checking every write
+	 * (the child's own writes to a full file system fail unseen); set to
+	 * 0, or the -errno of the first write or close that failed.
+	 */
+	int *copy_error;
 };
 
 /* A running child, as recorded by proc_spawn (for pause and cleanup). */
