@@ -538,17 +538,23 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		 char **cause)
 {
 	char tmpl[] = "/tmp/avbatch-out.XXXXXX";
+	char err[] = "/tmp/avbatch-err.XXXXXX";
 	struct strv av = { 0 };
-	char *err = NULL, *prog = NULL;
+	char *prog = NULL;
 	struct buf e = { 0 };
-	int fd, r, st = 0;
+	int fd, r, st = 0, lost = 0;
 
-	r = proc_which(argv[0], &prog);
-	if (r < 0) {
-		*cause = xasprintf("%s not found in PATH", argv[0]);
+	r = proc_find(argv[0], &prog, cause);
+	if (r < 0)
 		return r;
-	}
+	/* Both made here, with O_EXCL: nobody can plant either in /tmp. */
 	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		fd = mkostemp(err, O_CLOEXEC);
+		if (fd < 0)
+			unlink(tmpl);
+	}
 	if (fd < 0) {
 		r = -errno;
 		*cause = xasprintf("cannot create a temporary file: %s",
@@ -557,13 +563,16 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		return r;
 	}
 	close(fd);
-	err = xasprintf("%s.err", tmpl);
 	strv_push_take(&av, prog);
 	for (size_t i = 1; argv[i]; i++)
 		strv_push(&av, argv[i]);
 	r = proc_run(av.v, &(struct proc_io){ .out_path = tmpl,
-		     .err_path = err }, timeout, &st);
-	if (r < 0) {
+		     .err_path = err, .copy_error = &lost }, timeout, &st);
+	if (r == 0 && lost < 0) {
+		r = lost;
+		*cause = xasprintf("cannot keep the output of %s in '%s': %s",
+				   argv[0], tmpl, strerror(-r));
+	} else if (r < 0) {
 		*cause = xasprintf("%s: %s", argv[0], strerror(-r));
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		read_file(err, 1 << 16, &e);
@@ -580,7 +589,6 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 	}
 	unlink(tmpl);
 	unlink(err);
-	free(err);
 	buf_release(&e);
 	strv_release(&av);
 	return r;
