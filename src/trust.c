@@ -40,6 +40,11 @@ static char *check_lookup(const char *dpath, const struct stat *dst,
 		return xasprintf("'%s' is owned by uid %u in the sticky "
 				 "directory '%s' others can write", epath,
 				 (unsigned)est->st_uid, dpath);
+	/* Without fs.protected_hardlinks anyone can link root's files here. */
+	if (!S_ISDIR(est->st_mode) && est->st_nlink > 1)
+		return xasprintf("'%s' has other hard links, in the sticky "
+				 "directory '%s' others can write", epath,
+				 dpath);
 	return NULL;
 }
 

@@ -10,7 +10,9 @@
  * a time) and the directories their targets pass through must be owned by
  * root and not writable by group or others, except that a sticky directory
  * writable by others (/tmp) is accepted above an entry root owns (the
- * sticky bit keeps others from renaming or removing it).  Relative paths
+ * sticky bit keeps others from renaming or removing it) that is a
+ * directory or has no other hard link (anyone may link root's files there
+ * when fs.protected_hardlinks is off).  Relative paths
  * start at the working directory, whose own path is checked too.  Returns
  * 0, -EPERM with *cause naming the offending path, or another -errno (the
  * path cannot be resolved) with *cause.  For other users every path passes,

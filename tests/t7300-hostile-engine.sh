@@ -16,7 +16,7 @@
 need_root
 need_cmd jq mkfs.ext4 setpriv
 
-plan 26
+plan 29
 
 DOUBLES=$top_srcdir/tests/doubles
 attacker() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
@@ -145,6 +145,21 @@ attacker ln -s "$T/good" "$T/sticky/link" || bail_out "nobody cannot link"
 av --engines-dir "$T/sticky/link" engines check good
 is "$?" 2 "nobody's symlink in a sticky directory: refused" || _diag_file "$T/av.out"
 like "$(cat "$T/av.out")" "'$T/sticky/link'" "the error names the symlink"
+
+# A hard link to one of root's descriptors in a sticky directory is what
+# nobody could make there without fs.protected_hardlinks (made by root here).
+descriptor "$T/good/linked.ini" linked goodprog
+ln "$T/good/linked.ini" "$T/sticky/linked.ini"
+av --engines-dir "$T/sticky" engines show linked
+is "$?" 2 "a hard link to root's descriptor in a sticky directory: refused" ||
+	_diag_file "$T/av.out"
+like "$(cat "$T/av.out")" "'$T/sticky/linked.ini' has other hard links" \
+	"the error names the link"
+rm -f "$T/sticky/linked.ini"
+cp -p "$T/good/linked.ini" "$T/sticky/linked.ini"
+av --engines-dir "$T/sticky" engines show linked
+is "$?" 0 "root's own descriptor in a sticky directory is accepted" ||
+	_diag_file "$T/av.out"
 
 # The configuration file.
 printf '[avbatch]\nengine = good\n' >"$T/good/avbatch.conf"
