@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "proc.h"
+#include "trust.h"
 #include "util.h"
 
 #ifndef PKGDATADIR
@@ -242,6 +243,7 @@ static int config_handler(void *user, const char *section, const char *key,
 static void load_config(const char *path, int must_exist)
 {
 	struct stat st;
+	char *cause = NULL;
 	FILE *f;
 	int r;
 
@@ -255,6 +257,9 @@ static void load_config(const char *path, int must_exist)
 	    (st.st_uid != 0 || (st.st_mode & 022)))
 		errx(2, "%s: refusing a configuration writable by others",
 		     path);
+	/* Its directories and any symlink on the way, too. */
+	if (trust_check(path, &cause) < 0)
+		errx(2, "%s", cause);
 	r = ini_parse_file(f, config_handler, (void *)path);
 	fclose(f);
 	if (r > 0)

@@ -88,19 +88,23 @@ static int engines_list(void)
 		    (int)strlen(engine_vendor(es[i])) > w)
 			w = (int)strlen(engine_vendor(es[i]));
 	for (size_t i = 0; i < names.n; i++) {
-		char *bin = NULL;
+		char *bin = NULL, *cause = NULL;
 
 		if (!es[i])
 			printf("%-13s %-*s  invalid: %s\n", names.v[i], w, "-",
 			       causes[i]);
-		else if (proc_which(engine_binary(es[i]), &bin) < 0)
+		else if (engine_resolve_binary(es[i], &bin, &cause) == -ENOENT)
 			printf("%-13s %-*s  not usable: '%s' not found in "
 			       "PATH\n", names.v[i], w, engine_vendor(es[i]),
 			       engine_binary(es[i]));
+		else if (!bin)
+			printf("%-13s %-*s  not usable: %s\n", names.v[i], w,
+			       engine_vendor(es[i]), cause);
 		else
 			printf("%-13s %-*s  usable: %s\n", names.v[i], w,
 			       engine_vendor(es[i]), bin);
 		free(bin);
+		free(cause);
 		free(causes[i]);
 		engine_free(es[i]);
 	}
@@ -184,8 +188,15 @@ static bool check_one(const char *name, const char *dir)
 		printf("%-13s not usable: %s\n", name, cause);
 		engine_free(e);
 	} else if (!s->binary) {
-		printf("%-13s not usable: '%s' not found in PATH\n", name,
-		       engine_binary(e));
+		char *bin = NULL;
+
+		if (engine_resolve_binary(e, &bin, &cause) != -EPERM) {
+			free(cause);
+			cause = xasprintf("'%s' not found in PATH",
+					  engine_binary(e));
+		}
+		printf("%-13s not usable: %s\n", name, cause);
+		free(bin);
 	} else if (engine_has_action(e, ENGINE_VERSION) && !s->version) {
 		printf("%-13s not usable: %s does not answer its version "
 		       "action\n", name, s->binary);

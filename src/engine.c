@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "proc.h"
+#include "trust.h"
 #include "util.h"
 
 #define DESCRIPTOR_MAX	(256 * 1024)	/* bytes in one descriptor file */
@@ -1287,6 +1288,9 @@ int engine_load(const char *path, struct engine **out, char **cause)
 	}
 	r = read_descriptor(path, fd, &text, &why);
 	close(fd);
+	/* What root reads as a descriptor: its directories too. */
+	if (r == 0)
+		r = trust_check(path, &why);
 	if (r < 0)
 		goto done;
 
@@ -1442,24 +1446,23 @@ int engine_set_option(struct engine *e, const char *key, const char *value,
 	return -ENOENT;
 }
 
-/* Resolve a program name through PATH; an absolute path is kept. */
+/*
+ * Resolve a program name through PATH; an absolute path is kept.  As root
+ * the program must be one only root can change (proc_find).
+ */
 static int resolve_program(const char *prog, char **path, char **cause)
 {
-	int r;
-
 	if (strchr(prog, '/') && prog[0] != '/') {
 		*cause = xasprintf("program '%s' must be a name or an absolute "
 				   "path", prog);
 		return -EINVAL;
 	}
-	r = proc_which(prog, path);
-	if (r < 0) {
-		*cause = prog[0] == '/' ?
-			xasprintf("program '%s' not found", prog) :
-			xasprintf("program '%s' not found in PATH", prog);
-		return r;
-	}
-	return 0;
+	return proc_find(prog, path, cause);
+}
+
+int engine_resolve_binary(const struct engine *e, char **path, char **cause)
+{
+	return resolve_program(e->binary, path, cause);
 }
 
 struct expand_ctx {
@@ -1691,6 +1694,16 @@ bool engine_match_summary(const struct engine *e, const char *line,
 	if (r < 0)
 		return false;
 	*count = (unsigned long)v;
+	return true;
+}
+
+bool engine_needs_summary(const struct engine *e)
+{
+	if (!e->has_re[RE_SUMMARY])
+		return false;
+	for (size_t i = 0; i < NCODES; i++)
+		if (e->verdict[i] == ENGINE_INFECTED)
+			return false;
 	return true;
 }
 

@@ -40,7 +40,8 @@ enum engine_verdict {
 /*
  * Parse one descriptor file.  Returns 0 and a new engine, or -errno with
  * *cause set to a "file:line: what" message.  When running as root, a file
- * not owned by root or writable by group/other is refused.
+ * that trust_check() refuses (not owned by root, writable by group/other,
+ * or in a directory others can change) is refused.
  */
 int engine_load(const char *path, struct engine **out, char **cause);
 
@@ -95,6 +96,14 @@ bool engine_match_summary(const struct engine *e, const char *line,
 			  unsigned long *count);
 
 /*
+ * Does the verdict rest on the summary line: the descriptor has one
+ * (summary_infected) and no exit status that means "infected" (Dr.Web,
+ * Bitdefender, Comodo)?  Then a scan whose output has no summary line, or
+ * lost part of it, cannot be called clean.
+ */
+bool engine_needs_summary(const struct engine *e);
+
+/*
  * Threats named by a heading line for the path lines that follow it
  * ("threat_context"; detection_threat = 0).  Returns true and a malloc'd
  * threat when line is such a heading.
@@ -124,6 +133,12 @@ int engine_version_status(const struct engine *e);
 
 /* The program name or path the descriptor gives as its binary. */
 const char *engine_binary(const struct engine *e);
+
+/*
+ * The binary resolved through PATH and checked as for engine_argv().
+ * Returns 0 and a malloc'd path, or -errno with *cause.
+ */
+int engine_resolve_binary(const struct engine *e, char **path, char **cause);
 
 /*
  * The largest file the engine scans, from the option named by

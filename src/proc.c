@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "trust.h"
 #include "util.h"
 
 static int sigfd = -1;
@@ -188,43 +189,68 @@ bool proc_stop_requested(void)
 	return stop_requested;
 }
 
-int proc_which(const char *name, char **path)
+int proc_find(const char *name, char **path, char **cause)
 {
 	const char *env = getenv("PATH"), *p, *end;
+	char *cand = NULL;
 	struct stat st;
+	int r;
 
 	if (!name || !*name)
-		return -ENOENT;
+		goto missing;
 	if (strchr(name, '/')) {
 		if (name[0] != '/' || stat(name, &st) < 0 ||
 		    !S_ISREG(st.st_mode) || access(name, X_OK) < 0)
-			return -ENOENT;
-		*path = xstrdup(name);
-		return 0;
+			goto missing;
+		cand = xstrdup(name);
+		goto found;
 	}
 	if (!env || !*env)
 		env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	for (p = env; ; p = end + 1) {
-		char *cand;
-
 		end = strchrnul(p, ':');
 		/* Relative PATH entries (and empty ones, meaning ".") are ignored. */
 		if (end > p && *p == '/') {
 			cand = xasprintf("%.*s/%s", (int)(end - p), p, name);
 			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-			    access(cand, X_OK) == 0) {
-				*path = cand;
-				return 0;
-			}
+			    access(cand, X_OK) == 0)
+				goto found;
 			free(cand);
+			cand = NULL;
 		}
 		if (!*end)
 			break;
 	}
+missing:
+	if (cause)
+		*cause = name && name[0] == '/' ?
+			xasprintf("program '%s' not found", name) :
+			xasprintf("program '%s' not found in PATH",
+				  name ? name : "");
 	return -ENOENT;
+found:
+	/* The first one found or none: a later one is not what was meant. */
+	r = trust_check(cand, cause);
+	if (r < 0) {
+		free(cand);
+		return r;
+	}
+	*path = cand;
+	return 0;
 }
 
-int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
+int proc_which(const char *name, char **path)
+{
+	char *cause = NULL;
+	int r = proc_find(name, path, &cause);
+
+	free(cause);
+	return r;
+}
+
+/* Start argv; with pipes (write ends), its stdout and stderr go there. */
+static int spawn(char *const argv[], const struct proc_io *io,
+		 const int *pipes, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -236,12 +262,17 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	posix_spawnattr_init(&at);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
-		io && io->out_path ? io->out_path : "/dev/null",
-		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
-		io && io->err_path ? io->err_path : "/dev/null",
-		O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	if (pipes) {
+		posix_spawn_file_actions_adddup2(&fa, pipes[0], STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(&fa, pipes[1], STDERR_FILENO);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+			io && io->out_path ? io->out_path : "/dev/null",
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
+			io && io->err_path ? io->err_path : "/dev/null",
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	}
 	if (io && io->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, io->cwd);
 	sigemptyset(&none);
@@ -268,21 +299,112 @@ int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
 	return r;
 }
 
+int proc_spawn(char *const argv[], const struct proc_io *io, pid_t *pid)
+{
+	return spawn(argv, io, NULL, pid);
+}
+
+/* A child's stdout and stderr on their way from pipes to their files. */
+struct copy {
+	int from[2];	/* read ends (non-blocking); -1 once at their end */
+	int to[2];	/* out_path, err_path; -1: discarded */
+	int err;	/* the first failure, -errno */
+};
+
+static void copy_fail(struct copy *c, int i, int err)
+{
+	if (!c->err)
+		c->err = err;
+	/* Nothing after a gap: what is kept is a true start of the output. */
+	if (c->to[i] >= 0)
+		close(c->to[i]);
+	c->to[i] = -1;
+}
+
+/* Move what pipe i holds now into its file; false once nothing came. */
+static bool copy_some(struct copy *c, int i)
+{
+	char chunk[16384];
+	ssize_t n, w;
+
+	if (c->from[i] < 0)
+		return false;
+	n = read(c->from[i], chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return false;
+	if (n <= 0) {
+		if (n < 0)
+			copy_fail(c, i, -errno);
+		close(c->from[i]);
+		c->from[i] = -1;
+		return false;
+	}
+	for (char *p = chunk; c->to[i] >= 0 && n > 0; p += w, n -= w) {
+		w = write(c->to[i], p, (size_t)n);
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+		} else if (w <= 0) {
+			copy_fail(c, i, w < 0 ? -errno : -EIO);
+			break;
+		}
+	}
+	return true;
+}
+
+/* The pipes and files of a copied run; 0 or -errno. */
+static int copy_open(struct copy *c, const struct proc_io *io, int *pipes)
+{
+	const char *path[2] = { io->out_path, io->err_path };
+	int fds[2];
+
+	for (int i = 0; i < 2; i++) {
+		c->to[i] = open(path[i] ? path[i] : "/dev/null",
+				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+				O_NOCTTY | O_CLOEXEC, 0600);
+		if (c->to[i] < 0 || pipe2(fds, O_CLOEXEC) < 0)
+			return -errno;
+		c->from[i] = fds[0];
+		pipes[i] = fds[1];
+		fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	}
+	return 0;
+}
+
+/* Take what the pipes still hold, close everything; the first error. */
+static int copy_close(struct copy *c)
+{
+	for (int i = 0; i < 2; i++) {
+		/* What is left: at most the pipe's size from the child. */
+		for (int k = 0; k < 1024 && copy_some(c, i); k++)
+			;
+		/* A daemon the child left holding the pipe writes no more. */
+		if (c->from[i] >= 0)
+			close(c->from[i]);
+		if (c->to[i] >= 0 && close(c->to[i]) < 0 && !c->err)
+			c->err = -errno;
+		c->from[i] = c->to[i] = -1;
+	}
+	return c->err;
+}
+
 /*
  * Wait for pid in whichever thread: its pidfd wakes this thread alone
  * when it exits, stopfd wakes every thread on a stop, sigfd brings in
- * the signals (one thread reads each).
+ * the signals (one thread reads each); c, if any, is copied meanwhile.
  */
-int proc_wait(pid_t pid, double timeout, int *status)
+static int wait_child(pid_t pid, double timeout, int *status,
+		      struct copy *c)
 {
 	double deadline = timeout < 0 ? 0 : time_mono() + timeout;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[5] = {
 			{ .fd = pidfd, .events = POLLIN },
 			{ .fd = stopfd, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = c ? c->from[0] : -1, .events = POLLIN },
+			{ .fd = c ? c->from[1] : -1, .events = POLLIN },
 		};
 		pid_t w = waitpid(pid, status, WNOHANG);
 		int ms = -1;
@@ -313,11 +435,20 @@ int proc_wait(pid_t pid, double timeout, int *status)
 		/* Without a pidfd, look again now and then. */
 		if (pidfd < 0 && (ms < 0 || ms > 200))
 			ms = 200;
-		poll(pfd, 3, ms);
+		if (poll(pfd, 5, ms) > 0 && c) {
+			for (int i = 0; i < 2; i++)
+				if (pfd[3 + i].revents)
+					copy_some(c, i);
+		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
 	return r;
+}
+
+int proc_wait(pid_t pid, double timeout, int *status)
+{
+	return wait_child(pid, timeout, status, NULL);
 }
 
 int proc_try_reap(pid_t pid, int *status)
@@ -366,15 +497,32 @@ void proc_kill_group(pid_t pid, double grace, int *status)
 int proc_run(char *const argv[], const struct proc_io *io, double timeout,
 	     int *status)
 {
+	struct copy c = { { -1, -1 }, { -1, -1 }, 0 }, *cp = NULL;
+	int pipes[2] = { -1, -1 }, r;
 	pid_t pid;
-	int r;
 
-	r = proc_spawn(argv, io, &pid);
+	if (io && io->copy_error) {
+		cp = &c;
+		r = copy_open(cp, io, pipes);
+		if (r < 0)
+			goto done;
+	}
+	r = -spawn(argv, io, cp ? pipes : NULL, &pid);
+	for (int i = 0; i < 2; i++)
+		if (pipes[i] >= 0)
+			close(pipes[i]);
+	pipes[0] = pipes[1] = -1;
 	if (r)
-		return -r;
-	r = proc_wait(pid, timeout, status);
+		goto done;
+	r = wait_child(pid, timeout, status, cp);
 	if (r == -ECANCELED || r == -ETIMEDOUT)
 		proc_kill_group(pid, 5.0, NULL);
+done:
+	for (int i = 0; i < 2; i++)
+		if (pipes[i] >= 0)
+			close(pipes[i]);
+	if (cp)
+		*io->copy_error = copy_close(cp);
 	return r;
 }
 
@@ -390,17 +538,23 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		 char **cause)
 {
 	char tmpl[] = "/tmp/avbatch-out.XXXXXX";
+	char err[] = "/tmp/avbatch-err.XXXXXX";
 	struct strv av = { 0 };
-	char *err = NULL, *prog = NULL;
+	char *prog = NULL;
 	struct buf e = { 0 };
-	int fd, r, st = 0;
+	int fd, r, st = 0, lost = 0;
 
-	r = proc_which(argv[0], &prog);
-	if (r < 0) {
-		*cause = xasprintf("%s not found in PATH", argv[0]);
+	r = proc_find(argv[0], &prog, cause);
+	if (r < 0)
 		return r;
-	}
+	/* Both made here, with O_EXCL: nobody can plant either in /tmp. */
 	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		fd = mkostemp(err, O_CLOEXEC);
+		if (fd < 0)
+			unlink(tmpl);
+	}
 	if (fd < 0) {
 		r = -errno;
 		*cause = xasprintf("cannot create a temporary file: %s",
@@ -409,13 +563,16 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		return r;
 	}
 	close(fd);
-	err = xasprintf("%s.err", tmpl);
 	strv_push_take(&av, prog);
 	for (size_t i = 1; argv[i]; i++)
 		strv_push(&av, argv[i]);
 	r = proc_run(av.v, &(struct proc_io){ .out_path = tmpl,
-		     .err_path = err }, timeout, &st);
-	if (r < 0) {
+		     .err_path = err, .copy_error = &lost }, timeout, &st);
+	if (r == 0 && lost < 0) {
+		r = lost;
+		*cause = xasprintf("cannot keep the output of %s in '%s': %s",
+				   argv[0], tmpl, strerror(-r));
+	} else if (r < 0) {
 		*cause = xasprintf("%s: %s", argv[0], strerror(-r));
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		read_file(err, 1 << 16, &e);
@@ -432,7 +589,6 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 	}
 	unlink(tmpl);
 	unlink(err);
-	free(err);
 	buf_release(&e);
 	strv_release(&av);
 	return r;

@@ -14,6 +14,13 @@ struct proc_io {
 	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
 	const char *cwd;	/* working directory; NULL keeps ours */
 	void *tag;		/* non-NULL: an engine process pause may stop */
+	/*
+	 * proc_run only.  Non-NULL: stdout and stderr reach out_path and
+	 * err_path through pipes that avbatch copies, checking every write
+	 * (the child's own writes to a full file system fail unseen); set to
+	 * 0, or the -errno of the first write or close that failed.
+	 */
+	int *copy_error;
 };
 
 /* A running child, as recorded by proc_spawn (for pause and cleanup). */
@@ -44,8 +51,14 @@ bool proc_stop_requested_peek(void);
 
 /*
  * Resolve a program name through PATH (the patent's "global tool") unless it
- * is absolute.  Returns 0 and a malloc'd path, or -ENOENT.
+ * is absolute.  As root, the program found must pass trust_check() (owned
+ * by root, in directories only root can change).  Returns 0 and a malloc'd
+ * path, -ENOENT, or -EPERM for an untrusted program; with *cause (cause may
+ * be NULL).
  */
+int proc_find(const char *name, char **path, char **cause);
+
+/* proc_find() without the cause. */
 int proc_which(const char *name, char **path);
 
 /*

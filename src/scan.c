@@ -60,6 +60,7 @@ struct run {
 	bool infected_rc;	/* the exit status said "infected" */
 	bool incomplete;	/* an incomplete-scan marker was seen */
 	unsigned long summary;	/* the engine's own count of infected files */
+	bool summary_seen;	/* a summary line was read */
 	size_t hits_before;	/* res->nhits when the run started */
 	unsigned errors_before;	/* res->errors when the run started */
 	double deadline;	/* time_mono() when the target's time is up */
@@ -162,8 +163,11 @@ static void parse_line(struct run *r, const char *line, char **context,
 {
 	struct engine *e = r->s->e;
 	char *path = NULL, *threat = NULL, *ctx = NULL, *g;
-	unsigned long count;
+	unsigned long count = 0;
+	bool summary = engine_match_summary(e, line, &count);
 
+	/* Seen even when it is an error line too (Dr.Web's "scan errors: 1"). */
+	r->summary_seen |= summary;
 	/*
 	 * Error lines first: a line that could be both is counted as an
 	 * error (visible) rather than dropped as a detection outside the
@@ -203,26 +207,43 @@ static void parse_line(struct run *r, const char *line, char **context,
 				"a path that is not a scanned file: %s", gl));
 			free(gl);
 		}
-	} else if (engine_match_summary(e, line, &count)) {
+	} else if (summary) {
 		r->summary += count;
 	}
 	free(path);
 	free(threat);
 }
 
-/* Read one output file line by line. */
+/*
+ * Read one output file line by line, however long it is; output that
+ * cannot be read is an error, never nothing found.
+ */
 static void parse_output(struct run *r, const char *file)
 {
-	struct buf b = { 0 };
-	char *line, *next, *context = NULL, *last_threat = NULL;
+	char *line = NULL, *context = NULL, *last_threat = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f = NULL;
+	int fd;
 
-	if (read_file(file, 256 << 20, &b) < 0 || !b.len)
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		r->res->errors++;
+		set_first(&r->res->error, xasprintf("cannot read the engine's "
+			  "output '%s': %s", file, strerror(errno)));
+		if (fd >= 0)
+			close(fd);
 		goto done;
-	for (line = b.p; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
 		parse_line(r, line, &context, &last_threat);
+	}
+	if (ferror(f)) {
+		r->res->errors++;
+		set_first(&r->res->error, xasprintf("cannot read the engine's "
+			  "output '%s': %s", file, strerror(errno)));
 	}
 	/*
 	 * A name with a newline splits the engine's line: trust the exit
@@ -232,9 +253,11 @@ static void parse_output(struct run *r, const char *file)
 		add_hit(r->res, r->single + strlen(r->mnt),
 			last_threat ? last_threat : "unknown");
 done:
+	if (f)
+		fclose(f);
+	free(line);
 	free(context);
 	free(last_threat);
-	buf_release(&b);
 }
 
 /* The variables every action may use: 8 entries of vars. */
@@ -270,7 +293,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	enum engine_verdict verdict;
 	char *cause = NULL;
 	unsigned errors;
-	int ret, st = 0;
+	int ret, st = 0, lost = 0;
 
 	if (slash)
 		*slash = '\0';
@@ -291,11 +314,18 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	slot_take();
 	/* A harmless working directory: engines resolve stray relative paths. */
 	ret = proc_run(argv.v, &(struct proc_io){ .out_path = out,
-		       .err_path = err, .cwd = logdir, .tag = r->s },
+		       .err_path = err, .cwd = logdir, .tag = r->s,
+		       .copy_error = &lost },
 		       r->deadline ? r->deadline - time_mono() : -1, &st);
 	slot_give();
 	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
 		pthread_mutex_unlock(&r->s->serial);
+	/* Output that could not be kept may have held a detection. */
+	if (lost < 0) {
+		r->res->errors++;
+		set_first(&r->res->error, xasprintf("cannot keep the engine's "
+			  "output in '%s': %s", logdir, strerror(-lost)));
+	}
 	if (ret == -ETIMEDOUT) {
 		r->res->timed_out = true;
 		r->res->errors++;
@@ -319,6 +349,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	r->infected_rc = verdict == ENGINE_INFECTED;
 	r->incomplete = false;
 	r->summary = 0;
+	r->summary_seen = false;
 	errors = r->res->errors;
 	parse_output(r, out);
 	parse_output(r, err);
@@ -329,6 +360,13 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		set_first(&r->res->error, WIFEXITED(st) ?
 			  xasprintf("exited with status %d", WEXITSTATUS(st)) :
 			  xasprintf("killed by signal %d", WTERMSIG(st)));
+	}
+	/* Where only the summary tells "infected", no summary is no verdict. */
+	if (verdict == ENGINE_CLEAN && !r->summary_seen &&
+	    engine_needs_summary(r->s->e)) {
+		r->res->errors++;
+		set_first(&r->res->error, xstrdup("no summary line in the "
+			  "engine's output, so it cannot be called clean"));
 	}
 	/* "Infected" with nothing to show for it is not clean. */
 	if (r->infected_rc && !r->single && !r->incomplete &&
