@@ -19,6 +19,7 @@
 #include "json.h"
 #include "libvirt.h"
 #include "mount.h"
+#include "output.h"
 #include "report.h"
 #include "scan.h"
 #include "util.h"
@@ -138,6 +139,31 @@ static int add_libvirt(struct job *j, const char *uri, bool all_shutoff,
 	return r;
 }
 
+/*
+ * Every target and every file of its backing chain: what no output path
+ * may be.  A target that cannot be opened, or is skipped (in use), protects
+ * at least its own path.
+ */
+static struct output_guard *guard_targets(const struct job *j)
+{
+	struct output_guard *g = output_guard_new();
+
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+		struct image *img = NULL;
+		char *cause = NULL;
+
+		output_guard_add(g, t->arg);
+		if (!t->skip &&
+		    image_open(t->arg, t->format, &img, &cause) == 0)
+			for (size_t k = 0; k < img->backing.n; k++)
+				output_guard_add(g, img->backing.v[k]);
+		free(cause);
+		image_free(img);
+	}
+	return g;
+}
+
 /* run.json: what a later --resume needs to do the rest of this job. */
 static void save_run(const struct job *j, const char *engine_arg,
 		     const struct strv *options)
@@ -233,7 +259,7 @@ int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
-	       OPT_NO_CACHE };
+	       OPT_NO_CACHE, OPT_FORCE };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -247,11 +273,12 @@ int cmd_run(int argc, char **argv)
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
-	bool json = false, all_shutoff = false;
+	bool json = false, all_shutoff = false, force = false;
 	const char *uri = NULL, *resume = NULL;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
@@ -262,6 +289,7 @@ int cmd_run(int argc, char **argv)
 	struct engine **engines = NULL;
 	size_t nengines = 0;
 	bool host_mounts = false, report_failed = false;
+	struct output_guard *guard = NULL;
 	struct job *j = NULL;
 	char *cause = NULL;
 	int c, r = 2;
@@ -309,6 +337,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_CACHE:
 			cache = NULL;
+			break;
+		case OPT_FORCE:
+			force = true;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
@@ -378,14 +409,6 @@ int cmd_run(int argc, char **argv)
 		if (job_add_engine(j, e, &cause) < 0)
 			goto fail;
 	}
-	if (cache) {
-		if (cache_open(cache, &j->cache, &cause) < 0)
-			goto fail;
-		for (size_t i = 0; i < j->nengines; i++)
-			if (scanner_use_cache(j->engines[i], j->cache,
-					      &cause) < 0)
-				goto fail;
-	}
 	if (resume) {
 		add_unfinished(j, old_run, old_report);
 	} else if (uri) {
@@ -401,6 +424,24 @@ int cmd_run(int argc, char **argv)
 				goto fail;
 			}
 	}
+	/* Outputs are checked before anything is scanned. */
+	guard = guard_targets(j);
+	if (cache && output_check(guard, cache, OUTPUT_DATABASE, force,
+				  &cause) < 0)
+		goto fail;
+	if (cache)
+		output_guard_add(guard, cache);
+	if (report && output_check(guard, report, OUTPUT_REPORT, force,
+				   &cause) < 0)
+		goto fail;
+	if (cache) {
+		if (cache_open(cache, &j->cache, &cause) < 0)
+			goto fail;
+		for (size_t i = 0; i < j->nengines; i++)
+			if (scanner_use_cache(j->engines[i], j->cache,
+					      &cause) < 0)
+				goto fail;
+	}
 	j->jobs = jobs;
 	j->timeout = timeout;
 	save_run(j, engine_arg, &options);
@@ -412,10 +453,22 @@ int cmd_run(int argc, char **argv)
 
 	job_run(j);
 
-	report_failed = report && report_write(j, report) < 0;
-	if (report_failed)
-		msg_info("cannot write the report '%s': %s", report,
-			 strerror(errno));
+	/* Checked again: the path may have changed during the scan. */
+	if (report && output_check(guard, report, OUTPUT_REPORT, force,
+				   &cause) < 0) {
+		report_failed = true;
+	} else if (report && (r = report_write(j, report)) < 0) {
+		report_failed = true;
+		cause = xasprintf("cannot write the report '%s': %s", report,
+				  strerror(-r));
+	}
+	if (report_failed) {
+		msg_info("%s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	/* A report that could not be written is not a clean run. */
+	r = report_failed ? 2 : job_exit_code(j);
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);
 
@@ -426,10 +479,10 @@ int cmd_run(int argc, char **argv)
 		if (!report || strcmp(report, "-"))
 			report_write(j, "-");
 	} else if (verbosity >= 0) {
-		report_print_text(j, stdout);
+		/* With --report -, stdout is the report alone. */
+		report_print_text(j, r, report && !strcmp(report, "-") ?
+				  stderr : stdout);
 	}
-	/* A report that could not be written is not a clean run. */
-	r = report_failed ? 2 : job_exit_code(j);
 	goto done;
 fail:
 	fprintf(stderr, "avbatch: %s\n", cause);
@@ -440,6 +493,7 @@ done:
 	json_object_put(old_run);
 	json_object_put(old_report);
 	strv_release(&options);
+	output_guard_free(guard);
 	job_free(j);
 	return r;
 }

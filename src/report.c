@@ -383,7 +383,7 @@ void report_print_safe(FILE *out, const char *s, size_t n)
 	}
 }
 
-void report_print_text(const struct job *j, FILE *out)
+void report_print_text(const struct job *j, int code, FILE *out)
 {
 	for (size_t i = 0; i < j->ntargets; i++) {
 		const struct target *t = &j->targets[i];
@@ -422,5 +422,5 @@ void report_print_text(const struct job *j, FILE *out)
 		}
 	}
 	fprintf(out, "%zu target(s), %zu detection(s), exit %d\n",
-		j->ntargets, job_detections(j), job_exit_code(j));
+		j->ntargets, job_detections(j), code);
 }
