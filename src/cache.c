@@ -39,20 +39,42 @@ int cache_open(const char *path, struct cache **out, char **cause)
 		" PRIMARY KEY (kind, key)) WITHOUT ROWID;";
 	struct cache *c = xcalloc(1, sizeof(*c));
 	char *copy = xstrdup(path), *err = NULL;
-	int fd, r = 0;
+	const char *dir = dirname(copy);
+	struct stat st;
+	bool shared;
+	int fd = -1, r = 0;
 
 	pthread_mutex_init(&c->lock, NULL);
-	r = mkdir_private(dirname(copy));
+	/*
+	 * SQLite names its journals beside the cache: another user who may
+	 * create files in that directory (even a sticky one) could plant
+	 * them.  An existing directory is checked, never chmodded.
+	 */
+	r = mkdir_private(dir);
+	shared = !r && lstat(dir, &st) == 0 && (st.st_mode & 022);
 	free(copy);
+	if (shared) {
+		*cause = xasprintf("refusing the cache '%s': its directory is "
+				   "writable by others", path);
+		r = -EPERM;
+		goto fail;
+	}
 	/* Create it 0600 before SQLite does, and never through a symlink. */
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (r < 0 || fd < 0) {
-		r = r < 0 ? r : -errno;
+	if (!r)
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
+	if (!r && fd < 0)
+		r = -errno;
+	if (!r && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		   st.st_uid != geteuid() || (st.st_mode & 022)))
+		r = -EPERM;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
 		*cause = xasprintf("cannot open the cache '%s': %s", path,
 				   strerror(-r));
 		goto fail;
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(c->db, 10000) != SQLITE_OK ||

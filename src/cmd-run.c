@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "cache-pg.h"
 #include "cleanup.h"
 #include "cmd.h"
 #include "engine.h"
@@ -20,6 +21,7 @@
 #include "json.h"
 #include "libvirt.h"
 #include "mount.h"
+#include "output.h"
 #include "report.h"
 #include "scan.h"
 #include "util.h"
@@ -149,6 +151,31 @@ static int add_libvirt(struct job *j, const char *uri, bool all_shutoff,
 	return r;
 }
 
+/*
+ * Every target and every file of its backing chain: what no output path
+ * may be.  A target that cannot be opened, or is skipped (in use), protects
+ * at least its own path.
+ */
+static struct output_guard *guard_targets(const struct job *j)
+{
+	struct output_guard *g = output_guard_new();
+
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+		struct image *img = NULL;
+		char *cause = NULL;
+
+		output_guard_add(g, t->arg);
+		if (!t->skip &&
+		    image_open(t->arg, t->format, &img, &cause) == 0)
+			for (size_t k = 0; k < img->backing.n; k++)
+				output_guard_add(g, img->backing.v[k]);
+		free(cause);
+		image_free(img);
+	}
+	return g;
+}
+
 /* run.json: what a later --resume needs to do the rest of this job. */
 static void save_run(const struct job *j, const char *engine_arg,
 		     const struct strv *options)
@@ -260,7 +287,7 @@ int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
-	       OPT_NO_CACHE, OPT_HOST };
+	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -275,12 +302,15 @@ int cmd_run(int argc, char **argv)
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "host", required_argument, NULL, OPT_HOST },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
-	bool json = false, all_shutoff = false;
+	bool json = false, all_shutoff = false, force = false;
 	const char *uri = NULL, *resume = NULL, *host = NULL;
+	const char *shared = NULL;
+	char *memos = NULL;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -290,6 +320,7 @@ int cmd_run(int argc, char **argv)
 	struct engine **engines = NULL;
 	size_t nengines = 0;
 	bool host_mounts = false;
+	struct output_guard *guard = NULL;
 	struct job *j = NULL;
 	char *cause = NULL;
 	int c, r = 2;
@@ -344,6 +375,9 @@ int cmd_run(int argc, char **argv)
 				goto done;
 			}
 			host = optarg;
+			break;
+		case OPT_FORCE:
+			force = true;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
@@ -418,14 +452,6 @@ int cmd_run(int argc, char **argv)
 		if (job_add_engine(j, e, &cause) < 0)
 			goto fail;
 	}
-	if (cache) {
-		if (cache_open(cache, &j->cache, &cause) < 0)
-			goto fail;
-		for (size_t i = 0; i < j->nengines; i++)
-			if (scanner_use_cache(j->engines[i], j->cache,
-					      &cause) < 0)
-				goto fail;
-	}
 	if (resume) {
 		add_unfinished(j, old_run, old_report);
 	} else if (uri) {
@@ -435,6 +461,38 @@ int cmd_run(int argc, char **argv)
 	} else {
 		for (int i = optind; i < argc; i++)
 			if (add_targets(j, argv[i], &cause) < 0)
+				goto fail;
+	}
+	/*
+	 * Verdicts shared by hosts live in PostgreSQL; this host's memos
+	 * (about its own files) then stay in its state directory.
+	 */
+	if (cache && pgcache_is_url(cache)) {
+		shared = cache;
+		cache = memos = xasprintf("%s/memos.sqlite", G.state_dir);
+	}
+	/* Outputs are checked before anything is scanned. */
+	guard = guard_targets(j);
+	if (cache && output_check(guard, cache, OUTPUT_DATABASE, force,
+				  &cause) < 0)
+		goto fail;
+	if (cache)
+		output_guard_add(guard, cache);
+	if (report && output_check(guard, report, OUTPUT_REPORT, force,
+				   &cause) < 0)
+		goto fail;
+	if (cache) {
+		if (cache_open(cache, &j->cache, &cause) < 0)
+			goto fail;
+		/* A database out of reach costs time, never a verdict. */
+		if (shared && cache_share(j->cache, shared, &cause) < 0) {
+			msg_info("warning: %s: scanning without it", cause);
+			free(cause);
+			cause = NULL;
+		}
+		for (size_t i = 0; i < j->nengines; i++)
+			if (scanner_use_cache(j->engines[i], j->cache,
+					      &cause) < 0)
 				goto fail;
 	}
 	j->jobs = jobs;
@@ -449,12 +507,23 @@ int cmd_run(int argc, char **argv)
 	job_run(j);
 	send_records(j);
 
-	/* Before anything else shows the exit status: it says this too. */
-	if (report)
-		j->report_error = report_write(j, report);
-	if (j->report_error < 0)
-		msg_info("cannot write the report '%s': %s", report,
-			 strerror(-j->report_error));
+	/*
+	 * Checked again (the path may have changed during the scan), and
+	 * before anything shows the exit status, which says this too.
+	 */
+	if (report) {
+		r = output_check(guard, report, OUTPUT_REPORT, force, &cause);
+		if (r == 0 && (r = report_write(j, report)) < 0)
+			cause = xasprintf("cannot write the report '%s': %s",
+					  report, strerror(-r));
+		if (r < 0) {
+			j->report_error = r;
+			msg_info("%s", cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+	r = job_exit_code(j);
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);
 
@@ -465,9 +534,10 @@ int cmd_run(int argc, char **argv)
 		if (!report || strcmp(report, "-"))
 			report_write(j, "-");
 	} else if (verbosity >= 0) {
-		report_print_text(j, stdout);
+		/* With --report -, stdout is the report alone. */
+		report_print_text(j, r, report && !strcmp(report, "-") ?
+				  stderr : stdout);
 	}
-	r = job_exit_code(j);
 	goto done;
 fail:
 	fprintf(stderr, "avbatch: %s\n", cause);
@@ -478,6 +548,8 @@ done:
 	json_object_put(old_run);
 	json_object_put(old_report);
 	strv_release(&options);
+	output_guard_free(guard);
 	job_free(j);
+	free(memos);
 	return r;
 }

@@ -995,7 +995,7 @@ void job_save_state(struct job *j)
 	struct json_object *o = job_status(j);
 	char *path = xasprintf("%s/state.json", j->dir);
 
-	pthread_mutex_lock(&save);	/* one writer of state.json.tmp */
+	pthread_mutex_lock(&save);	/* one writer of state.json at a time */
 	json_write(o, path);
 	pthread_mutex_unlock(&save);
 	json_object_put(o);

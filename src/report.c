@@ -412,7 +412,7 @@ void report_print_safe(FILE *out, const char *s, size_t n)
 	}
 }
 
-void report_print_text(const struct job *j, FILE *out)
+void report_print_text(const struct job *j, int code, FILE *out)
 {
 	struct job_tally n;
 	const char *sep = " (";
@@ -466,6 +466,5 @@ void report_print_text(const struct job *j, FILE *out)
 			sep = ", ";
 		}
 	fprintf(out, "%s, %zu detection(s), %zu not fully scanned, exit %d\n",
-		*sep == ',' ? ")" : "", n.detections, n.uncovered,
-		job_exit_code(j));
+		*sep == ',' ? ")" : "", n.detections, n.uncovered, code);
 }

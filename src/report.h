@@ -10,7 +10,8 @@
 
 struct json_object *report_build(const struct job *j);
 int report_write(const struct job *j, const char *path);
-void report_print_text(const struct job *j, FILE *out);
+/* The text summary; code is the exit status run ends with. */
+void report_print_text(const struct job *j, int code, FILE *out);
 
 /* One target as the report shows it, scanned on host. */
 struct json_object *report_target(const struct target *t, const char *host);

@@ -270,31 +270,45 @@ bool str_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Create a directory only its owner can enter, and check it really is one. */
+/*
+ * Create a directory only its owner can enter, and check it really is one.
+ * A directory that exists already is never chmodded (it may be /tmp): it
+ * must be a directory, not a link, owned by us or root, and writable by
+ * no one else unless sticky.
+ */
 int mkdir_private(const char *path)
 {
+	bool made = mkdir(path, 0700) == 0;
 	struct stat st;
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (!made && errno != EEXIST)
 		return -errno;
 	if (lstat(path, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
+	if (st.st_uid != geteuid() && (made || st.st_uid != 0))
+		return -EPERM;
+	if (!made)
+		return (st.st_mode & 022) && !(st.st_mode & S_ISVTX) ?
+		       -EPERM : 0;
 	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
 		return -errno;
 	return 0;
 }
 
-/* Write path.tmp, fsync, rename: readers never see half a file. */
+/*
+ * Write a temporary beside path (O_EXCL, a random name: nobody can plant
+ * it), fsync, rename: readers never see half a file, and a symlink at path
+ * is replaced, never written through.
+ */
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
-	char *tmp = xasprintf("%s.tmp", path);
+	char *tmp = xasprintf("%s.XXXXXX", path);
 	const char *p = data;
 	int fd, r = 0;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		goto done;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -32,6 +33,7 @@ int main(void)
 	struct strv sv = { 0 };
 	struct buf b = { 0 };
 	uint64_t u;
+	struct stat st;
 	char *s, *p;
 	int i;
 
@@ -109,6 +111,18 @@ int main(void)
 	p = xasprintf("%s/priv", dir);
 	ok(mkdir_private(p) == 0, "mkdir_private creates a directory");
 	ok(mkdir_private(p) == 0, "mkdir_private accepts an existing one");
+	chmod(p, 01777);
+	ok(mkdir_private(p) == 0 && stat(p, &st) == 0 &&
+	   (st.st_mode & 07777) == 01777,
+	   "an existing sticky directory is accepted and not chmodded");
+	chmod(p, 0777);
+	ok(mkdir_private(p) == -EPERM && stat(p, &st) == 0 &&
+	   (st.st_mode & 07777) == 0777,
+	   "one anyone may write is refused and not chmodded");
+	rmdir(p);
+	free(p);
+	p = xasprintf("%s/file.tmp", dir);
+	ok(mkfifo(p, 0600) == 0, "a FIFO at the old temporary name");
 	free(p);
 	p = xasprintf("%s/file", dir);
 	ok(write_file_atomic(p, "hello", 5) == 0, "atomic write");
@@ -118,8 +132,12 @@ int main(void)
 	ok(read_file(p, 3, &b) == -EFBIG, "read_file honours its limit");
 	buf_release(&b);
 	s = xasprintf("%s.tmp", p);
-	ok(access(s, F_OK) != 0, "no temporary file left behind");
+	ok(lstat(s, &st) == 0 && S_ISFIFO(st.st_mode),
+	   "the FIFO is left alone");
+	unlink(s);
 	free(s);
+	ok(rmdir(dir) < 0 && unlink(p) == 0 && rmdir(dir) == 0 &&
+	   mkdir(dir, 0700) == 0, "no temporary file left behind");
 	free(p);
 	ok(rmtree(dir) == 0 && access(dir, F_OK) != 0, "rmtree removes it all");
 
