@@ -34,7 +34,8 @@ static const struct cmd commands[] = {
 	  "run [--engine E[,E2...]] [-o E.KEY=VALUE]... [--report FILE] "
 	  "[--format text|json] [--jobs N] [--timeout SECONDS] "
 	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] [--resume JOB] "
-	  "[--cache FILE | --no-cache] [--host NAME] [--force] TARGET...",
+	  "[--cache FILE | --no-cache] [--host NAME] [--force] "
+	  "[--report-html FILE] [--metrics FILE] TARGET...",
 	  "scan every guest file system of every target; report" },
 	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT,
 	  "inspect [--json] IMAGE...",

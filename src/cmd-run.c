@@ -15,11 +15,13 @@
 #include "cleanup.h"
 #include "cmd.h"
 #include "engine.h"
+#include "html.h"
 #include "image.h"
 #include "job.h"
 #include "journal.h"
 #include "json.h"
 #include "libvirt.h"
+#include "metrics.h"
 #include "mount.h"
 #include "output.h"
 #include "report.h"
@@ -267,6 +269,54 @@ static void add_unfinished(struct job *j, struct json_object *run,
 	}
 }
 
+/* A name with each "{job}" replaced by the job's id. */
+static char *expand_job_id(const struct job *j, const char *name)
+{
+	struct buf b = { 0 };
+	const char *p;
+
+	while ((p = strstr(name, "{job}"))) {
+		buf_add(&b, name, (size_t)(p - name));
+		buf_addstr(&b, j->id);
+		name = p + 5;
+	}
+	buf_addstr(&b, name);
+	return b.p;
+}
+
+/*
+ * Write the report as a page or as metrics (a node_exporter textfile,
+ * 0644 so the collector may read it) at path, checked again just before.
+ * Says why it could not and returns -errno.
+ */
+static int write_form(const struct job *j, const struct output_guard *g,
+		      const char *path, enum output_kind kind, bool force)
+{
+	struct json_object *o;
+	struct buf b = { 0 };
+	char *cause = NULL;
+	int r;
+
+	r = output_check(g, path, kind, force, &cause);
+	if (r < 0) {
+		msg_info("%s", cause);
+		free(cause);
+		return r;
+	}
+	o = report_build(j);
+	if (kind == OUTPUT_HTML)
+		html_format(o, &b);
+	else
+		metrics_format(o, &b);
+	r = write_file_atomic_mode(path, b.p, b.len,
+				   kind == OUTPUT_METRICS ? 0644 : 0600);
+	if (r < 0)
+		msg_info("cannot write '%s': %s", path, strerror(-r));
+	buf_release(&b);
+	json_object_put(o);
+	return r;
+}
+
 /*
  * One journal (or syslog) record per detection and one for the run, for a
  * SIEM that does not read reports; best effort: a log that refuses them
@@ -287,7 +337,8 @@ int cmd_run(int argc, char **argv)
 {
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
-	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE };
+	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE, OPT_METRICS,
+	       OPT_REPORT_HTML };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -303,14 +354,16 @@ int cmd_run(int argc, char **argv)
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "report-html", required_argument, NULL, OPT_REPORT_HTML },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
 	struct strv options = { 0 };
 	bool json = false, all_shutoff = false, force = false;
 	const char *uri = NULL, *resume = NULL, *host = NULL;
-	const char *shared = NULL;
-	char *memos = NULL;
+	const char *shared = NULL, *metrics = NULL, *html = NULL;
+	char *memos = NULL, *report_name = NULL, *html_name = NULL;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -375,6 +428,12 @@ int cmd_run(int argc, char **argv)
 				goto done;
 			}
 			host = optarg;
+			break;
+		case OPT_METRICS:
+			metrics = optarg;
+			break;
+		case OPT_REPORT_HTML:
+			html = optarg;
 			break;
 		case OPT_FORCE:
 			force = true;
@@ -471,6 +530,11 @@ int cmd_run(int argc, char **argv)
 		shared = cache;
 		cache = memos = xasprintf("%s/memos.sqlite", G.state_dir);
 	}
+	/* "{job}" in a report's name: one report a run, dated by its id. */
+	if (report)
+		report = report_name = expand_job_id(j, report);
+	if (html)
+		html = html_name = expand_job_id(j, html);
 	/* Outputs are checked before anything is scanned. */
 	guard = guard_targets(j);
 	if (cache && output_check(guard, cache, OUTPUT_DATABASE, force,
@@ -478,8 +542,12 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	if (cache)
 		output_guard_add(guard, cache);
-	if (report && output_check(guard, report, OUTPUT_REPORT, force,
-				   &cause) < 0)
+	if ((report && output_check(guard, report, OUTPUT_REPORT, force,
+				    &cause) < 0) ||
+	    (html && output_check(guard, html, OUTPUT_HTML, force,
+				  &cause) < 0) ||
+	    (metrics && output_check(guard, metrics, OUTPUT_METRICS, force,
+				     &cause) < 0))
 		goto fail;
 	if (cache) {
 		if (cache_open(cache, &j->cache, &cause) < 0)
@@ -523,6 +591,12 @@ int cmd_run(int argc, char **argv)
 			cause = NULL;
 		}
 	}
+	if (html && write_form(j, guard, html, OUTPUT_HTML, force) < 0)
+		j->report_error = -EIO;
+	/* Metrics last: they say how the run ended, report errors too. */
+	if (metrics && write_form(j, guard, metrics, OUTPUT_METRICS,
+				  force) < 0)
+		j->report_error = -EIO;
 	r = job_exit_code(j);
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);
@@ -551,5 +625,7 @@ done:
 	output_guard_free(guard);
 	job_free(j);
 	free(memos);
+	free(report_name);
+	free(html_name);
 	return r;
 }

@@ -53,11 +53,12 @@ static bool guarded(const struct output_guard *g, const struct stat *st)
 }
 
 /*
- * Is the regular file at path a report avbatch wrote: a JSON object with
- * "schema" and "tool": {"name": "avbatch"}?  Read through an fd that
- * neither follows a link nor waits on a FIFO.
+ * Is the regular file at path one avbatch wrote as kind: a JSON report (an
+ * object with "schema" and "tool": {"name": "avbatch"}), a report page
+ * (avbatch's HTML head), metrics (avbatch's first HELP line)?  Read
+ * through an fd that neither follows a link nor waits on a FIFO.
  */
-static bool is_report(const char *path)
+static bool is_previous(const char *path, enum output_kind kind)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct json_object *o = NULL;
@@ -75,9 +76,18 @@ static bool is_report(const char *path)
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 &&
 	       b.len + (size_t)n <= REPORT_MAX)
 		buf_add(&b, chunk, (size_t)n);
-	if (n != 0)
+	if (n != 0 || !b.p)
 		goto done;
-	o = json_parse(b.p ? b.p : "", b.len, &cause);
+	if (kind == OUTPUT_HTML) {
+		yes = str_has_prefix(b.p, "<!DOCTYPE html>") &&
+		      strstr(b.p, "<title>avbatch report");
+		goto done;
+	}
+	if (kind == OUTPUT_METRICS) {
+		yes = str_has_prefix(b.p, "# HELP avbatch_");
+		goto done;
+	}
+	o = json_parse(b.p, b.len, &cause);
 	yes = o && json_object_is_type(o, json_type_object) &&
 	      json_get(o, "schema") &&
 	      json_get_str(json_get(o, "tool"), "name") &&
@@ -120,7 +130,13 @@ static int check_dir(const char *path, enum output_kind kind, char **why)
 int output_check(const struct output_guard *g, const char *path,
 		 enum output_kind kind, bool force, char **cause)
 {
-	const char *what = kind == OUTPUT_REPORT ? "report" : "cache";
+	static const char *const whats[] = {
+		[OUTPUT_REPORT] = "report", [OUTPUT_DATABASE] = "cache",
+		[OUTPUT_HTML] = "report page", [OUTPUT_METRICS] = "metrics",
+	};
+	const char *what = whats[kind];
+	/* What avbatch writes anew each time (not the cache it reuses). */
+	bool written = kind != OUTPUT_DATABASE;
 	char *why = NULL;
 	struct stat st;
 	int r;
@@ -142,19 +158,19 @@ int output_check(const struct output_guard *g, const char *path,
 			why = xstrdup(strerror(-r));
 		goto done;
 	}
-	if (S_ISLNK(st.st_mode) && (kind != OUTPUT_REPORT || !force)) {
+	if (S_ISLNK(st.st_mode) && (!written || !force)) {
 		r = -EPERM;
 		why = xasprintf("it is a symbolic link%s",
-				kind == OUTPUT_REPORT ? " (--force replaces "
+				written ? " (--force replaces "
 				"the link, never what it points to)" : "");
 	} else if (!S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode)) {
 		r = -EPERM;
 		why = xstrdup("it is not a regular file");
-	} else if (S_ISREG(st.st_mode) && kind == OUTPUT_REPORT && !force &&
-		   !is_report(path)) {
+	} else if (S_ISREG(st.st_mode) && written && !force &&
+		   !is_previous(path, kind)) {
 		r = -EEXIST;
-		why = xstrdup("it exists and is not an avbatch report "
-			      "(--force replaces it)");
+		why = xasprintf("it exists and is not an avbatch %s "
+				"(--force replaces it)", what);
 	}
 done:
 	if (r < 0)

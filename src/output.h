@@ -8,6 +8,8 @@
 enum output_kind {
 	OUTPUT_REPORT,		/* a JSON report: may replace a previous one */
 	OUTPUT_DATABASE,	/* the cache: an existing regular file is used */
+	OUTPUT_HTML,		/* a report page: may replace a previous one */
+	OUTPUT_METRICS,		/* metrics: may replace previous ones */
 };
 
 /* The files no output may be: the targets and their backing chains. */
@@ -25,7 +27,7 @@ void output_guard_free(struct output_guard *g);
  * directory that does not exist or cannot be written (a missing directory
  * of the cache is created by cache_open); a FIFO, device, socket or
  * directory there; for a report, an existing file that is not a previous
- * avbatch report, or a symlink, unless force (the name is then replaced,
+ * avbatch file of that kind, or a symlink, unless force (the name is then replaced,
  * never written through).  "-" (stdout) is always fine for a report.
  */
 int output_check(const struct output_guard *g, const char *path,

@@ -304,6 +304,12 @@ int mkdir_private(const char *path)
  */
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
+	return write_file_atomic_mode(path, data, len, 0600);
+}
+
+int write_file_atomic_mode(const char *path, const void *data, size_t len,
+			   mode_t mode)
+{
 	char *tmp = xasprintf("%s.XXXXXX", path);
 	const char *p = data;
 	int fd, r = 0;
@@ -313,7 +319,9 @@ int write_file_atomic(const char *path, const void *data, size_t len)
 		r = -errno;
 		goto done;
 	}
-	while (len > 0) {
+	if (mode != 0600 && fchmod(fd, mode) < 0)
+		r = -errno;
+	while (!r && len > 0) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0) {

@@ -56,6 +56,9 @@ bool str_has_prefix(const char *s, const char *prefix);
 /* Files: directories created 0700 and checked, atomic writes. */
 int mkdir_private(const char *path);
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* The same, the file readable as mode says (metrics a collector reads). */
+int write_file_atomic_mode(const char *path, const void *data, size_t len,
+			   mode_t mode);
 int read_file(const char *path, size_t max, struct buf *out);
 int rmtree(const char *path);
 
