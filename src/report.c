@@ -434,9 +434,17 @@ void report_print_text(const struct job *j, int code, FILE *out)
 				fs->type ? fs->type : "-",
 				fs_status_names[r->status] ?
 				fs_status_names[r->status] : "pending");
-			if (r->status == FS_SCANNED || r->status == FS_PARTIAL)
-				fprintf(out, " %llu files",
-					(unsigned long long)r->scanned);
+			/* What the engine read, and what the cache answered. */
+			if ((r->status == FS_SCANNED ||
+			     r->status == FS_PARTIAL) && r->scanned)
+				fprintf(out, " %llu files%s",
+					(unsigned long long)r->scanned,
+					r->cached ? "," : "");
+			if ((r->status == FS_SCANNED ||
+			     r->status == FS_PARTIAL) &&
+			    (r->cached || !r->scanned))
+				fprintf(out, " %llu files cached",
+					(unsigned long long)r->cached);
 			if (r->reason)
 				fprintf(out, " (%s)", r->reason);
 			if (r->journal_replayed)

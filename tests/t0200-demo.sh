@@ -6,7 +6,7 @@
 need_root
 need_cmd qemu-img sfdisk jq mkfs.ext4 mkfs.vfat mcopy mkntfs ntfs-3g clamscan
 
-plan 6
+plan 7
 
 DEMO_DIR=$T/demo bash "$top_srcdir/tests/demo.sh" "$top_builddir/src/avbatch" \
 	>"$T/out" 2>"$T/err"
@@ -21,4 +21,6 @@ ok "it leaves a command to run the scan again" test -x "$T/demo/rerun"
 is "$?" 1 "the command runs after the demo ended and finds the files (exit 1)"
 is "$(jq -r '[.targets[].detections[]] | length' "$T/demo/report.json")" 4 \
 	"its report lists the four detections"
+like "$(cat "$T/out2")" $'\n  p1 +ext4 +scanned +6 files cached\n' \
+	"the second run says its files came from the cache, not \"scanned 0 files\""
 done_testing
