@@ -379,8 +379,14 @@ int cmd_run(int argc, char **argv)
 	int c, r = 2;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "e:o:j:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:o:j:qv", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q':	/* also after the command, as users type it */
+			verbosity = -1;
+			break;
+		case 'v':
+			verbosity++;
+			break;
 		case 'j':
 		case OPT_TIMEOUT:
 		case OPT_MAX_ENGINES:
@@ -607,10 +613,14 @@ int cmd_run(int argc, char **argv)
 	if (json) {
 		if (!report || strcmp(report, "-"))
 			report_write(j, "-");
-	} else if (verbosity >= 0) {
-		/* With --report -, stdout is the report alone. */
-		report_print_text(j, r, report && !strcmp(report, "-") ?
-				  stderr : stdout);
+	} else {
+		/*
+		 * With --report -, stdout is the report alone; with -q, only
+		 * what needs someone's attention, on stderr.
+		 */
+		report_print_text(j, r, verbosity < 0 || (report &&
+				  !strcmp(report, "-")) ? stderr : stdout,
+				  verbosity < 0);
 	}
 	goto done;
 fail:

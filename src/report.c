@@ -412,7 +412,8 @@ void report_print_safe(FILE *out, const char *s, size_t n)
 	}
 }
 
-void report_print_text(const struct job *j, int code, FILE *out)
+void report_print_text(const struct job *j, int code, FILE *out,
+		       bool problems)
 {
 	struct job_tally n;
 	const char *sep = " (";
@@ -420,6 +421,8 @@ void report_print_text(const struct job *j, int code, FILE *out)
 	for (size_t i = 0; i < j->ntargets; i++) {
 		const struct target *t = &j->targets[i];
 
+		if (problems && t->status == TARGET_CLEAN)
+			continue;
 		fputs(t->name, out);
 		fprintf(out, ": %s", target_status_names[t->status] ?
 			target_status_names[t->status] : "pending");
@@ -430,6 +433,10 @@ void report_print_text(const struct job *j, int code, FILE *out)
 			const struct fs *fs = &t->img->fs[k];
 			const struct fs_result *r = &t->fsr[k];
 
+			if (problems && (r->status == FS_SCANNED ||
+					 r->status == FS_SKIPPED) &&
+			    !fs->plan.warning)
+				continue;
 			fprintf(out, "  %-10s %-8s %-8s", fs->id,
 				fs->type ? fs->type : "-",
 				fs_status_names[r->status] ?
@@ -464,6 +471,8 @@ void report_print_text(const struct job *j, int code, FILE *out)
 			fprintf(out, " [%s]\n", t->det[k].engine);
 		}
 	}
+	if (problems)
+		return;
 	/* The totals of the report, in the same words. */
 	job_tally(j, &n);
 	fprintf(out, "%zu target(s)", j->ntargets);

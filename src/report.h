@@ -2,6 +2,7 @@
 #ifndef AVBATCH_REPORT_H
 #define AVBATCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "job.h"
@@ -11,7 +12,13 @@
 struct json_object *report_build(const struct job *j);
 int report_write(const struct job *j, const char *path);
 /* The text summary; code is the exit status run ends with. */
-void report_print_text(const struct job *j, int code, FILE *out);
+/*
+ * The text summary: each target, its file systems and detections, then the
+ * totals.  problems (-q): only targets that are not clean, with their
+ * detections and the file systems not fully scanned; no totals.
+ */
+void report_print_text(const struct job *j, int code, FILE *out,
+		       bool problems);
 
 /* One target as the report shows it, scanned on host. */
 struct json_object *report_target(const struct target *t, const char *host);

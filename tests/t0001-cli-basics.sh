@@ -2,7 +2,7 @@
 # The command line itself: help, version, usage errors, exit statuses.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 18
+plan 21
 
 out=$("$AVBATCH" --version)
 like "$out" '^avbatch [0-9]+\.[0-9]+\.[0-9]+$' "--version prints name and version"
@@ -47,6 +47,17 @@ unlike "$(cat "$T/show")" "descriptor: $top_srcdir/engines/" \
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
 	-o clamav.nosuch=1 "$T" >/dev/null 2>"$T/err"; rc=$?
 is "$rc" 2 "-o with an option the engine lacks is a usage error"
+
+# -q: quiet about what went well, never about what did not; after the
+# command too.
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" -q run \
+	--no-cache "$T/nonexistent.qcow2" >"$T/out" 2>"$T/err"; rc=$?
+like "$rc:$(cat "$T/err")" "^2:nonexistent.qcow2: error \(cannot open '$T/nonexistent.qcow2'" \
+	"-q still says what could not be scanned (stderr), exit 2"
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run -q \
+	--no-cache "$T/nonexistent.qcow2" >"$T/out2" 2>"$T/err2"; rc=$?
+is "$rc:$(cat "$T/err2")" "2:$(cat "$T/err")" "run -q is the same as -q run"
+is "$(cat "$T/out" "$T/out2")" "" "and prints nothing on stdout"
 
 # The configuration file: its engine is the default, and only root may write it.
 printf '[avbatch]\nengine = fromconfig\n' >"$T/avbatch.conf"
