@@ -16,7 +16,7 @@ PACKAGES=(
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
-	exfat-fuse cryptsetup-bin lvm2
+	exfat-fuse exfatprogs cryptsetup-bin lvm2
 	# engines and test data
 	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
 	# tests (a real libvirtd, and qemu to run a domain that holds its disk)

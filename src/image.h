@@ -46,6 +46,7 @@ struct image {
 	struct strv backing_fmt;
 	uint64_t virtual_size;
 	char *table;		/* "gpt", "dos" or NULL */
+	unsigned long sector_size;	/* the table's bytes per sector, or 0 */
 	struct fs *fs;
 	size_t nfs;
 };

@@ -87,6 +87,8 @@ struct json_object *report_target(const struct target *t)
 			json_object_new_string(img->backing.v[i]));
 	json_put_obj(o, "backing", backing);
 	json_put_str(o, "partition_table", img ? img->table : NULL);
+	if (img && img->sector_size)
+		json_put_int(o, "sector_size", (int64_t)img->sector_size);
 	json_put_str(o, "status", t->status);
 	json_put_str(o, "reason", t->reason);
 	json_put_double(o, "duration_s", t->duration);
@@ -229,6 +231,7 @@ int report_target_restore(struct target *t, struct json_object *o,
 	img->path = xstrdup(json_get_str(o, "image"));
 	img->format = dup_or_null(json_get_str(o, "format"));
 	img->table = dup_or_null(json_get_str(o, "partition_table"));
+	img->sector_size = (unsigned long)json_get_int(o, "sector_size", 0);
 	for (size_t i = 0; i < json_object_array_length(backing); i++) {
 		struct json_object *b = json_object_array_get_idx(backing, i);
 

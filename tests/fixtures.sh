@@ -16,6 +16,9 @@
 #                     file (an EICAR) only in the journal/log, as after a crash.
 #   fx_special DIR    DIR/hiber.raw: a hibernated NTFS, an LDM partition and an
 #                     MD RAID member.
+#   fx_layouts DIR    DIR/exfat.raw (exFAT on the whole disk, no table),
+#                     DIR/gpt4k.raw (a GPT for 4096-byte sectors, ext4 p1);
+#                     an EICAR in each.
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -165,7 +168,8 @@ _fx_partinfo() {
 
 # _fx_populate KIND IMG SRCDIR: copy SRCDIR's tree into the file system in IMG
 # through a mount in a private mount namespace.  KIND: ntfs (ntfs-3g FUSE
-# mount of the file) or xfs (read-write loop mount).
+# mount of the file), xfs (read-write loop mount) or exfat (exfat-fuse on a
+# loop device).
 _FX_POPULATE='
 set -u
 kind=$1 img=$2 src=$3 mnt=$4 pid=
@@ -189,6 +193,15 @@ ntfs)
 xfs)
 	mount -t xfs -o loop "$img" "$mnt" || exit 1
 	cp -a "$src/." "$mnt/" || exit 1
+	;;
+exfat)
+	# exfat-fuse mounts block devices only.
+	dev=$(losetup -f --show "$img") || exit 1
+	mount.exfat-fuse "$dev" "$mnt" || { losetup -d "$dev"; exit 1; }
+	cp -R "$src/." "$mnt/" || { umount "$mnt"; losetup -d "$dev"; exit 1; }
+	umount "$mnt" || exit 1
+	losetup -d "$dev" || exit 1
+	exit 0
 	;;
 *)	exit 2 ;;
 esac
@@ -215,7 +228,7 @@ _fx_populate() {
 }
 
 # _fx_mkfs KIND FILE SIZE_BYTES LABEL SRCDIR [START_SECTOR]
-# KIND: ext2 ext4 vfat16 vfat32 ntfs xfs btrfs swap luks.  SRCDIR may be empty.
+# KIND: ext2 ext4 vfat16 vfat32 exfat ntfs xfs btrfs swap luks.  SRCDIR may be empty.
 _fx_mkfs() {
 	local kind=$1 f=$2 size=$3 label=$4 src=$5 start=${6:-0} e
 	rm -f -- "$f" && truncate -s "$size" -- "$f" || return 1
@@ -229,6 +242,10 @@ _fx_mkfs() {
 			[ -e "$e" ] || [ -L "$e" ] || continue
 			_fx_run env MTOOLS_SKIP_CHECK=1 mcopy -s -m -Q -i "$f" "$e" ::/ || return 1
 		done
+		;;
+	exfat)
+		_fx_run mkfs.exfat -L "$label" "$f" || return 1
+		[ -z "$src" ] || _fx_populate exfat "$f" "$src"
 		;;
 	ntfs)
 		_fx_run mkntfs -F -Q -q -L "$label" -s 512 -p "$start" -H 255 -S 63 "$f" || return 1
@@ -854,4 +871,34 @@ size=4MiB, type=fd" || { _fx_end; return 1; }
 		{ _fx_err "cannot write the md superblock"; _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$raw")
+}
+
+# fx_layouts DIR: disks whose layout is easy to misread (see the header).
+# exfat.raw: exFAT over the whole disk; its boot sector ends in 55 AA, so
+# libfdisk takes it for an empty DOS table.  gpt4k.raw: a GPT written for
+# 4096-byte logical sectors (a 4Kn disk; sfdisk 2.38 has no --sector-size,
+# so fdisk -b 4096), p1 ext4 at sector 256 (1 MiB), 32 MiB.  Sets FX_IMAGES.
+fx_layouts() {
+	local dir=$1 r
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree exfat) &&
+	_fx_put_eicar "$r/docs/eicar.com" &&
+	_fx_file "$r/docs/readme.txt" "A clean file on a stick." &&
+	_fx_mkfs exfat "$dir/exfat.raw" $((48 << 20)) STICK "$r" ||
+		{ _fx_end; return 1; }
+	rm -f -- "$dir/gpt4k.raw" && truncate -s 64M -- "$dir/gpt4k.raw" &&
+	printf 'g\nn\n1\n256\n+32M\nw\n' >"$_FX_WORK/fdisk.script" &&
+	_fx_run fdisk -b 4096 "$dir/gpt4k.raw" <"$_FX_WORK/fdisk.script" &&
+	r=$(_fx_tree gpt4k) &&
+	_fx_put_eicar "$r/home/alice/eicar.com" &&
+	_fx_linux_clean "$r" four-k &&
+	_fx_mkfs ext4 "$_FX_WORK/part.fs" $((32 << 20)) root "$r" &&
+	_fx_run dd if="$_FX_WORK/part.fs" of="$dir/gpt4k.raw" bs=64K \
+		conv=notrunc,sparse oflag=seek_bytes seek=$((256 * 4096)) \
+		status=none || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/exfat.raw" "$dir/gpt4k.raw")
 }
