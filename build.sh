@@ -20,7 +20,7 @@ PACKAGES=(
 	# engines and test data
 	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
 	# tests (a real libvirtd, and qemu to run a domain that holds its disk)
-	jq procps mount tar gzip libvirt-daemon-system qemu-system-x86 tini
+	jq attr procps mount tar gzip libvirt-daemon-system qemu-system-x86 tini
 	valgrind
 )
 

@@ -352,7 +352,9 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		if (kernel_has_fs("ntfs3"))
 			plan_mount(plan, "ntfs3", FS_KERNEL, "");
 		else
-			plan_mount(plan, "ntfs-3g", FS_FUSE, "");
+			/* Named data streams as "user." attributes. */
+			plan_mount(plan, "ntfs-3g", FS_FUSE,
+				   "streams_interface=xattr");
 	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
 		/*
 		 * Not fusefat: 0.1a shows short names upper-case and the volume

@@ -312,6 +312,8 @@ static void lead_end(struct job *j, const char *key)
 struct fs_work {
 	struct mnt *m;
 	char *mnt;
+	struct mnt *sm;		/* NTFS: the mount that opens named streams */
+	char *smnt;
 	struct walk w;
 	bool walked;
 };
@@ -481,6 +483,45 @@ static int mount_one(struct target *t, size_t k, struct attach *a,
 	return mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
 }
 
+static bool is_ntfs_3g(const struct fs *fs)
+{
+	return fs->plan.access == FS_FUSE && !strcmp(fs->plan.driver,
+						      "ntfs-3g");
+}
+
+/*
+ * NTFS named data streams: ntfs-3g opens them by name ("file:stream") only
+ * with streams_interface=windows, which also hides every name that holds a
+ * colon; so the file system is walked through its usual mount and its
+ * streams read through a second one.  If that cannot be mounted, the
+ * file system is not fully covered.
+ */
+static void walk_ntfs_streams(struct target *t, size_t k, struct attach *a,
+			      const char *workdir, bool hash,
+			      struct fs_work *fw)
+{
+	struct fs sfs = t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	char *cause = NULL;
+	int r;
+
+	sfs.plan.options = xasprintf("%s,streams_interface=windows",
+				     t->img->fs[k].plan.options);
+	/* No fs name holds '#' (LVM names cannot). */
+	fw->smnt = xasprintf("%s/%s#streams", workdir, sfs.name);
+	r = mount_fs(mount_attach_view(a), &sfs, fw->smnt, &fw->sm, &cause);
+	free(sfs.plan.options);
+	if (r < 0) {
+		res->uncovered = true;
+		free(res->reason);
+		res->reason = xasprintf("named data streams not scanned: %s",
+					cause);
+		free(cause);
+		return;
+	}
+	walk_streams(&fw->w, fw->smnt, hash);
+}
+
 /* Mount one file system and walk it (hashing what caching engines need). */
 static void fs_walk(struct job *j, struct target *t, size_t k,
 		    struct attach *a, struct attach **rw,
@@ -530,8 +571,11 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		res->uncovered = true;
 		return;
 	}
+	if (is_ntfs_3g(fs))
+		walk_ntfs_streams(t, k, a, workdir, hash, fw);
 	fw->walked = true;
 	res->seen = fw->w.seen;
+	res->streams = fw->w.nstreams;
 	memcpy(res->skipped, fw->w.skipped, sizeof(res->skipped));
 	if (fw->w.skipped[SKIP_UNREADABLE] ||
 	    fw->w.skipped[SKIP_PATH_TOO_LONG]) {
@@ -569,6 +613,10 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 
 static void fs_work_release(struct fs_work *fw)
 {
+	mount_release(fw->sm);
+	fw->sm = NULL;
+	free(fw->smnt);
+	fw->smnt = NULL;
 	mount_release(fw->m);
 	fw->m = NULL;
 	walk_release(&fw->w);

@@ -28,6 +28,7 @@ struct fs_result {
 	bool timed_out;		/* the target's --timeout ended it */
 	bool journal_replayed;	/* mounted after replay in an overlay */
 	uint64_t seen, scanned, cached, bytes;
+	uint64_t streams;	/* NTFS named data streams among the files */
 	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;
 };

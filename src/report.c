@@ -58,6 +58,8 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_int(files, "scanned", (int64_t)res->scanned);
 	json_put_int(files, "cached", (int64_t)res->cached);
 	json_put_int(files, "skipped", (int64_t)skipped);
+	if (res->streams)
+		json_put_int(files, "streams", (int64_t)res->streams);
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		if (res->skipped[i])
 			json_put_int(reasons, walk_skip_names[i],
@@ -190,6 +192,7 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	res->seen = (uint64_t)json_get_int(files, "seen", 0);
 	res->cached = (uint64_t)(json_get_int(files, "scanned", 0) +
 				 json_get_int(files, "cached", 0));
+	res->streams = (uint64_t)json_get_int(files, "streams", 0);
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		res->skipped[i] = (uint64_t)json_get_int(reasons,
 						walk_skip_names[i], 0);

@@ -99,10 +99,11 @@ static char *guest_path(const struct run *r, const char *host)
 	char *g = NULL, *full;
 	bool list = engine_has_action(r->s->e, ENGINE_SCAN_LIST);
 
-	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
-		return NULL;
+	/* A listed file, also one listed from another root (NTFS streams). */
 	if (list && (f = walk_find(r->w, host)))
 		return xstrdup(walk_guest_path(r->w, f));
+	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
+		return NULL;
 	if (walk_resolve(r->mnt, host + n, &g) < 0)
 		return NULL;
 	if (list) {
@@ -204,7 +205,8 @@ static void parse_output(struct run *r, const char *file)
 	 * status, unless it only meant "not fully scanned".
 	 */
 	if (r->single && (last_threat || (r->infected_rc && !r->incomplete)))
-		add_hit(r->res, r->single + strlen(r->mnt),
+		add_hit(r->res, walk_guest_path(r->w, walk_find(r->w,
+							       r->single)),
 			last_threat ? last_threat : "unknown");
 done:
 	free(context);
@@ -963,9 +965,14 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
 			goto done;
-		res->scanned = w->nfiles;
+		res->scanned = w->nfiles - w->nstreams;
 		res->bytes = w->bytes;
 		run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		if (w->nstreams)
+			set_first(&res->incomplete, xasprintf(
+				"%llu named data stream(s) not scanned: the "
+				"engine scans a directory", (unsigned long long)
+				w->nstreams));
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));

@@ -19,6 +19,11 @@
 #   fx_layouts DIR    DIR/exfat.raw (exFAT on the whole disk, no table),
 #                     DIR/gpt4k.raw (a GPT for 4096-byte sectors, ext4 p1);
 #                     an EICAR in each.
+#   fx_streams DIR    DIR/streams.raw: MBR, p1 NTFS whose /Docs/readme.txt
+#                     holds EICAR in its named streams "payload.exe" and
+#                     "a:b" (its main data is clean), and a file "odd:name"
+#                     (a POSIX name with a colon) holding EICAR, with a
+#                     named stream "s" (clean).
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -168,8 +173,9 @@ _fx_partinfo() {
 
 # _fx_populate KIND IMG SRCDIR: copy SRCDIR's tree into the file system in IMG
 # through a mount in a private mount namespace.  KIND: ntfs (ntfs-3g FUSE
-# mount of the file), xfs (read-write loop mount) or exfat (exfat-fuse on a
-# loop device).
+# mount of the file), ntfs-streams (the same, where a name "file:stream"
+# writes the named stream of an existing file), xfs (read-write loop mount)
+# or exfat (exfat-fuse on a loop device).
 _FX_POPULATE='
 set -u
 kind=$1 img=$2 src=$3 mnt=$4 pid=
@@ -180,15 +186,23 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 case $kind in
-ntfs)
-	ntfs-3g -o no_detach "$img" "$mnt" & pid=$!
+ntfs | ntfs-streams)
+	# ntfs-streams: "file:stream" names in the tree write named streams.
+	opts=no_detach
+	[ "$kind" = ntfs ] || opts=$opts,streams_interface=windows
+	ntfs-3g -o "$opts" "$img" "$mnt" & pid=$!
 	for i in $(seq 100); do
 		mountpoint -q "$mnt" && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	mountpoint -q "$mnt" || { echo "ntfs-3g did not mount $img"; exit 1; }
-	cp -R --preserve=timestamps "$src/." "$mnt/" || exit 1
+	if [ "$kind" = ntfs ]; then
+		# A user.NAME attribute becomes the named stream NAME.
+		cp -R --preserve=timestamps,xattr "$src/." "$mnt/" || exit 1
+	else
+		cp -R "$src/." "$mnt/" || exit 1	# a stream has no times
+	fi
 	;;
 xfs)
 	mount -t xfs -o loop "$img" "$mnt" || exit 1
@@ -901,4 +915,31 @@ fx_layouts() {
 		status=none || { _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$dir/exfat.raw" "$dir/gpt4k.raw")
+}
+
+# fx_streams DIR: NTFS named data streams (see the header).  Sets FX_IMAGES.
+fx_streams() {
+	local dir=$1 r w fs
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	fs=$_FX_WORK/part.fs
+	_fx_newdisk "$dir/streams.raw" 24 "label: dos
+size=20MiB, type=7" &&
+	_fx_partinfo "$dir/streams.raw" 1 &&
+	r=$(_fx_tree main) && w=$(_fx_tree streams) &&
+	_fx_file "$r/Docs/readme.txt" "Read me: nothing here." &&
+	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
+	_fx_put_eicar "$r/odd:name" &&
+	_fx_run setfattr -n user.s -v clean "$r/odd:name" &&
+	_fx_put_eicar "$w/Docs/readme.txt:payload.exe" &&
+	_fx_put_eicar "$w/Docs/readme.txt:a:b" &&
+	_fx_mkfs ntfs "$fs" "$_FX_PSIZE" Data "$r" "$_FX_PSTART" &&
+	_fx_populate ntfs-streams "$fs" "$w" &&
+	_fx_run dd if="$fs" of="$dir/streams.raw" bs=64K \
+		conv=notrunc,sparse oflag=seek_bytes seek="$_FX_POFF" \
+		status=none || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/streams.raw")
 }
