@@ -347,7 +347,9 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
 		plan->log_check = true;
 	} else if (!strcmp(type, "btrfs"))
-		plan_mount(plan, "btrfs", FS_KERNEL, "rescue=nologreplay");
+		/* The top level: every subvolume and snapshot below it. */
+		plan_mount(plan, "btrfs", FS_KERNEL,
+			   "rescue=nologreplay,subvolid=5");
 	else if (!strcmp(type, "ntfs"))
 		if (kernel_has_fs("ntfs3"))
 			plan_mount(plan, "ntfs3", FS_KERNEL, "");
@@ -914,6 +916,7 @@ static void fs_release(struct fs *fs)
 	free(fs->plan.options);
 	free(fs->plan.skip);
 	free(fs->plan.warning);
+	btrfs_layout_release(&fs->subvols);
 }
 
 int image_map(const struct image *img, struct image_map *m, char **cause)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "btrfs.h"
 #include "util.h"
 
 enum fs_access {
@@ -37,6 +38,7 @@ struct fs {
 	bool ldm;		/* a Windows dynamic disk (LDM) partition */
 	bool boot_code;		/* a boot loader's partition, never a file system */
 	struct fs_plan plan;
+	struct btrfs_layout subvols;	/* btrfs: its subvolumes, once walked */
 };
 
 struct image {

@@ -99,14 +99,16 @@ struct target *job_add_target(struct job *j, const char *arg)
 
 static void add_detection(struct target *t, const char *fsid,
 			  const char *path, size_t len, const char *threat,
-			  const char *engine)
+			  const char *engine, const char *subvol)
 {
 	struct detection *d;
 
 	for (size_t i = 0; i < t->ndet; i++) {
 		d = &t->det[i];
 		if (!strcmp(d->fs, fsid) && d->pathlen == len &&
-		    !memcmp(d->path, path, len) && d->engine == engine)
+		    !memcmp(d->path, path, len) && d->engine == engine &&
+		    !strcmp(d->subvolume ? d->subvolume : "",
+			    subvol ? subvol : ""))
 			return;
 	}
 	t->det = xreallocarray(t->det, t->ndet + 1, sizeof(*t->det));
@@ -116,6 +118,7 @@ static void add_detection(struct target *t, const char *fsid,
 	d->pathlen = len;
 	d->threat = xstrdup(threat);
 	d->engine = engine;
+	d->subvolume = subvol ? xstrdup(subvol) : NULL;
 }
 
 static void fs_fail(struct fs_result *r, const char *status, char *reason)
@@ -132,10 +135,15 @@ static void merge_result(struct target *t, struct fs *fs,
 {
 	const char *name = engine_name(sc->e);
 
-	for (size_t i = 0; i < sr->nhits; i++)
-		add_detection(t, fs->id, sr->hits[i].path,
-			      strlen(sr->hits[i].path), sr->hits[i].threat,
-			      name);
+	for (size_t i = 0; i < sr->nhits; i++) {
+		const struct btrfs_subvol *sv = NULL;
+		char *path = btrfs_guest_path(&fs->subvols, sr->hits[i].path,
+					      &sv);
+
+		add_detection(t, fs->id, path, strlen(path),
+			      sr->hits[i].threat, name, sv ? sv->path : NULL);
+		free(path);
+	}
 	/* Counts: what the engines handed their files to saw at most. */
 	if (sr->scanned > res->scanned)
 		res->scanned = sr->scanned;
@@ -522,6 +530,25 @@ static void walk_ntfs_streams(struct target *t, size_t k, struct attach *a,
 	walk_streams(&fw->w, fw->smnt, hash);
 }
 
+/*
+ * btrfs: which subvolumes the walk of the top level went through, which
+ * are snapshots, and where the guest mounts them (for the paths reported).
+ */
+static void read_subvols(struct target *t, size_t k, struct fs_work *fw)
+{
+	struct fs *fs = &t->img->fs[k];
+	char *cause = NULL;
+
+	btrfs_layout_release(&fs->subvols);
+	if (btrfs_read_layout(fw->mnt, &fw->w.subtrees, fs->uuid,
+			      &fs->subvols, &cause) < 0) {
+		/* Paths stay as they are below the top level. */
+		msg_info("%s: %s: %s", t->name, fs->id, cause);
+		btrfs_layout_release(&fs->subvols);
+	}
+	free(cause);
+}
+
 /* Mount one file system and walk it (hashing what caching engines need). */
 static void fs_walk(struct job *j, struct target *t, size_t k,
 		    struct attach *a, struct attach **rw,
@@ -573,6 +600,8 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	}
 	if (is_ntfs_3g(fs))
 		walk_ntfs_streams(t, k, a, workdir, hash, fw);
+	if (fs->type && !strcmp(fs->type, "btrfs"))
+		read_subvols(t, k, fw);
 	fw->walked = true;
 	res->seen = fw->w.seen;
 	res->streams = fw->w.nstreams;
@@ -1257,6 +1286,7 @@ void job_free(struct job *j)
 			free(t->det[k].fs);
 			free(t->det[k].path);
 			free(t->det[k].threat);
+			free(t->det[k].subvolume);
 		}
 		free(t->det);
 		free(t->fsr);

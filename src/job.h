@@ -18,6 +18,7 @@ struct detection {
 	size_t pathlen;
 	char *threat;
 	const char *engine;
+	char *subvolume;	/* btrfs: the subvolume holding it, or NULL */
 };
 
 /* What happened to one file system of a target (parallel to img->fs). */

@@ -23,6 +23,32 @@ void report_put_lvm(struct json_object *o, const struct fs *fs)
 	json_put_obj(o, "lvm", l);
 }
 
+/* A btrfs's subvolumes: path, id, where the guest mounts it, kind. */
+static struct json_object *subvols_json(const struct btrfs_layout *l)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct btrfs_subvol *sv = &l->v[i];
+		struct json_object *o = json_object_new_object();
+
+		json_put_bytes(o, "path", "path_b64", sv->path,
+			       strlen(sv->path));
+		json_put_int(o, "id", (int64_t)sv->id);
+		if (sv->mounted_at)
+			json_put_bytes(o, "mounted_at", "mounted_at_b64",
+				       sv->mounted_at, strlen(sv->mounted_at));
+		else
+			json_put_str(o, "mounted_at", NULL);
+		json_object_object_add(o, "snapshot",
+				       json_object_new_boolean(sv->snapshot));
+		json_object_object_add(o, "readonly",
+				       json_object_new_boolean(sv->readonly));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *fs_json(const struct fs *fs,
 				   const struct fs_result *res)
 {
@@ -66,6 +92,8 @@ static struct json_object *fs_json(const struct fs *fs,
 				     (int64_t)res->skipped[i]);
 	json_put_obj(files, "skipped_reasons", reasons);
 	json_put_obj(o, "files", files);
+	if (fs->subvols.n)
+		json_put_obj(o, "subvolumes", subvols_json(&fs->subvols));
 	json_put_int(o, "bytes_scanned", (int64_t)res->bytes);
 	json_put_int(o, "engine_errors", res->engine_errors);
 	return o;
@@ -108,6 +136,10 @@ struct json_object *report_target(const struct target *t)
 		json_put_bytes(d, "threat", "threat_b64", t->det[k].threat,
 			       strlen(t->det[k].threat));
 		json_put_str(d, "engine", t->det[k].engine);
+		if (t->det[k].subvolume)
+			json_put_bytes(d, "subvolume", "subvolume_b64",
+				       t->det[k].subvolume,
+				       strlen(t->det[k].subvolume));
 		json_object_array_add(dets, d);
 	}
 	json_put_obj(o, "detections", dets);
@@ -210,6 +242,7 @@ static int restore_detection(struct json_object *x, struct detection *d,
 	d->fs = dup_or_null(json_get_str(x, "fs"));
 	d->path = get_bytes(x, "path", "path_b64", &d->pathlen);
 	d->threat = get_bytes(x, "threat", "threat_b64", NULL);
+	d->subvolume = get_bytes(x, "subvolume", "subvolume_b64", NULL);
 	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
 }
 
@@ -274,6 +307,7 @@ fail:
 		free(det[k].fs);
 		free(det[k].path);
 		free(det[k].threat);
+		free(det[k].subvolume);
 	}
 	free(det);
 	free(fsr);

@@ -672,6 +672,41 @@ static bool claimed(const struct scanner *s, const unsigned char *sha)
  * content another run is scanning right now, whose verdict it waits for
  * instead (wait).  With a cache, claims what it will scan.
  */
+struct by_sha {
+	const unsigned char *sha;
+	size_t i;
+};
+
+static int by_sha_cmp(const void *a, const void *b)
+{
+	const struct by_sha *x = a, *y = b;
+	int c = memcmp(x->sha, y->sha, 32);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Content that an earlier file of the same walk holds too (btrfs
+ * snapshots hold the same files many times over) is scanned once: the
+ * other copies wait for its verdict like content another run claimed.
+ */
+static void wait_for_copies(const struct walk *w, bool *todo, bool *wait)
+{
+	struct by_sha *v = xcalloc(w->nfiles + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (todo[i] && w->files[i].hashed)
+			v[n++] = (struct by_sha){ w->files[i].sha256, i };
+	qsort(v, n, sizeof(*v), by_sha_cmp);
+	for (size_t k = 1; k < n; k++)
+		if (!memcmp(v[k].sha, v[k - 1].sha, 32)) {
+			todo[v[k].i] = false;
+			wait[v[k].i] = true;
+		}
+	free(v);
+}
+
 static void claim(struct scanner *s, const struct walk *w, const bool *known,
 		  bool *todo, bool *wait, struct claim *mine)
 {
@@ -694,6 +729,8 @@ static void claim(struct scanner *s, const struct walk *w, const bool *known,
 		if (dedup && f->hashed)
 			memcpy(mine->sha[mine->n++], f->sha256, 32);
 	}
+	if (dedup)
+		wait_for_copies(w, todo, wait);
 	qsort(mine->sha, mine->n, sizeof(*mine->sha), sha_cmp);
 	mine->next = s->claims;
 	s->claims = mine;

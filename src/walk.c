@@ -155,7 +155,13 @@ static enum walk_skip skip_reason(mode_t mode)
 	return SKIP_UNREADABLE;
 }
 
-static void walk_dir(struct walker *wk, int dfd, struct buf *path)
+static uint64_t stx_dev(const struct statx *stx)
+{
+	return (uint64_t)stx->stx_dev_major << 32 | stx->stx_dev_minor;
+}
+
+static void walk_dir(struct walker *wk, int dfd, struct buf *path,
+		     uint64_t dev)
 {
 	struct walk *w = wk->w;
 	DIR *d = fdopendir(dfd);
@@ -184,10 +190,12 @@ static void walk_dir(struct walker *wk, int dfd, struct buf *path)
 				goto next;
 			fd = openat(dirfd(d), de->d_name, O_RDONLY |
 				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (stx_dev(&stx) != dev)
+				strv_push(&w->subtrees, path->p + w->root_len);
 			if (fd < 0)
 				w->skipped[SKIP_UNREADABLE]++;
 			else
-				walk_dir(wk, fd, path);
+				walk_dir(wk, fd, path, stx_dev(&stx));
 		} else {
 			w->seen++;
 			if (!S_ISREG(stx.stx_mode))
@@ -231,7 +239,7 @@ int walk_fs(struct walk *w, const char *root, bool hash,
 	wk.mnt_id = stx.stx_mnt_id;
 	w->root_len = strlen(root);
 	buf_addstr(&path, root);
-	walk_dir(&wk, fd, &path);
+	walk_dir(&wk, fd, &path, stx_dev(&stx));
 	buf_release(&path);
 	if (w->nfiles)
 		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
@@ -421,5 +429,6 @@ void walk_release(struct walk *w)
 		free(w->files[i].where);
 	}
 	free(w->files);
+	strv_release(&w->subtrees);
 	memset(w, 0, sizeof(*w));
 }

@@ -61,6 +61,11 @@ struct walk {
 	uint64_t bytes;			/* of the regular files */
 	size_t root_len;		/* strlen of the mount point */
 	size_t sroot_len;		/* of walk_streams' sroot */
+	/*
+	 * Directories on another device than their parent, within the same
+	 * mount: the roots of btrfs subvolumes (guest paths, "/@home").
+	 */
+	struct strv subtrees;
 	uint64_t nstreams;		/* named streams listed */
 };
 

@@ -19,6 +19,11 @@
 #   fx_layouts DIR    DIR/exfat.raw (exFAT on the whole disk, no table),
 #                     DIR/gpt4k.raw (a GPT for 4096-byte sectors, ext4 p1);
 #                     an EICAR in each.
+#   fx_btrfs DIR      DIR/btrfs.raw: a whole-disk btrfs with subvolumes @
+#                     (the default: /root/eicar.com, /etc/fstab mounting
+#                     @home at /home), @home (/alice/eicar.com), @var, and
+#                     the read-only snapshot @snapshots/1 of @ that still
+#                     holds /usr/bin/evil (EICAR), since deleted from @.
 #   fx_streams DIR    DIR/streams.raw: MBR, p1 NTFS whose /Docs/readme.txt
 #                     holds EICAR in its named streams "payload.exe" and
 #                     "a:b" (its main data is clean), and a file "odd:name"
@@ -174,8 +179,9 @@ _fx_partinfo() {
 # _fx_populate KIND IMG SRCDIR: copy SRCDIR's tree into the file system in IMG
 # through a mount in a private mount namespace.  KIND: ntfs (ntfs-3g FUSE
 # mount of the file), ntfs-streams (the same, where a name "file:stream"
-# writes the named stream of an existing file), xfs (read-write loop mount)
-# or exfat (exfat-fuse on a loop device).
+# writes the named stream of an existing file), xfs (read-write loop mount),
+# btrfs-layout (subvolumes and a snapshot, through a loop mount) or exfat
+# (exfat-fuse on a loop device).
 _FX_POPULATE='
 set -u
 kind=$1 img=$2 src=$3 mnt=$4 pid=
@@ -207,6 +213,26 @@ ntfs | ntfs-streams)
 xfs)
 	mount -t xfs -o loop "$img" "$mnt" || exit 1
 	cp -a "$src/." "$mnt/" || exit 1
+	;;
+btrfs-layout)
+	# $src/@NAME: the subvolume NAME; $src/.default: the default one;
+	# $src/.snapshot: "SUBVOL SNAPSHOT" (read-only) taken after copying,
+	# and then $src/.delete: a path in SUBVOL removed after it.
+	mount -t btrfs -o loop "$img" "$mnt" || exit 1
+	for d in "$src"/@*; do
+		btrfs -q subvolume create "$mnt/${d##*/}" || exit 1
+		cp -a "$d/." "$mnt/${d##*/}/" || exit 1
+	done
+	if [ -f "$src/.snapshot" ]; then
+		read -r from to <"$src/.snapshot"
+		mkdir -p "$mnt/$(dirname "$to")" || exit 1
+		btrfs -q subvolume snapshot -r "$mnt/$from" "$mnt/$to" || exit 1
+		read -r gone <"$src/.delete"
+		rm -f "$mnt/$from/$gone" || exit 1
+	fi
+	read -r def <"$src/.default"
+	id=$(btrfs inspect-internal rootid "$mnt/$def") || exit 1
+	btrfs subvolume set-default "$id" "$mnt" || exit 1
 	;;
 exfat)
 	# exfat-fuse mounts block devices only.
@@ -942,4 +968,30 @@ size=20MiB, type=7" &&
 		status=none || { _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$dir/streams.raw")
+}
+
+# fx_btrfs DIR: btrfs subvolumes and a snapshot (see the header).  Sets
+# FX_IMAGES.
+fx_btrfs() {
+	local dir=$1 r uuid
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree btrfs) &&
+	_fx_mkfs btrfs "$dir/btrfs.raw" $((128 << 20)) rootfs "" &&
+	uuid=$(blkid -p -s UUID -o value -- "$dir/btrfs.raw") &&
+	_fx_linux_clean "$r/@" suse &&
+	printf 'UUID=%s / btrfs subvol=@ 0 0\nUUID=%s /home btrfs subvol=/@home 0 0\nUUID=%s /var btrfs subvolid=999 0 0\n' \
+		"$uuid" "$uuid" "$uuid" >"$r/@/etc/fstab" &&
+	_fx_put_eicar "$r/@/root/eicar.com" &&
+	_fx_put_eicar "$r/@/usr/bin/evil" &&
+	_fx_put_eicar "$r/@home/alice/eicar.com" &&
+	_fx_file "$r/@var/log/messages" "clean" &&
+	echo @ >"$r/.default" &&
+	echo "@ @snapshots/1" >"$r/.snapshot" &&
+	echo usr/bin/evil >"$r/.delete" &&
+	_fx_populate btrfs-layout "$dir/btrfs.raw" "$r" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/btrfs.raw")
 }
