@@ -508,13 +508,17 @@ static void walk_ntfs_streams(struct target *t, size_t k, struct attach *a,
 			      const char *workdir, bool hash,
 			      struct fs_work *fw)
 {
+	static const char xattr[] = "streams_interface=xattr";
 	struct fs sfs = t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
+	const char *o = sfs.plan.options, *at = strstr(o, xattr);
 	char *cause = NULL;
 	int r;
 
-	sfs.plan.options = xasprintf("%s,streams_interface=windows",
-				     t->img->fs[k].plan.options);
+	if (!at)
+		return;		/* not the plan image_plan_fs makes */
+	sfs.plan.options = xasprintf("%.*sstreams_interface=windows%s",
+				     (int)(at - o), o, at + strlen(xattr));
 	/* No fs name holds '#' (LVM names cannot). */
 	fw->smnt = xasprintf("%s/%s#streams", workdir, sfs.name);
 	r = mount_fs(mount_attach_view(a), &sfs, fw->smnt, &fw->sm, &cause);
