@@ -184,6 +184,31 @@ static char *get_bytes(struct json_object *o, const char *key,
 }
 
 /* One file system of a remembered target: fully scanned or skipped. */
+/* The subvolumes subvols_json wrote (a recalled target's report). */
+static void restore_subvols(struct json_object *a, struct btrfs_layout *l)
+{
+	size_t n = a && json_object_is_type(a, json_type_array) ?
+		   json_object_array_length(a) : 0;
+
+	l->v = xcalloc(n + 1, sizeof(*l->v));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(a, i);
+		struct json_object *snap = json_get(o, "snapshot");
+		struct json_object *ro = json_get(o, "readonly");
+		struct btrfs_subvol *sv = &l->v[l->n];
+
+		sv->path = get_bytes(o, "path", "path_b64", NULL);
+		if (!sv->path)
+			continue;
+		sv->mounted_at = get_bytes(o, "mounted_at", "mounted_at_b64",
+					   NULL);
+		sv->id = (uint64_t)json_get_int(o, "id", 0);
+		sv->snapshot = snap && json_object_get_boolean(snap);
+		sv->readonly = ro && json_object_get_boolean(ro);
+		l->n++;
+	}
+}
+
 static int restore_fs(struct json_object *x, struct fs *fs,
 		      struct fs_result *res)
 {
@@ -225,6 +250,7 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	res->cached = (uint64_t)(json_get_int(files, "scanned", 0) +
 				 json_get_int(files, "cached", 0));
 	res->streams = (uint64_t)json_get_int(files, "streams", 0);
+	restore_subvols(json_get(x, "subvolumes"), &fs->subvols);
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		res->skipped[i] = (uint64_t)json_get_int(reasons,
 						walk_skip_names[i], 0);

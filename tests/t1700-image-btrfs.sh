@@ -11,7 +11,7 @@ need_root
 need_cmd clamscan jq mkfs.btrfs btrfs blkid
 
 grep -qw btrfs /proc/filesystems || skip_all "no btrfs in this kernel"
-plan 9
+plan 11
 
 fx_btrfs "$T/img" || bail_out "cannot build the test image"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -43,6 +43,7 @@ is "$(jq -r '.targets[].filesystems[].files.scanned' "$T/report.json")" \
 
 # 13 files, 6 distinct contents (the snapshot repeats @, every EICAR is
 # the same): each handed over once, the copies take its verdict.
+sleep 2.1	# a file changed in the last 2 s is not vouched for
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
 	--engine clamav -o clamav.database="$T/sigs" --cache "$T/cache.sqlite" \
 	--report "$T/report2.json" "$T/img/btrfs.raw" >"$T/out" 2>"$T/err"
@@ -50,6 +51,16 @@ is "$(jq -r '.targets[].filesystems[].files | [.scanned, .cached] | @tsv' \
 	"$T/report2.json")" "6	7" "with the cache, each content is scanned once"
 is "$(jq -r '.targets[].detections | length' "$T/report2.json")" "4" \
 	"and every copy of the EICAR is still reported"
+# Unchanged: the target is recalled, with the same detections and list.
+"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
+	--engine clamav -o clamav.database="$T/sigs" --cache "$T/cache.sqlite" \
+	--report "$T/report3.json" "$T/img/btrfs.raw" >"$T/out" 2>"$T/err"
+is "$(jq -r '.targets[].cached' "$T/report3.json")" "true" \
+	"the unchanged image is recalled"
+is "$(jq -c '[.targets[] | (.detections | sort), .filesystems[].subvolumes]' \
+	"$T/report3.json")" \
+	"$(jq -c '[.targets[] | (.detections | sort), .filesystems[].subvolumes]' \
+	"$T/report2.json")" "with its detections' subvolumes and its subvolume list"
 
 (cd "$T/img" && sha256sum btrfs.raw) >"$T/sums.after"
 is "$(cat "$T/sums.after")" "$(cat "$T/sums.before")" "no image changed"
