@@ -667,11 +667,6 @@ static bool claimed(const struct scanner *s, const unsigned char *sha)
 	return false;
 }
 
-/*
- * What this round scans (todo): every file without a verdict, except
- * content another run is scanning right now, whose verdict it waits for
- * instead (wait).  With a cache, claims what it will scan.
- */
 struct by_sha {
 	const unsigned char *sha;
 	size_t i;
@@ -707,6 +702,11 @@ static void wait_for_copies(const struct walk *w, bool *todo, bool *wait)
 	free(v);
 }
 
+/*
+ * What this round scans (todo): every file without a verdict, except
+ * content another run is scanning right now, whose verdict it waits for
+ * instead (wait).  With a cache, claims what it will scan.
+ */
 static void claim(struct scanner *s, const struct walk *w, const bool *known,
 		  bool *todo, bool *wait, struct claim *mine)
 {

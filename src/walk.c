@@ -246,7 +246,32 @@ int walk_fs(struct walk *w, const char *root, bool hash,
 	return 0;
 }
 
-static int open_beneath(int dirfd, const char *name);
+const struct walk_file *walk_find(const struct walk *w, const char *path)
+{
+	struct walk_file key = { .path = (char *)path };
+
+	if (!w->nfiles)
+		return NULL;
+	return bsearch(&key, w->files, w->nfiles, sizeof(*w->files),
+		       cmp_file);
+}
+
+const char *walk_guest_path(const struct walk *w, const struct walk_file *f)
+{
+	return f->path + (f->stream ? w->sroot_len : w->root_len);
+}
+
+/* Open name below dirfd, refusing symlinks and anything outside it. */
+static int open_beneath(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+
+	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+}
 
 /* Where ntfs-3g (streams_interface=xattr) shows a named data stream. */
 #define STREAM_XATTR_PREFIX	"user."
@@ -272,7 +297,7 @@ static ssize_t list_xattrs(const char *path, char **out)
 	return n;
 }
 
-/* List one named stream of the regular file f (guest path g). */
+/* List one named stream of the regular file at guest path g. */
 static void add_stream(struct walker *wk, int sfd, const char *g,
 		       const char *stream, struct buf *path)
 {
@@ -359,33 +384,6 @@ void walk_streams(struct walk *w, const char *sroot, bool hash)
 		close(sfd);
 	if (w->nfiles)
 		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
-}
-
-const struct walk_file *walk_find(const struct walk *w, const char *path)
-{
-	struct walk_file key = { .path = (char *)path };
-
-	if (!w->nfiles)
-		return NULL;
-	return bsearch(&key, w->files, w->nfiles, sizeof(*w->files),
-		       cmp_file);
-}
-
-const char *walk_guest_path(const struct walk *w, const struct walk_file *f)
-{
-	return f->path + (f->stream ? w->sroot_len : w->root_len);
-}
-
-/* Open name below dirfd, refusing symlinks and anything outside it. */
-static int open_beneath(int dirfd, const char *name)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-			   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-
-	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 }
 
 int walk_resolve(const char *root, const char *guest, char **out)
