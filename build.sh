@@ -16,11 +16,14 @@ PACKAGES=(
 	# images, partitions, file systems (FUSE drivers where the kernel lacks one)
 	qemu-utils qemu-system-common qemu-block-extra fuse3 util-linux fdisk
 	e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g fusefat
-	exfat-fuse cryptsetup-bin lvm2
+	exfat-fuse exfatprogs cryptsetup-bin lvm2
 	# engines and test data
 	clamav clamav-testfiles clamdscan clamav-daemon yara chkrootkit
 	# tests (a real libvirtd, and qemu to run a domain that holds its disk)
-	jq procps mount tar gzip groff-base socat chromium prometheus ansible ansible-lint postgresql libvirt-daemon-system qemu-system-x86 tini
+	jq attr procps mount tar gzip groff-base socat libvirt-daemon-system
+	qemu-system-x86 tini
+	# fleets, reports, metrics (Ansible, PostgreSQL, Chromium, promtool)
+	chromium prometheus ansible ansible-lint postgresql
 	valgrind
 )
 

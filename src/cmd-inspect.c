@@ -79,6 +79,8 @@ done:
 	json_put_int(o, "virtual_size", img ? (int64_t)img->virtual_size : 0);
 	json_put_obj(o, "backing", backing);
 	json_put_str(o, "partition_table", img ? img->table : NULL);
+	if (img && img->sector_size)
+		json_put_int(o, "sector_size", (int64_t)img->sector_size);
 	json_put_str(o, "status", status);
 	json_put_str(o, "reason", cause);
 	json_put_obj(o, "filesystems", fss);

@@ -347,12 +347,16 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
 		plan->log_check = true;
 	} else if (!strcmp(type, "btrfs"))
-		plan_mount(plan, "btrfs", FS_KERNEL, "rescue=nologreplay");
+		/* The top level: every subvolume and snapshot below it. */
+		plan_mount(plan, "btrfs", FS_KERNEL,
+			   "rescue=nologreplay,subvolid=5");
 	else if (!strcmp(type, "ntfs"))
 		if (kernel_has_fs("ntfs3"))
 			plan_mount(plan, "ntfs3", FS_KERNEL, "");
 		else
-			plan_mount(plan, "ntfs-3g", FS_FUSE, "");
+			/* Named data streams as "user." attributes. */
+			plan_mount(plan, "ntfs-3g", FS_FUSE,
+				   "streams_interface=xattr");
 	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
 		/*
 		 * Not fusefat: 0.1a shows short names upper-case and the volume
@@ -367,7 +371,7 @@ static void image_plan_fs(const char *type, struct fs_plan *plan)
 		if (kernel_has_fs("exfat"))
 			plan_mount(plan, "exfat", FS_KERNEL, "");
 		else
-			plan_mount(plan, "exfat-fuse", FS_FUSE, "");
+			plan_mount(plan, "mount.exfat-fuse", FS_FUSE, "");
 	else if (!strcmp(type, "swap"))
 		plan_skip(plan, false, "swap space");
 	else if (!strcmp(type, "swsuspend"))
@@ -599,32 +603,74 @@ static bool is_ldm(const struct fdisk_parttype *t)
 	return fdisk_parttype_get_code(t) == 0x42;
 }
 
-/* List partitions with libfdisk: ids are the guest table's numbers. */
-static int read_partitions(struct image *img, const char *view,
-			   char **cause)
+/* Does libblkid find a file system (any superblock) at [off, off+size)? */
+static bool has_superblock(int fd, uint64_t off, uint64_t size)
+{
+	blkid_probe pr = blkid_new_probe();
+	bool yes = false;
+
+	if (pr && blkid_probe_set_device(pr, fd, (blkid_loff_t)off,
+					 (blkid_loff_t)size) == 0) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_enable_partitions(pr, 0);
+		yes = blkid_do_safeprobe(pr) == 0;
+	}
+	blkid_free_probe(pr);
+	return yes;
+}
+
+/* One reading of a partition table, at one sector size. */
+struct table {
+	char *label;		/* "gpt", "dos", or NULL: none */
+	unsigned long sector_size;
+	struct fs *fs;		/* only id, offset, size, ldm, boot_code */
+	size_t nfs;
+	size_t valid;		/* partitions that lie inside the disk */
+	int score;		/* how well this reading fits the disk */
+};
+
+static void table_release(struct table *t)
+{
+	for (size_t i = 0; i < t->nfs; i++)
+		free(t->fs[i].id);
+	free(t->fs);
+	free(t->label);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * Read the table with libfdisk as if the disk had ss-byte sectors, and
+ * count the partitions that lie inside the disk: an exFAT boot sector ends
+ * in 55 AA like an MBR, and its "table" holds none.  The score prefers a GPT
+ * (its header, at LBA 1, is found at one sector size only; at the other
+ * the protective MBR reads as DOS), then the reading whose partitions
+ * hold more file systems.
+ */
+static int read_table(const char *view, int fd, uint64_t disk,
+		      unsigned long ss, struct table *t, char **cause)
 {
 	struct fdisk_context *cxt = fdisk_new_context();
 	struct fdisk_table *tb = NULL;
 	struct fdisk_iter *itr = NULL;
 	struct fdisk_partition *pa;
-	unsigned long ss;
 	int r;
 
+	memset(t, 0, sizeof(*t));
 	if (!cxt)
 		return -ENOMEM;
-	r = fdisk_assign_device(cxt, view, 1);
+	r = fdisk_save_user_sector_size(cxt, (unsigned int)ss,
+					(unsigned int)ss);
+	if (r == 0)
+		r = fdisk_assign_device(cxt, view, 1);
 	if (r < 0) {
 		*cause = xasprintf("cannot read the partition table: %s",
 				   strerror(-r));
 		goto done;
 	}
-	if (!fdisk_has_label(cxt)) {
-		*cause = xstrdup("partition table not recognised by libfdisk");
-		r = -EINVAL;
+	if (!fdisk_has_label(cxt))
 		goto done;
-	}
-	img->table = xstrdup(fdisk_label_get_name(fdisk_get_label(cxt, NULL)));
-	ss = fdisk_get_sector_size(cxt);
+	t->label = xstrdup(fdisk_label_get_name(fdisk_get_label(cxt, NULL)));
+	t->sector_size = fdisk_get_sector_size(cxt);
 	r = fdisk_get_partitions(cxt, &tb);
 	if (r < 0) {
 		*cause = xasprintf("cannot list partitions: %s", strerror(-r));
@@ -640,18 +686,79 @@ static int read_partitions(struct image *img, const char *view,
 		    !fdisk_partition_has_size(pa) ||
 		    !fdisk_partition_has_partno(pa))
 			continue;
-		off = (uint64_t)fdisk_partition_get_start(pa) * ss;
-		len = (uint64_t)fdisk_partition_get_size(pa) * ss;
-		fs = add_fs(img, xasprintf("p%zu",
-			fdisk_partition_get_partno(pa) + 1), off, len);
+		off = (uint64_t)fdisk_partition_get_start(pa) *
+		      t->sector_size;
+		len = (uint64_t)fdisk_partition_get_size(pa) * t->sector_size;
+		t->fs = xreallocarray(t->fs, t->nfs + 1, sizeof(*t->fs));
+		fs = &t->fs[t->nfs++];
+		memset(fs, 0, sizeof(*fs));
+		fs->id = xasprintf("p%zu", fdisk_partition_get_partno(pa) + 1);
+		fs->offset = off;
+		fs->size = len;
 		fs->ldm = is_ldm(fdisk_partition_get_type(pa));
 		fs->boot_code = is_boot_code(fdisk_partition_get_type(pa));
+		if (!len || (disk && (off >= disk || len > disk - off)))
+			continue;
+		t->valid++;
+		t->score += has_superblock(fd, off, len);
 	}
+	if (!strcmp(t->label, "gpt"))
+		t->score += 1 << 20;
 done:
 	fdisk_free_iter(itr);
 	fdisk_unref_table(tb);
 	fdisk_unref_context(cxt);
 	return r;
+}
+
+/*
+ * List partitions with libfdisk (ids are the guest table's numbers), read
+ * at 512 and at 4096 bytes per sector (4Kn disks): the reading that fits
+ * best wins.  A table without a partition inside the disk is no table.
+ */
+static int read_partitions(struct image *img, const char *view, int fd,
+			   char **cause)
+{
+	static const unsigned long sizes[] = { 512, 4096 };
+	struct table best = { 0 }, t;
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		char *c = NULL;
+
+		r = read_table(view, fd, img->virtual_size, sizes[i], &t, &c);
+		if (r < 0 && i == 0) {
+			*cause = c;
+			table_release(&best);
+			return r;
+		}
+		free(c);
+		if (r == 0 && t.valid && (!best.valid ||
+					   t.score > best.score)) {
+			table_release(&best);
+			best = t;
+		} else {
+			table_release(&t);
+		}
+	}
+	if (!best.valid) {
+		table_release(&best);
+		add_fs(img, xstrdup("whole"), 0, img->virtual_size);
+		return 0;
+	}
+	img->table = best.label;
+	img->sector_size = best.sector_size;
+	best.label = NULL;
+	for (size_t i = 0; i < best.nfs; i++) {
+		struct fs *fs = add_fs(img, best.fs[i].id, best.fs[i].offset,
+				       best.fs[i].size);
+
+		best.fs[i].id = NULL;
+		fs->ldm = best.fs[i].ldm;
+		fs->boot_code = best.fs[i].boot_code;
+	}
+	table_release(&best);
+	return 0;
 }
 
 /*
@@ -752,7 +859,7 @@ int image_read_layout(struct image *img, const char *view, char **cause)
 		goto done;
 	}
 	if (table)
-		r = read_partitions(img, view, cause);
+		r = read_partitions(img, view, fd, cause);
 	else
 		add_fs(img, xstrdup("whole"), 0, img->virtual_size);
 	if (r < 0)
@@ -809,6 +916,7 @@ static void fs_release(struct fs *fs)
 	free(fs->plan.options);
 	free(fs->plan.skip);
 	free(fs->plan.warning);
+	btrfs_layout_release(&fs->subvols);
 }
 
 int image_map(const struct image *img, struct image_map *m, char **cause)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "btrfs.h"
 #include "util.h"
 
 enum fs_access {
@@ -37,6 +38,7 @@ struct fs {
 	bool ldm;		/* a Windows dynamic disk (LDM) partition */
 	bool boot_code;		/* a boot loader's partition, never a file system */
 	struct fs_plan plan;
+	struct btrfs_layout subvols;	/* btrfs: its subvolumes, once walked */
 };
 
 struct image {
@@ -46,6 +48,7 @@ struct image {
 	struct strv backing_fmt;
 	uint64_t virtual_size;
 	char *table;		/* "gpt", "dos" or NULL */
+	unsigned long sector_size;	/* the table's bytes per sector, or 0 */
 	struct fs *fs;
 	size_t nfs;
 };

@@ -116,14 +116,17 @@ struct target *job_add_target(struct job *j, const char *arg)
 
 static struct detection *add_detection(struct target *t, const char *fsid,
 					const char *path, size_t len,
-					const char *threat, const char *engine)
+					const char *threat, const char *engine,
+					const char *subvol)
 {
 	struct detection *d;
 
 	for (size_t i = 0; i < t->ndet; i++) {
 		d = &t->det[i];
 		if (!strcmp(d->fs, fsid) && d->pathlen == len &&
-		    !memcmp(d->path, path, len) && d->engine == engine)
+		    !memcmp(d->path, path, len) && d->engine == engine &&
+		    !strcmp(d->subvolume ? d->subvolume : "",
+			    subvol ? subvol : ""))
 			return d;
 	}
 	t->det = xreallocarray(t->det, t->ndet + 1, sizeof(*t->det));
@@ -133,6 +136,7 @@ static struct detection *add_detection(struct target *t, const char *fsid,
 	d->pathlen = len;
 	d->threat = xstrdup(threat);
 	d->engine = engine;
+	d->subvolume = subvol ? xstrdup(subvol) : NULL;
 	d->hashed = false;
 	return d;
 }
@@ -157,12 +161,17 @@ static void merge_result(struct target *t, struct fs *fs,
 	const char *name = engine_name(sc->e);
 
 	for (size_t i = 0; i < sr->nhits; i++) {
-		struct detection *d = add_detection(t, fs->id,
-			sr->hits[i].path, strlen(sr->hits[i].path),
-			sr->hits[i].threat, name);
+		const struct btrfs_subvol *sv = NULL;
+		char *path = btrfs_guest_path(&fs->subvols, sr->hits[i].path,
+					      &sv);
+		struct detection *d = add_detection(t, fs->id, path,
+			strlen(path), sr->hits[i].threat, name,
+			sv ? sv->path : NULL);
 
+		free(path);
+		/* The content scanned, by its path below the mount. */
 		if (!d->hashed)
-			d->hashed = walk_sha256(w, mnt, d->path,
+			d->hashed = walk_sha256(w, mnt, sr->hits[i].path,
 						d->sha256) == 0;
 	}
 	/* Counts: what the engines handed their files to saw at most. */
@@ -341,6 +350,8 @@ static void lead_end(struct job *j, const char *key)
 struct fs_work {
 	struct mnt *m;
 	char *mnt;
+	struct mnt *sm;		/* NTFS: the mount that opens named streams */
+	char *smnt;
 	struct walk w;
 	bool walked;
 };
@@ -510,6 +521,68 @@ static int mount_one(struct target *t, size_t k, struct attach *a,
 	return mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
 }
 
+static bool is_ntfs_3g(const struct fs *fs)
+{
+	return fs->plan.access == FS_FUSE && !strcmp(fs->plan.driver,
+						      "ntfs-3g");
+}
+
+/*
+ * NTFS named data streams: ntfs-3g opens them by name ("file:stream") only
+ * with streams_interface=windows, which also hides every name that holds a
+ * colon; so the file system is walked through its usual mount and its
+ * streams read through a second one.  If that cannot be mounted, the
+ * file system is not fully covered.
+ */
+static void walk_ntfs_streams(struct target *t, size_t k, struct attach *a,
+			      const char *workdir, bool hash,
+			      struct fs_work *fw)
+{
+	static const char xattr[] = "streams_interface=xattr";
+	struct fs sfs = t->img->fs[k];
+	struct fs_result *res = &t->fsr[k];
+	const char *o = sfs.plan.options, *at = strstr(o, xattr);
+	char *cause = NULL;
+	int r;
+
+	if (!at)
+		return;		/* not the plan image_plan_fs makes */
+	sfs.plan.options = xasprintf("%.*sstreams_interface=windows%s",
+				     (int)(at - o), o, at + strlen(xattr));
+	/* No fs name holds '#' (LVM names cannot). */
+	fw->smnt = xasprintf("%s/%s#streams", workdir, sfs.name);
+	r = mount_fs(mount_attach_view(a), &sfs, fw->smnt, &fw->sm, &cause);
+	free(sfs.plan.options);
+	if (r < 0) {
+		res->uncovered = true;
+		free(res->reason);
+		res->reason = xasprintf("named data streams not scanned: %s",
+					cause);
+		free(cause);
+		return;
+	}
+	walk_streams(&fw->w, fw->smnt, hash);
+}
+
+/*
+ * btrfs: which subvolumes the walk of the top level went through, which
+ * are snapshots, and where the guest mounts them (for the paths reported).
+ */
+static void read_subvols(struct target *t, size_t k, struct fs_work *fw)
+{
+	struct fs *fs = &t->img->fs[k];
+	char *cause = NULL;
+
+	btrfs_layout_release(&fs->subvols);
+	if (btrfs_read_layout(fw->mnt, &fw->w.subtrees, fs->uuid,
+			      &fs->subvols, &cause) < 0) {
+		/* Paths stay as they are below the top level. */
+		msg_info("%s: %s: %s", t->name, fs->id, cause);
+		btrfs_layout_release(&fs->subvols);
+	}
+	free(cause);
+}
+
 /* Mount one file system and walk it (hashing what caching engines need). */
 static void fs_walk(struct job *j, struct target *t, size_t k,
 		    struct attach *a, struct attach **rw,
@@ -559,8 +632,13 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		res->uncovered = true;
 		return;
 	}
+	if (is_ntfs_3g(fs))
+		walk_ntfs_streams(t, k, a, workdir, hash, fw);
+	if (fs->type && !strcmp(fs->type, "btrfs"))
+		read_subvols(t, k, fw);
 	fw->walked = true;
 	res->seen = fw->w.seen;
+	res->streams = fw->w.nstreams;
 	memcpy(res->skipped, fw->w.skipped, sizeof(res->skipped));
 	if (fw->w.skipped[SKIP_UNREADABLE] ||
 	    fw->w.skipped[SKIP_PATH_TOO_LONG]) {
@@ -598,6 +676,10 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 
 static void fs_work_release(struct fs_work *fw)
 {
+	mount_release(fw->sm);
+	fw->sm = NULL;
+	free(fw->smnt);
+	fw->smnt = NULL;
 	mount_release(fw->m);
 	fw->m = NULL;
 	walk_release(&fw->w);
@@ -1277,6 +1359,7 @@ void job_free(struct job *j)
 			free(t->det[k].fs);
 			free(t->det[k].path);
 			free(t->det[k].threat);
+			free(t->det[k].subvolume);
 		}
 		free(t->det);
 		free(t->fsr);

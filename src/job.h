@@ -20,6 +20,7 @@ struct detection {
 	const char *engine;
 	bool hashed;		/* sha256 holds the scanned content's hash */
 	unsigned char sha256[32];
+	char *subvolume;	/* btrfs: the subvolume holding it, or NULL */
 };
 
 /* What became of a file system (report schema 2); names in fs_status_names. */
@@ -57,6 +58,7 @@ struct fs_result {
 	bool timed_out;		/* the target's --timeout ended it */
 	bool journal_replayed;	/* mounted after replay in an overlay */
 	uint64_t seen, scanned, cached, bytes;
+	uint64_t streams;	/* NTFS named data streams among the files */
 	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;
 };

@@ -727,6 +727,14 @@ static int mount_fuse(struct mnt *m, const char *dev, const struct fs *fs,
 
 		strv_push(&argv, "-o");
 		strv_push_take(&argv, o);
+	} else if (!strcmp(fs->plan.driver, "mount.exfat-fuse")) {
+		/*
+		 * exfat-fuse takes no -f: -d is its only way to stay in the
+		 * foreground (it logs every request).
+		 */
+		strv_push(&argv, "-d");
+		strv_push(&argv, "-o");
+		strv_push(&argv, fs->plan.options);
 	} else {
 		strv_push(&argv, "-f");
 		strv_push(&argv, "-o");

@@ -23,6 +23,32 @@ void report_put_lvm(struct json_object *o, const struct fs *fs)
 	json_put_obj(o, "lvm", l);
 }
 
+/* A btrfs's subvolumes: path, id, where the guest mounts it, kind. */
+static struct json_object *subvols_json(const struct btrfs_layout *l)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct btrfs_subvol *sv = &l->v[i];
+		struct json_object *o = json_object_new_object();
+
+		json_put_bytes(o, "path", "path_b64", sv->path,
+			       strlen(sv->path));
+		json_put_int(o, "id", (int64_t)sv->id);
+		if (sv->mounted_at)
+			json_put_bytes(o, "mounted_at", "mounted_at_b64",
+				       sv->mounted_at, strlen(sv->mounted_at));
+		else
+			json_put_str(o, "mounted_at", NULL);
+		json_object_object_add(o, "snapshot",
+				       json_object_new_boolean(sv->snapshot));
+		json_object_object_add(o, "readonly",
+				       json_object_new_boolean(sv->readonly));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *fs_json(const struct fs *fs,
 				   const struct fs_result *res)
 {
@@ -58,12 +84,16 @@ static struct json_object *fs_json(const struct fs *fs,
 	json_put_int(files, "scanned", (int64_t)res->scanned);
 	json_put_int(files, "cached", (int64_t)res->cached);
 	json_put_int(files, "skipped", (int64_t)skipped);
+	if (res->streams)
+		json_put_int(files, "streams", (int64_t)res->streams);
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		if (res->skipped[i])
 			json_put_int(reasons, walk_skip_names[i],
 				     (int64_t)res->skipped[i]);
 	json_put_obj(files, "skipped_reasons", reasons);
 	json_put_obj(o, "files", files);
+	if (fs->subvols.n)
+		json_put_obj(o, "subvolumes", subvols_json(&fs->subvols));
 	json_put_int(o, "bytes_scanned", (int64_t)res->bytes);
 	json_put_int(o, "engine_errors", res->engine_errors);
 	return o;
@@ -120,6 +150,8 @@ struct json_object *report_target(const struct target *t, const char *host)
 			json_object_new_string(img->backing.v[i]));
 	json_put_obj(o, "backing", backing);
 	json_put_str(o, "partition_table", img ? img->table : NULL);
+	if (img && img->sector_size)
+		json_put_int(o, "sector_size", (int64_t)img->sector_size);
 	json_put_str(o, "status", target_status_names[t->status]);
 	json_object_object_add(o, "complete", json_object_new_boolean(
 			       target_complete(t)));
@@ -141,6 +173,10 @@ struct json_object *report_target(const struct target *t, const char *host)
 		json_put_str(d, "engine", t->det[k].engine);
 		json_put_obj(d, "sha256", sha256_json(t->det[k].hashed,
 						      t->det[k].sha256));
+		if (t->det[k].subvolume)
+			json_put_bytes(d, "subvolume", "subvolume_b64",
+				       t->det[k].subvolume,
+				       strlen(t->det[k].subvolume));
 		json_object_array_add(dets, d);
 	}
 	json_put_obj(o, "detections", dets);
@@ -185,6 +221,31 @@ static char *get_bytes(struct json_object *o, const char *key,
 }
 
 /* One file system of a remembered target: fully scanned or skipped. */
+/* The subvolumes subvols_json wrote (a recalled target's report). */
+static void restore_subvols(struct json_object *a, struct btrfs_layout *l)
+{
+	size_t n = a && json_object_is_type(a, json_type_array) ?
+		   json_object_array_length(a) : 0;
+
+	l->v = xcalloc(n + 1, sizeof(*l->v));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(a, i);
+		struct json_object *snap = json_get(o, "snapshot");
+		struct json_object *ro = json_get(o, "readonly");
+		struct btrfs_subvol *sv = &l->v[l->n];
+
+		sv->path = get_bytes(o, "path", "path_b64", NULL);
+		if (!sv->path)
+			continue;
+		sv->mounted_at = get_bytes(o, "mounted_at", "mounted_at_b64",
+					   NULL);
+		sv->id = (uint64_t)json_get_int(o, "id", 0);
+		sv->snapshot = snap && json_object_get_boolean(snap);
+		sv->readonly = ro && json_object_get_boolean(ro);
+		l->n++;
+	}
+}
+
 static int restore_fs(struct json_object *x, struct fs *fs,
 		      struct fs_result *res)
 {
@@ -225,6 +286,8 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	res->seen = (uint64_t)json_get_int(files, "seen", 0);
 	res->cached = (uint64_t)(json_get_int(files, "scanned", 0) +
 				 json_get_int(files, "cached", 0));
+	res->streams = (uint64_t)json_get_int(files, "streams", 0);
+	restore_subvols(json_get(x, "subvolumes"), &fs->subvols);
 	for (int i = 0; i < SKIP_NREASONS; i++)
 		res->skipped[i] = (uint64_t)json_get_int(reasons,
 						walk_skip_names[i], 0);
@@ -243,6 +306,7 @@ static int restore_detection(struct json_object *x, struct detection *d,
 	d->path = get_bytes(x, "path", "path_b64", &d->pathlen);
 	d->threat = get_bytes(x, "threat", "threat_b64", NULL);
 	d->hashed = sha256_parse(json_get_str(x, "sha256"), d->sha256);
+	d->subvolume = get_bytes(x, "subvolume", "subvolume_b64", NULL);
 	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
 }
 
@@ -268,6 +332,7 @@ int report_target_restore(struct target *t, struct json_object *o,
 	img->path = xstrdup(json_get_str(o, "image"));
 	img->format = dup_or_null(json_get_str(o, "format"));
 	img->table = dup_or_null(json_get_str(o, "partition_table"));
+	img->sector_size = (unsigned long)json_get_int(o, "sector_size", 0);
 	for (size_t i = 0; i < json_object_array_length(backing); i++) {
 		struct json_object *b = json_object_array_get_idx(backing, i);
 
@@ -307,6 +372,7 @@ fail:
 		free(det[k].fs);
 		free(det[k].path);
 		free(det[k].threat);
+		free(det[k].subvolume);
 	}
 	free(det);
 	free(fsr);

@@ -125,10 +125,11 @@ static char *guest_path(const struct run *r, const char *host)
 	char *g = NULL, *full;
 	bool list = engine_has_action(r->s->e, ENGINE_SCAN_LIST);
 
-	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
-		return NULL;
+	/* A listed file, also one listed from another root (NTFS streams). */
 	if (list && (f = walk_find(r->w, host)))
 		return xstrdup(walk_guest_path(r->w, f));
+	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
+		return NULL;
 	if (walk_resolve(r->mnt, host + n, &g) < 0)
 		return NULL;
 	if (list) {
@@ -250,7 +251,8 @@ static void parse_output(struct run *r, const char *file)
 	 * status, unless it only meant "not fully scanned".
 	 */
 	if (r->single && (last_threat || (r->infected_rc && !r->incomplete)))
-		add_hit(r->res, r->single + strlen(r->mnt),
+		add_hit(r->res, walk_guest_path(r->w, walk_find(r->w,
+							       r->single)),
 			last_threat ? last_threat : "unknown");
 done:
 	if (f)
@@ -732,6 +734,41 @@ static bool claimed(const struct scanner *s, const unsigned char *sha)
 	return false;
 }
 
+struct by_sha {
+	const unsigned char *sha;
+	size_t i;
+};
+
+static int by_sha_cmp(const void *a, const void *b)
+{
+	const struct by_sha *x = a, *y = b;
+	int c = memcmp(x->sha, y->sha, 32);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Content that an earlier file of the same walk holds too (btrfs
+ * snapshots hold the same files many times over) is scanned once: the
+ * other copies wait for its verdict like content another run claimed.
+ */
+static void wait_for_copies(const struct walk *w, bool *todo, bool *wait)
+{
+	struct by_sha *v = xcalloc(w->nfiles + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (todo[i] && w->files[i].hashed)
+			v[n++] = (struct by_sha){ w->files[i].sha256, i };
+	qsort(v, n, sizeof(*v), by_sha_cmp);
+	for (size_t k = 1; k < n; k++)
+		if (!memcmp(v[k].sha, v[k - 1].sha, 32)) {
+			todo[v[k].i] = false;
+			wait[v[k].i] = true;
+		}
+	free(v);
+}
+
 /*
  * What this round scans (todo): every file without a verdict, except
  * content another run is scanning right now, whose verdict it waits for
@@ -759,6 +796,8 @@ static void claim(struct scanner *s, const struct walk *w, const bool *known,
 		if (dedup && f->hashed)
 			memcpy(mine->sha[mine->n++], f->sha256, 32);
 	}
+	if (dedup)
+		wait_for_copies(w, todo, wait);
 	qsort(mine->sha, mine->n, sizeof(*mine->sha), sha_cmp);
 	mine->next = s->claims;
 	s->claims = mine;
@@ -1033,8 +1072,15 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
 			goto done;
+		/* A directory-scanning engine never sees named streams. */
 		count_finished(&r, run_action(&r, ENGINE_SCAN, "target", mnt,
-					      logbase), w->nfiles, w->bytes);
+					      logbase), w->nfiles - w->nstreams,
+			       w->bytes);
+		if (w->nstreams)
+			set_first(&res->incomplete, xasprintf(
+				"%llu named data stream(s) not scanned: the "
+				"engine scans a directory", (unsigned long long)
+				w->nstreams));
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));

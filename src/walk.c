@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "walk.h"
@@ -163,7 +164,13 @@ static enum walk_skip skip_reason(mode_t mode)
 	return SKIP_UNREADABLE;
 }
 
-static void walk_dir(struct walker *wk, int dfd, struct buf *path)
+static uint64_t stx_dev(const struct statx *stx)
+{
+	return (uint64_t)stx->stx_dev_major << 32 | stx->stx_dev_minor;
+}
+
+static void walk_dir(struct walker *wk, int dfd, struct buf *path,
+		     uint64_t dev)
 {
 	struct walk *w = wk->w;
 	DIR *d = fdopendir(dfd);
@@ -192,10 +199,12 @@ static void walk_dir(struct walker *wk, int dfd, struct buf *path)
 				goto next;
 			fd = openat(dirfd(d), de->d_name, O_RDONLY |
 				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (stx_dev(&stx) != dev)
+				strv_push(&w->subtrees, path->p + w->root_len);
 			if (fd < 0)
 				w->skipped[SKIP_UNREADABLE]++;
 			else
-				walk_dir(wk, fd, path);
+				walk_dir(wk, fd, path, stx_dev(&stx));
 		} else {
 			w->seen++;
 			if (!S_ISREG(stx.stx_mode))
@@ -239,7 +248,7 @@ int walk_fs(struct walk *w, const char *root, bool hash,
 	wk.mnt_id = stx.stx_mnt_id;
 	w->root_len = strlen(root);
 	buf_addstr(&path, root);
-	walk_dir(&wk, fd, &path);
+	walk_dir(&wk, fd, &path, stx_dev(&stx));
 	buf_release(&path);
 	if (w->nfiles)
 		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
@@ -258,7 +267,7 @@ const struct walk_file *walk_find(const struct walk *w, const char *path)
 
 const char *walk_guest_path(const struct walk *w, const struct walk_file *f)
 {
-	return f->path + w->root_len;
+	return f->path + (f->stream ? w->sroot_len : w->root_len);
 }
 
 /* Open name below dirfd, refusing symlinks and anything outside it. */
@@ -271,6 +280,119 @@ static int open_beneath(int dirfd, const char *name)
 	};
 
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+}
+
+/* Where ntfs-3g (streams_interface=xattr) shows a named data stream. */
+#define STREAM_XATTR_PREFIX	"user."
+
+/* The attribute names of path (NUL-ended each); -errno. */
+static ssize_t list_xattrs(const char *path, char **out)
+{
+	ssize_t n = llistxattr(path, NULL, 0);
+
+	*out = NULL;
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	*out = xmalloc((size_t)n + 1);
+	n = llistxattr(path, *out, (size_t)n);
+	if (n < 0) {
+		int e = errno;
+
+		free(*out);
+		*out = NULL;
+		return -e;
+	}
+	(*out)[n] = '\0';
+	return n;
+}
+
+/* List one named stream of the regular file at guest path g. */
+static void add_stream(struct walker *wk, int sfd, const char *g,
+		       const char *stream, struct buf *path)
+{
+	struct walk *w = wk->w;
+	size_t keep = path->len;
+	struct statx stx;
+	char *rel, *slash;
+	int dfd;
+
+	w->seen++;
+	/* A name with '/' cannot be opened; one with ':' opens elsewhere. */
+	if (!*stream || strchr(stream, '/') || strchr(g, ':')) {
+		w->skipped[SKIP_UNREADABLE]++;
+		return;
+	}
+	/* The file's directory, reached without a symlink. */
+	rel = xstrdup(g + 1);
+	slash = strrchr(rel, '/');
+	if (slash)
+		*slash = '\0';
+	dfd = slash ? open_beneath(sfd, rel) : fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+	free(rel);
+	rel = xasprintf("%s:%s", strrchr(g, '/') + 1, stream);
+	buf_addstr(path, g);
+	buf_addstr(path, ":");
+	buf_addstr(path, stream);
+	if (dfd < 0 || statx_at(dfd, rel, &stx) < 0 ||
+	    !S_ISREG(stx.stx_mode))
+		w->skipped[SKIP_UNREADABLE]++;
+	else if (path->len >= PATH_MAX)
+		w->skipped[SKIP_PATH_TOO_LONG]++;
+	else {
+		add_file(wk, dfd, path, rel, stx.stx_size);
+		w->files[w->nfiles - 1].stream = true;
+		w->nstreams++;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	free(rel);
+	path->len = keep;
+	path->p[keep] = '\0';
+}
+
+void walk_streams(struct walk *w, const char *sroot, bool hash)
+{
+	struct walker wk = { .w = w, .hash = hash };
+	size_t n = w->nfiles, plen = strlen(STREAM_XATTR_PREFIX);
+	struct buf path = { 0 };
+	int sfd;
+
+	w->sroot_len = strlen(sroot);
+	wk.alloc = w->nfiles;
+	sfd = open(sroot, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	for (size_t i = 0; i < n; i++) {
+		char *names, *g;
+		ssize_t len;
+
+		if (w->files[i].stream)
+			continue;
+		len = list_xattrs(w->files[i].path, &names);
+		g = xstrdup(walk_guest_path(w, &w->files[i]));
+		if (len < 0 && len != -ENOTSUP && len != -ENODATA) {
+			/* Its streams, if any, cannot be listed. */
+			w->seen++;
+			w->skipped[SKIP_UNREADABLE]++;
+		}
+		for (char *x = names; len > 0 && x < names + len;
+		     x += strlen(x) + 1) {
+			if (strncmp(x, STREAM_XATTR_PREFIX, plen))
+				continue;
+			if (sfd < 0) {
+				w->seen++;
+				w->skipped[SKIP_UNREADABLE]++;
+				continue;
+			}
+			buf_addstr(&path, sroot);
+			add_stream(&wk, sfd, g, x + plen, &path);
+			buf_release(&path);
+		}
+		free(g);
+		free(names);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (w->nfiles)
+		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
 }
 
 int walk_resolve(const char *root, const char *guest, char **out)
@@ -353,5 +475,6 @@ void walk_release(struct walk *w)
 		free(w->files[i].where);
 	}
 	free(w->files);
+	strv_release(&w->subtrees);
 	memset(w, 0, sizeof(*w));
 }

@@ -28,6 +28,7 @@ struct walk_file {
 	bool hashed;		/* sha256 holds the content's hash */
 	bool recalled;		/* ... known by where its bytes lie, not read */
 	char *where;		/* where its bytes lie (walk_locator), or NULL */
+	bool stream;		/* an NTFS named stream, "file:stream" */
 	unsigned char sha256[32];
 };
 
@@ -59,6 +60,13 @@ struct walk {
 	uint64_t skipped[SKIP_NREASONS];
 	uint64_t bytes;			/* of the regular files */
 	size_t root_len;		/* strlen of the mount point */
+	size_t sroot_len;		/* of walk_streams' sroot */
+	/*
+	 * Directories on another device than their parent, within the same
+	 * mount: the roots of btrfs subvolumes (guest paths, "/@home").
+	 */
+	struct strv subtrees;
+	uint64_t nstreams;		/* named streams listed */
 };
 
 /*
@@ -70,6 +78,16 @@ struct walk {
  */
 int walk_fs(struct walk *w, const char *root, bool hash,
 	    const struct walk_locator *loc);
+
+/*
+ * After walk_fs over an ntfs-3g mount (streams_interface=xattr, where a
+ * file's named data streams are its "user." attributes): list each named
+ * stream as a file of its own, sroot + guest path + ":" + stream, sroot
+ * being the same file system mounted with streams_interface=windows.  A
+ * stream of a file whose path holds a colon cannot be opened by that name
+ * (ntfs-3g splits at the first colon): it is counted unreadable.
+ */
+void walk_streams(struct walk *w, const char *sroot, bool hash);
 
 /* The entry for a host path, or NULL if the walk did not list it. */
 const struct walk_file *walk_find(const struct walk *w, const char *path);

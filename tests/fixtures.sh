@@ -16,6 +16,19 @@
 #                     file (an EICAR) only in the journal/log, as after a crash.
 #   fx_special DIR    DIR/hiber.raw: a hibernated NTFS, an LDM partition and an
 #                     MD RAID member.
+#   fx_layouts DIR    DIR/exfat.raw (exFAT on the whole disk, no table),
+#                     DIR/gpt4k.raw (a GPT for 4096-byte sectors, ext4 p1);
+#                     an EICAR in each.
+#   fx_btrfs DIR      DIR/btrfs.raw: a whole-disk btrfs with subvolumes @
+#                     (the default: /root/eicar.com, /etc/fstab mounting
+#                     @home at /home), @home (/alice/eicar.com), @var, and
+#                     the read-only snapshot @snapshots/1 of @ that still
+#                     holds /usr/bin/evil (EICAR), since deleted from @.
+#   fx_streams DIR    DIR/streams.raw: MBR, p1 NTFS whose /Docs/readme.txt
+#                     holds EICAR in its named streams "payload.exe" and
+#                     "a:b" (its main data is clean), and a file "odd:name"
+#                     (a POSIX name with a colon) holding EICAR, with a
+#                     named stream "s" (clean).
 #
 # Everything is written below DIR.  Tool output goes to DIR/.fx/fixtures.log,
 # the LUKS passphrase of luks.raw is in DIR/.fx/luks.key, DIR/.fx/work is
@@ -165,7 +178,10 @@ _fx_partinfo() {
 
 # _fx_populate KIND IMG SRCDIR: copy SRCDIR's tree into the file system in IMG
 # through a mount in a private mount namespace.  KIND: ntfs (ntfs-3g FUSE
-# mount of the file) or xfs (read-write loop mount).
+# mount of the file), ntfs-streams (the same, where a name "file:stream"
+# writes the named stream of an existing file), xfs (read-write loop mount),
+# btrfs-layout (subvolumes and a snapshot, through a loop mount) or exfat
+# (exfat-fuse on a loop device).
 _FX_POPULATE='
 set -u
 kind=$1 img=$2 src=$3 mnt=$4 pid=
@@ -176,19 +192,56 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 case $kind in
-ntfs)
-	ntfs-3g -o no_detach "$img" "$mnt" & pid=$!
+ntfs | ntfs-streams)
+	# ntfs-streams: "file:stream" names in the tree write named streams.
+	opts=no_detach
+	[ "$kind" = ntfs ] || opts=$opts,streams_interface=windows
+	ntfs-3g -o "$opts" "$img" "$mnt" & pid=$!
 	for i in $(seq 100); do
 		mountpoint -q "$mnt" && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	mountpoint -q "$mnt" || { echo "ntfs-3g did not mount $img"; exit 1; }
-	cp -R --preserve=timestamps "$src/." "$mnt/" || exit 1
+	if [ "$kind" = ntfs ]; then
+		# A user.NAME attribute becomes the named stream NAME.
+		cp -R --preserve=timestamps,xattr "$src/." "$mnt/" || exit 1
+	else
+		cp -R "$src/." "$mnt/" || exit 1	# a stream has no times
+	fi
 	;;
 xfs)
 	mount -t xfs -o loop "$img" "$mnt" || exit 1
 	cp -a "$src/." "$mnt/" || exit 1
+	;;
+btrfs-layout)
+	# $src/@NAME: the subvolume NAME; $src/.default: the default one;
+	# $src/.snapshot: "SUBVOL SNAPSHOT" (read-only) taken after copying,
+	# and then $src/.delete: a path in SUBVOL removed after it.
+	mount -t btrfs -o loop "$img" "$mnt" || exit 1
+	for d in "$src"/@*; do
+		btrfs -q subvolume create "$mnt/${d##*/}" || exit 1
+		cp -a "$d/." "$mnt/${d##*/}/" || exit 1
+	done
+	if [ -f "$src/.snapshot" ]; then
+		read -r from to <"$src/.snapshot"
+		mkdir -p "$mnt/$(dirname "$to")" || exit 1
+		btrfs -q subvolume snapshot -r "$mnt/$from" "$mnt/$to" || exit 1
+		read -r gone <"$src/.delete"
+		rm -f "$mnt/$from/$gone" || exit 1
+	fi
+	read -r def <"$src/.default"
+	id=$(btrfs inspect-internal rootid "$mnt/$def") || exit 1
+	btrfs subvolume set-default "$id" "$mnt" || exit 1
+	;;
+exfat)
+	# exfat-fuse mounts block devices only.
+	dev=$(losetup -f --show "$img") || exit 1
+	mount.exfat-fuse "$dev" "$mnt" || { losetup -d "$dev"; exit 1; }
+	cp -R "$src/." "$mnt/" || { umount "$mnt"; losetup -d "$dev"; exit 1; }
+	umount "$mnt" || exit 1
+	losetup -d "$dev" || exit 1
+	exit 0
 	;;
 *)	exit 2 ;;
 esac
@@ -215,7 +268,7 @@ _fx_populate() {
 }
 
 # _fx_mkfs KIND FILE SIZE_BYTES LABEL SRCDIR [START_SECTOR]
-# KIND: ext2 ext4 vfat16 vfat32 ntfs xfs btrfs swap luks.  SRCDIR may be empty.
+# KIND: ext2 ext4 vfat16 vfat32 exfat ntfs xfs btrfs swap luks.  SRCDIR may be empty.
 _fx_mkfs() {
 	local kind=$1 f=$2 size=$3 label=$4 src=$5 start=${6:-0} e
 	rm -f -- "$f" && truncate -s "$size" -- "$f" || return 1
@@ -229,6 +282,10 @@ _fx_mkfs() {
 			[ -e "$e" ] || [ -L "$e" ] || continue
 			_fx_run env MTOOLS_SKIP_CHECK=1 mcopy -s -m -Q -i "$f" "$e" ::/ || return 1
 		done
+		;;
+	exfat)
+		_fx_run mkfs.exfat -L "$label" "$f" || return 1
+		[ -z "$src" ] || _fx_populate exfat "$f" "$src"
 		;;
 	ntfs)
 		_fx_run mkntfs -F -Q -q -L "$label" -s 512 -p "$start" -H 255 -S 63 "$f" || return 1
@@ -854,4 +911,87 @@ size=4MiB, type=fd" || { _fx_end; return 1; }
 		{ _fx_err "cannot write the md superblock"; _fx_end; return 1; }
 	_fx_end
 	FX_IMAGES=("$raw")
+}
+
+# fx_layouts DIR: disks whose layout is easy to misread (see the header).
+# exfat.raw: exFAT over the whole disk; its boot sector ends in 55 AA, so
+# libfdisk takes it for an empty DOS table.  gpt4k.raw: a GPT written for
+# 4096-byte logical sectors (a 4Kn disk; sfdisk 2.38 has no --sector-size,
+# so fdisk -b 4096), p1 ext4 at sector 256 (1 MiB), 32 MiB.  Sets FX_IMAGES.
+fx_layouts() {
+	local dir=$1 r
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree exfat) &&
+	_fx_put_eicar "$r/docs/eicar.com" &&
+	_fx_file "$r/docs/readme.txt" "A clean file on a stick." &&
+	_fx_mkfs exfat "$dir/exfat.raw" $((48 << 20)) STICK "$r" ||
+		{ _fx_end; return 1; }
+	rm -f -- "$dir/gpt4k.raw" && truncate -s 64M -- "$dir/gpt4k.raw" &&
+	printf 'g\nn\n1\n256\n+32M\nw\n' >"$_FX_WORK/fdisk.script" &&
+	_fx_run fdisk -b 4096 "$dir/gpt4k.raw" <"$_FX_WORK/fdisk.script" &&
+	r=$(_fx_tree gpt4k) &&
+	_fx_put_eicar "$r/home/alice/eicar.com" &&
+	_fx_linux_clean "$r" four-k &&
+	_fx_mkfs ext4 "$_FX_WORK/part.fs" $((32 << 20)) root "$r" &&
+	_fx_run dd if="$_FX_WORK/part.fs" of="$dir/gpt4k.raw" bs=64K \
+		conv=notrunc,sparse oflag=seek_bytes seek=$((256 * 4096)) \
+		status=none || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/exfat.raw" "$dir/gpt4k.raw")
+}
+
+# fx_streams DIR: NTFS named data streams (see the header).  Sets FX_IMAGES.
+fx_streams() {
+	local dir=$1 r w fs
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	fs=$_FX_WORK/part.fs
+	_fx_newdisk "$dir/streams.raw" 24 "label: dos
+size=20MiB, type=7" &&
+	_fx_partinfo "$dir/streams.raw" 1 &&
+	r=$(_fx_tree main) && w=$(_fx_tree streams) &&
+	_fx_file "$r/Docs/readme.txt" "Read me: nothing here." &&
+	_fx_file "$r/Windows/win.ini" "; for 16-bit app support" &&
+	_fx_put_eicar "$r/odd:name" &&
+	_fx_run setfattr -n user.s -v clean "$r/odd:name" &&
+	_fx_put_eicar "$w/Docs/readme.txt:payload.exe" &&
+	_fx_put_eicar "$w/Docs/readme.txt:a:b" &&
+	_fx_mkfs ntfs "$fs" "$_FX_PSIZE" Data "$r" "$_FX_PSTART" &&
+	_fx_populate ntfs-streams "$fs" "$w" &&
+	_fx_run dd if="$fs" of="$dir/streams.raw" bs=64K \
+		conv=notrunc,sparse oflag=seek_bytes seek="$_FX_POFF" \
+		status=none || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/streams.raw")
+}
+
+# fx_btrfs DIR: btrfs subvolumes and a snapshot (see the header).  Sets
+# FX_IMAGES.
+fx_btrfs() {
+	local dir=$1 r uuid
+	_fx_begin "$dir" || return 1
+	dir=$(cd -- "$dir" && pwd) || return 1
+	: >"$_FX_LOG"
+	FX_IMAGES=()
+	r=$(_fx_tree btrfs) &&
+	_fx_mkfs btrfs "$dir/btrfs.raw" $((128 << 20)) rootfs "" &&
+	uuid=$(blkid -p -s UUID -o value -- "$dir/btrfs.raw") &&
+	_fx_linux_clean "$r/@" suse &&
+	printf 'UUID=%s / btrfs subvol=@ 0 0\nUUID=%s /home btrfs subvol=/@home 0 0\nUUID=%s /var btrfs subvolid=999 0 0\n' \
+		"$uuid" "$uuid" "$uuid" >"$r/@/etc/fstab" &&
+	_fx_put_eicar "$r/@/root/eicar.com" &&
+	_fx_put_eicar "$r/@/usr/bin/evil" &&
+	_fx_put_eicar "$r/@home/alice/eicar.com" &&
+	_fx_file "$r/@var/log/messages" "clean" &&
+	echo @ >"$r/.default" &&
+	echo "@ @snapshots/1" >"$r/.snapshot" &&
+	echo usr/bin/evil >"$r/.delete" &&
+	_fx_populate btrfs-layout "$dir/btrfs.raw" "$r" || { _fx_end; return 1; }
+	_fx_end
+	FX_IMAGES=("$dir/btrfs.raw")
 }

@@ -139,7 +139,7 @@ fi
 
 # Process names that must not survive a test.  /proc/PID/comm is cut to 15
 # bytes (qemu-storage-daemon -> qemu-storage-da), so argv[0] is matched too.
-_LIB_WATCHED='^(qemu-storage-daemon|qemu-storage-da|ntfs-3g|lowntfs-3g|mount\.ntfs-3g|fusefat|clamscan|clamd)$'
+_LIB_WATCHED='^(qemu-storage-daemon|qemu-storage-da|ntfs-3g|lowntfs-3g|mount\.ntfs-3g|mount\.exfat-fus(e)?|fusefat|clamscan|clamd)$'
 
 # _lib_watched_pids: print "PID NAME" of every watched process.
 _lib_watched_pids() {
