@@ -965,7 +965,25 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 			goto done;
 		res->scanned = w->nfiles;
 		res->bytes = w->bytes;
-		run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		if (run_action(&r, ENGINE_SCAN, "target", mnt, logbase) < 0)
+			goto done;
+		/*
+		 * A name with a newline splits the engine's line about it: that
+		 * file is scanned again alone, so its detection is not lost
+		 * (the split lines may still count as errors).
+		 */
+		for (size_t i = 0; i < w->nfiles; i++) {
+			char *base;
+
+			if (!w->files[i].single || res->stopped ||
+			    res->timed_out)
+				continue;
+			base = xasprintf("%s.single%zu", logbase, i);
+			r.single = w->files[i].path;
+			run_action(&r, ENGINE_SCAN, "target", r.single, base);
+			r.single = NULL;
+			free(base);
+		}
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));
