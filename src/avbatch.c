@@ -50,8 +50,10 @@ static const struct cmd commands[] = {
 	  "release what a crashed job left behind (mounts, exports, "
 	  "daemons)" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
-	  "engines list | show ENGINE | check [ENGINE]",
-	  "list the engine descriptors, show one, check they work here" },
+	  "engines list | show ENGINE | check [ENGINE]... [-o E.KEY=VALUE]... "
+	  "| selftest ENGINE [-o E.KEY=VALUE]...",
+	  "list the engine descriptors, show one, check they work here, "
+	  "prove one on a test disk" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
 	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]... "
 	  "[--timeout SECONDS]",
