@@ -144,6 +144,7 @@ static const struct {
 /* Placeholders every action may use besides options and its own variable. */
 static const char *const common_vars[] = {
 	"binary", "logdir", "daemon_dir", "daemon_config", "daemon_socket",
+	"engine_log",	/* a report file the engine writes; read like stdout */
 };
 
 struct engine_opt {

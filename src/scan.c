@@ -239,6 +239,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 {
 	char *out = xasprintf("%s.out", logbase);
 	char *err = xasprintf("%s.err", logbase);
+	char *elog = xasprintf("%s.engine.log", logbase);
 	char *logdir = xstrdup(logbase), *slash = strrchr(logdir, '/');
 	const char *vars[13] = { NULL };
 	struct strv argv = { 0 };
@@ -252,6 +253,10 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	action_vars(r->s, logdir, vars);
 	vars[8] = var;
 	vars[9] = value;
+	/* {engine_log}: a report the engine writes, read like its stdout. */
+	vars[10] = "engine_log";
+	vars[11] = elog;
+	unlink(elog);
 	ret = engine_argv(r->s->e, a, vars, &argv, &cause);
 	if (ret < 0) {
 		r->res->errors++;
@@ -274,12 +279,14 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		r->res->errors++;
 		set_first(&r->res->error, xstrdup("timed out"));
 		parse_output(r, out);
+		parse_output(r, elog);
 		goto done;
 	}
 	if (ret == -ECANCELED) {
 		/* What it found before the stop is still found. */
 		r->res->stopped = true;
 		parse_output(r, out);
+		parse_output(r, elog);
 		goto done;
 	}
 	if (ret < 0) {
@@ -296,6 +303,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	errors = r->res->errors;
 	parse_output(r, out);
 	parse_output(r, err);
+	parse_output(r, elog);
 	/* A failing exit counts once, unless error lines already said why. */
 	if (verdict == ENGINE_ERROR) {
 		if (r->res->errors == errors)
@@ -322,6 +330,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 done:
 	free(out);
 	free(err);
+	free(elog);
 	free(logdir);
 	strv_release(&argv);
 	return ret;

@@ -10,7 +10,8 @@
 # printed by a double: ESET 8+ result= lines and archive members, the
 # legacy esets_scan threat= lines (names with blanks), savscan archive
 # members and password-protected files, fsav archive members and engine
-# tags, every uvscan detection form, every Dr.Web per-object error status;
+# tags, every uvscan detection form, every Dr.Web per-object error status,
+# Bitdefender's TAB-separated lines and archive members in its --log file;
 # and the scan lines of sophos (-rec, --no-follow-symlinks) and fsecure
 # (report-only riskware actions).
 #
@@ -42,7 +43,7 @@ THREATS=(
 	'Malware@#2975xfk8s2pq1'
 )
 
-FORMS=(eset esets sophos fsecure trellix drweb)
+FORMS=(eset esets sophos fsecure trellix drweb bitdefender)
 plan $((${#NAMES[@]} * 10 + ${#FORMS[@]} * 2 + 6 + 1))
 
 # Three whole-disk ext4 images (no partition table: file system id "whole").
