@@ -139,6 +139,7 @@ static const struct {
 	{ "parallel-safe", ENGINE_PARALLEL_SAFE },
 	{ "host-mounts", ENGINE_HOST_MOUNTS },
 	{ "managed-daemon", ENGINE_MANAGED_DAEMON },
+	{ "chosen-paths", ENGINE_CHOSEN_PATHS },
 };
 
 /* Placeholders every action may use besides options and its own variable. */
@@ -1684,11 +1685,15 @@ bool engine_match_detection(const struct engine *e, const char *line,
 	/* The first path group that took part in the match. */
 	for (int k = 0; p->rm_so < 0 && k < GROUP_MAX && e->path_alt[k]; k++)
 		p = &m[e->path_alt[k]];
-	if (p->rm_so < 0 || t->rm_so < 0)
-		return false;	/* a group that took no part in the match */
+	/*
+	 * A group that took no part in the match: no detection, except a
+	 * threat group where threat_context can name the threat instead.
+	 */
+	if (p->rm_so < 0 || (t->rm_so < 0 && !e->has_re[RE_CONTEXT]))
+		return false;
 	*path = xstrndup(line + p->rm_so, (size_t)(p->rm_eo - p->rm_so));
-	/* detection_threat = 0: the caller takes the threat from context. */
-	*threat = e->group[1] == 0 ? NULL :
+	/* No threat group: the caller takes the threat from context. */
+	*threat = e->group[1] == 0 || t->rm_so < 0 ? NULL :
 		xstrndup(line + t->rm_so, (size_t)(t->rm_eo - t->rm_so));
 	return true;
 }

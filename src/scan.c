@@ -972,9 +972,13 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
 			goto done;
-		res->scanned = w->nfiles;
-		res->bytes = w->bytes;
-		if (run_action(&r, ENGINE_SCAN, "target", mnt, logbase) < 0)
+		/* An engine that checks paths it chooses scans no file whole. */
+		if (!engine_has_flag(s->e, ENGINE_CHOSEN_PATHS)) {
+			res->scanned = w->nfiles;
+			res->bytes = w->bytes;
+		}
+		if (run_action(&r, ENGINE_SCAN, "target", mnt, logbase) < 0 ||
+		    engine_has_flag(s->e, ENGINE_CHOSEN_PATHS))
 			goto done;
 		/*
 		 * A name with a newline splits the engine's line about it: that
