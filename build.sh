@@ -22,6 +22,8 @@ PACKAGES=(
 	# tests (a real libvirtd, and qemu to run a domain that holds its disk)
 	jq procps mount tar gzip groff-base libvirt-daemon-system qemu-system-x86 tini
 	valgrind
+	# engines selftest and the archive-member tests (a stored zip)
+	zip
 )
 
 deps() {
