@@ -47,7 +47,7 @@ is "$?" 1 "selftest clamav with an empty database: exit 1" || _diag_file "$T/out
 like "$(grep '^  FAIL  the file system' "$T/out")" \
 	"clamav: LibClamAV Error: cli_loaddbdir: No supported database files found in $T/empty" \
 	"selftest clamav with an empty database: the failure says why" || _diag_file "$T/out"
-like "$(tail -n 1 "$T/out")" "^For a bug report, paste this output, .*avbatch engines show clamav.* kept in $T/state/selftest-" \
+like "$(tail -n 1 "$T/out")" "^For a bug report, paste this output, .*avbatch engines show clamav.* kept in $T/state/st-" \
 	"selftest: a failure says what to paste into a bug report"
 
 # --- selftest with clamd and yara
