@@ -25,6 +25,8 @@ PACKAGES=(
 	# fleets, reports, metrics (Ansible, PostgreSQL, Chromium, promtool)
 	chromium prometheus ansible ansible-lint postgresql
 	valgrind
+	# engines selftest and the archive-member tests (a stored zip)
+	zip
 )
 
 deps() {

@@ -52,8 +52,10 @@ static const struct cmd commands[] = {
 	  "release what a crashed job left behind (mounts, exports, "
 	  "daemons)" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
-	  "engines list | show ENGINE | check [ENGINE]",
-	  "list the engine descriptors, show one, check they work here" },
+	  "engines list | show ENGINE | check [ENGINE]... [-o E.KEY=VALUE]... "
+	  "| selftest ENGINE [-o E.KEY=VALUE]...",
+	  "list the engine descriptors, show one, check they work here, "
+	  "prove one on a test disk" },
 	{ "report", cmd_report, 0,
 	  "report html REPORT | merge [-o FILE] REPORT...",
 	  "a saved report as an HTML page; many hosts' reports as one" },

@@ -140,11 +140,13 @@ static const struct {
 	{ "parallel-safe", ENGINE_PARALLEL_SAFE },
 	{ "host-mounts", ENGINE_HOST_MOUNTS },
 	{ "managed-daemon", ENGINE_MANAGED_DAEMON },
+	{ "chosen-paths", ENGINE_CHOSEN_PATHS },
 };
 
 /* Placeholders every action may use besides options and its own variable. */
 static const char *const common_vars[] = {
 	"binary", "logdir", "daemon_dir", "daemon_config", "daemon_socket",
+	"engine_log",	/* a report file the engine writes; read like stdout */
 };
 
 struct engine_opt {
@@ -170,6 +172,7 @@ struct engine {
 	regex_t re[RE_NSLOTS];
 	bool has_re[RE_NSLOTS];
 	int group[2];			/* detection_path, detection_threat */
+	int path_alt[GROUP_MAX];	/* more detection_path groups, 0-ended */
 	struct strv incomplete;
 	char *size_option;		/* option holding the largest file */
 	struct strv daemon_config;	/* lines of the daemon's config file */
@@ -968,19 +971,44 @@ static int check_action(struct parse *ps, struct engine *e,
 	return 0;
 }
 
+/*
+ * detection_path may name several groups ("2, 3"): the first that took part
+ * in the match is the path (one form for a file, another for an archive
+ * member whose archive is the path).
+ */
 static int set_group(struct parse *ps, struct engine *e,
 		     const struct entry *ent)
 {
 	const char *v = ent->value.p;
+	size_t n = 0;
 	int g;
 
-	/* detection_threat = 0: the threat comes from threat_context. */
-	if (strlen(v) != 1 || v[0] < '0' + !ent->key->arg ||
-	    v[0] > '0' + GROUP_MAX || parse_int(v, &g) < 0)
+	do {
+		while (*v == ' ' || *v == ',')
+			v++;
+		/* detection_threat = 0: the threat comes from threat_context. */
+		if (v[0] < '0' + !ent->key->arg || v[0] > '0' + GROUP_MAX ||
+		    (v[1] && v[1] != ',' && v[1] != ' ') ||
+		    (ent->key->arg && n) || n >= GROUP_MAX)
+			return parse_error(ps, ent->line, xasprintf(
+				"'%s' must be a group number from %d to %d%s",
+				ent->name, !ent->key->arg, GROUP_MAX,
+				ent->key->arg ? "" : " (or several, "
+				"separated by commas)"));
+		g = v[0] - '0';
+		if (n == 0)
+			e->group[ent->key->arg] = g;
+		else
+			e->path_alt[n - 1] = g;
+		n++;
+		v++;
+		while (*v == ' ')
+			v++;
+	} while (*v == ',');
+	if (*v)
 		return parse_error(ps, ent->line, xasprintf(
 			"'%s' must be a group number from %d to %d",
 			ent->name, !ent->key->arg, GROUP_MAX));
-	e->group[ent->key->arg] = g;
 	return 0;
 }
 
@@ -1163,12 +1191,17 @@ static int check_engine(struct parse *ps, struct engine *e)
 		if (!ent)
 			return parse_error(ps, 0, xasprintf(
 				"missing key '%s'", key));
-		if ((size_t)e->group[g] > e->re[RE_DETECTION].re_nsub)
-			return parse_error(ps, ent->line, xasprintf(
-				"%s = %d, but 'detection' has %zu group%s",
-				key, e->group[g],
-				e->re[RE_DETECTION].re_nsub,
-				e->re[RE_DETECTION].re_nsub == 1 ? "" : "s"));
+		for (int k = -1; k < (g ? 0 : GROUP_MAX); k++) {
+			int n = k < 0 ? e->group[g] : e->path_alt[k];
+
+			if ((size_t)n > e->re[RE_DETECTION].re_nsub)
+				return parse_error(ps, ent->line, xasprintf(
+					"%s = %d, but 'detection' has %zu "
+					"group%s", key, n,
+					e->re[RE_DETECTION].re_nsub,
+					e->re[RE_DETECTION].re_nsub == 1 ?
+					"" : "s"));
+		}
 	}
 	ent = find_entry(ps, "summary_infected");
 	if (ent && e->re[RE_SUMMARY].re_nsub < 1)
@@ -1648,16 +1681,22 @@ bool engine_match_detection(const struct engine *e, const char *line,
 {
 	regmatch_t m[GROUP_MAX + 1];
 	const regmatch_t *p = &m[e->group[0]], *t = &m[e->group[1]];
-	int n = (e->group[0] > e->group[1] ? e->group[0] : e->group[1]) + 1;
 
 	if (!e->has_re[RE_DETECTION] ||
-	    regexec_bytes(&e->re[RE_DETECTION], line, (size_t)n, m) != 0)
+	    regexec_bytes(&e->re[RE_DETECTION], line, GROUP_MAX + 1, m) != 0)
 		return false;
-	if (p->rm_so < 0 || t->rm_so < 0)
-		return false;	/* a group that took no part in the match */
+	/* The first path group that took part in the match. */
+	for (int k = 0; p->rm_so < 0 && k < GROUP_MAX && e->path_alt[k]; k++)
+		p = &m[e->path_alt[k]];
+	/*
+	 * A group that took no part in the match: no detection, except a
+	 * threat group where threat_context can name the threat instead.
+	 */
+	if (p->rm_so < 0 || (t->rm_so < 0 && !e->has_re[RE_CONTEXT]))
+		return false;
 	*path = xstrndup(line + p->rm_so, (size_t)(p->rm_eo - p->rm_so));
-	/* detection_threat = 0: the caller takes the threat from context. */
-	*threat = e->group[1] == 0 ? NULL :
+	/* No threat group: the caller takes the threat from context. */
+	*threat = e->group[1] == 0 || t->rm_so < 0 ? NULL :
 		xstrndup(line + t->rm_so, (size_t)(t->rm_eo - t->rm_so));
 	return true;
 }

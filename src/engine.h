@@ -29,6 +29,7 @@ enum engine_flag {
 	ENGINE_PARALLEL_SAFE = 1 << 0,	/* several scans may run at once */
 	ENGINE_HOST_MOUNTS = 1 << 1,	/* a host daemon opens the paths */
 	ENGINE_MANAGED_DAEMON = 1 << 2,	/* [daemon] started around a batch */
+	ENGINE_CHOSEN_PATHS = 1 << 3,	/* checks paths it chooses, not files */
 };
 
 enum engine_verdict {
@@ -80,7 +81,8 @@ enum engine_verdict engine_classify_exit(const struct engine *e, int status);
 /*
  * Match one output line against the detection expression.  On a match
  * returns true and sets *path and *threat to malloc'd copies (*threat is
- * NULL when the threat comes from a threat_context heading).
+ * NULL when the threat comes from a threat_context heading: with
+ * detection_threat = 0, or when that group took no part in the match).
  */
 bool engine_match_detection(const struct engine *e, const char *line,
 			    char **path, char **threat);

@@ -289,6 +289,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 {
 	char *out = xasprintf("%s.out", logbase);
 	char *err = xasprintf("%s.err", logbase);
+	char *elog = xasprintf("%s.engine.log", logbase);
 	char *logdir = xstrdup(logbase), *slash = strrchr(logdir, '/');
 	const char *vars[13] = { NULL };
 	struct strv argv = { 0 };
@@ -304,6 +305,10 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	vars[9] = value;
 	r->hits_before = r->res->nhits;
 	r->errors_before = r->res->errors;
+	/* {engine_log}: a report the engine writes, read like its stdout. */
+	vars[10] = "engine_log";
+	vars[11] = elog;
+	unlink(elog);
 	ret = engine_argv(r->s->e, a, vars, &argv, &cause);
 	if (ret < 0) {
 		r->res->errors++;
@@ -333,12 +338,14 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		r->res->errors++;
 		set_first(&r->res->error, xstrdup("timed out"));
 		parse_output(r, out);
+		parse_output(r, elog);
 		goto done;
 	}
 	if (ret == -ECANCELED) {
 		/* What it found before the stop is still found. */
 		r->res->stopped = true;
 		parse_output(r, out);
+		parse_output(r, elog);
 		goto done;
 	}
 	if (ret < 0) {
@@ -355,6 +362,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	errors = r->res->errors;
 	parse_output(r, out);
 	parse_output(r, err);
+	parse_output(r, elog);
 	/* A failing exit counts once, unless error lines already said why. */
 	if (verdict == ENGINE_ERROR) {
 		if (r->res->errors == errors)
@@ -388,6 +396,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 done:
 	free(out);
 	free(err);
+	free(elog);
 	free(logdir);
 	strv_release(&argv);
 	return ret;
@@ -1072,15 +1081,40 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
 			goto done;
-		/* A directory-scanning engine never sees named streams. */
-		count_finished(&r, run_action(&r, ENGINE_SCAN, "target", mnt,
-					      logbase), w->nfiles - w->nstreams,
-			       w->bytes);
+		int ret;
+
+		/*
+		 * An engine that checks paths it chooses scans no file whole;
+		 * a directory-scanning engine never sees named streams.
+		 */
+		ret = run_action(&r, ENGINE_SCAN, "target", mnt, logbase);
+		if (!engine_has_flag(s->e, ENGINE_CHOSEN_PATHS))
+			count_finished(&r, ret, w->nfiles - w->nstreams,
+				       w->bytes);
 		if (w->nstreams)
 			set_first(&res->incomplete, xasprintf(
 				"%llu named data stream(s) not scanned: the "
 				"engine scans a directory", (unsigned long long)
 				w->nstreams));
+		if (ret < 0 || engine_has_flag(s->e, ENGINE_CHOSEN_PATHS))
+			goto done;
+		/*
+		 * A name with a newline splits the engine's line about it: that
+		 * file is scanned again alone, so its detection is not lost
+		 * (the split lines may still count as errors).
+		 */
+		for (size_t i = 0; i < w->nfiles; i++) {
+			char *base;
+
+			if (!w->files[i].single || res->stopped ||
+			    res->timed_out)
+				continue;
+			base = xasprintf("%s.single%zu", logbase, i);
+			r.single = w->files[i].path;
+			run_action(&r, ENGINE_SCAN, "target", r.single, base);
+			r.single = NULL;
+			free(base);
+		}
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));

@@ -9,7 +9,7 @@
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan clamdscan clamd yara chkrootkit jq mkfs.ext4 sigtool
 
-plan 20
+plan 21
 
 fx_batch "$T/img" || bail_out "cannot build the test images"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -126,6 +126,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n'
 : >"$r/var/log/wtmp"
 mkdir -p "$r/usr/src/.poop" "$r/dev/.lib"
 : >"$r/tmp/ramen.tgz"
+printf 'asp stream tcp nowait root /bin/asp\n' >"$r/etc/inetd.conf"
 truncate -s 64M "$T/ck/root.raw"
 mkfs.ext4 -q -F -d "$r" "$T/ck/root.raw" || bail_out "mkfs failed"
 "$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" run \
@@ -133,9 +134,12 @@ mkfs.ext4 -q -F -d "$r" "$T/ck/root.raw" || bail_out "mkfs failed"
 is "$?" 1 "chkrootkit: its findings make the run exit 1" || _diag_file "$T/ck.out"
 is "$(jq -r '.targets[0].detections[] | [.path, .threat] | @tsv' "$T/ck.json" | sort)" \
 "/dev/.lib	Possible Lion rootkit installed
+/etc/inetd.conf	Possible Ramen Worm installed
 /tmp/ramen.tgz	Possible Ramen Worm rootkit installed
 /usr/src/.poop	Possible Ramen Worm rootkit installed" \
-	"chkrootkit's findings appear with guest paths and its warnings as threats"
+	"chkrootkit's findings appear with guest paths and its warnings as threats (also the one-line form)"
+is "$(jq -r '.targets[0].filesystems[0] | [.status, .files.scanned] | @tsv' "$T/ck.json")" \
+	"scanned	0" "chkrootkit: no error, and no file counted as scanned (it checks the paths it chooses)"
 
 is "$(leftovers)" "" "nothing left mounted, attached or running"
 done_testing

@@ -1,6 +1,7 @@
 #!/bin/bash
 # avbatch engines list / show / check and avbatch update.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd clamscan yara jq
 
@@ -15,20 +16,22 @@ like "$(grep '^kaspersky ' "$T/list")" "not usable: 'kesl-control' not found in 
 	"list: an absent vendor is not usable, and why"
 is "$(grep -c . "$T/list")" "$(ls "$E"/*.ini | wc -l)" "list: one line per descriptor"
 
-av engines check clamav >"$T/check" 2>&1
+fx_sigdb "$T/sig" || bail_out "cannot write test signatures"
+av engines check clamav -o clamav.database="$T/sig" >"$T/check" 2>&1
 is "$?" 0 "check clamav: exit 0"
 like "$(cat "$T/check")" '^clamav +usable: /[^ ]*/clamscan, ClamAV [0-9.]+' \
 	"check clamav: names the binary and its version"
-av engines check yara >"$T/check" 2>&1
+printf 'rule r { strings: $a = "x-not-in-clean-files-x" condition: $a }\n' >"$T/rules.yar"
+av engines check yara -o yara.rules="$T/rules.yar" >"$T/check" 2>&1
 like "$?:$(cat "$T/check")" '^0:yara +usable: /[^ ]*/yara, 4\.' "check yara: usable, with its version"
 av engines check kaspersky >"$T/check" 2>&1
 like "$?:$(cat "$T/check")" "^2:kaspersky +not usable: 'kesl-control' not found in PATH" \
 	"check kaspersky: exit 2, not usable, and why"
-av engines check >"$T/check" 2>&1
-is "$?" 2 "check of all engines exits 2 while one is unusable"
-is "$(grep -c ' usable: ' "$T/check")/$(grep -c 'not usable' "$T/check")" \
-	"$(grep -c ' usable: ' "$T/list")/$(grep -c 'not usable' "$T/list")" \
-	"check agrees with list on what is usable"
+av engines check clamav yara kaspersky -o clamav.database="$T/sig" \
+	-o yara.rules="$T/rules.yar" >"$T/check" 2>&1
+is "$?" 2 "check of several engines exits 2 while one is unusable"
+is "$(grep -cE '^[a-z-]+ +usable: ' "$T/check")/$(grep -c 'not usable' "$T/check")" "2/1" \
+	"check says which of them are usable"
 
 # update: a descriptor whose signature version is a file its update bumps.
 mkdir -p "$T/eng" "$T/db" "$T/bin"

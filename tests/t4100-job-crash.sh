@@ -41,8 +41,8 @@ crash() {	# start a run, kill -9 it while slowscan runs; sets $job
 	wait "$pid" 2>/dev/null
 	[ -n "$engine" ]
 }
-alive() {	# what of the dead job still runs (by command name)
-	pgrep -a -f "qemu-storage-daemon|ntfs-3g|clamd --config-file=$T|$T/bin/slowscan" |
+alive() {	# what of the dead job still runs (its helpers name $T)
+	pgrep -a -f "(qemu-storage-daemon|ntfs-3g|clamd --config-file=).*$T/|$T/bin/slowscan" |
 		grep -v pgrep
 }
 

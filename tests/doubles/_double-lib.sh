@@ -23,7 +23,7 @@ DBL_CLEAN=0
 dbl_verdict() {
 	if ! [ -r "$1" ]; then
 		echo error
-	elif grep -qF -e 'AVBATCH-DOUBLE-ERROR' -- "$1" 2>/dev/null; then
+	elif grep -qF -e 'AVBATCH-DOUBLE-ERROR' -e 'AVBATCH-DOUBLE-PASSWORD' -- "$1" 2>/dev/null; then
 		echo error
 	elif grep -qF -e 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE' -- "$1" 2>/dev/null; then
 		echo infected
@@ -75,6 +75,22 @@ dbl_count() {
 	error) DBL_ERRORS=$((DBL_ERRORS + 1)) ;;
 	*) DBL_CLEAN=$((DBL_CLEAN + 1)) ;;
 	esac
+}
+
+# dbl_form FILE: the output form a file asks for, from the marker
+# AVBATCH-DOUBLE-FORM-<n> in its content (0 without one), for doubles that
+# print several real forms of a line (t3200 plants one file per form).
+dbl_form() {
+	local m
+	m=$(grep -aoE -e 'AVBATCH-DOUBLE-FORM-[0-9]+' -- "$1" 2>/dev/null | head -n 1)
+	printf '%s\n' "${m:-AVBATCH-DOUBLE-FORM-0}" | sed 's/.*-//'
+}
+
+# dbl_is_zip FILE: true if FILE is a zip archive (by name; the doubles
+# then report the member "eicar.com" inside it, as real scanners do).
+dbl_is_zip() {
+	case $1 in *.zip) return 0 ;; esac
+	return 1
 }
 
 # dbl_exists PATH: true if PATH exists (a dangling symlink counts).

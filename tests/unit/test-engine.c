@@ -1005,6 +1005,59 @@ static void test_extensions(void)
 		free(p);
 	}
 	engine_free(e);
+
+	/* Several path groups: the first that took part (archive members). */
+	expect_error("a path group list ending in a comma", BASE_ENGINE
+		     BASE_ACTIONS "[result]\nclean = 0\ndetection_path = 1,\n",
+		     8, "'detection_path' must be a group number from 1 to 9");
+	expect_error("a second path group beyond the expression", BASE_ENGINE
+		     BASE_ACTIONS "[result]\nclean = 0\n"
+		     "detection = ^(.*): ([^ ]+) FOUND$\n"
+		     "detection_path = 1, 3\ndetection_threat = 2\n", 9,
+		     "detection_path = 3, but 'detection' has 2 groups");
+	expect_error("one threat group only", BASE_ENGINE BASE_ACTIONS
+		     "[result]\nclean = 0\ndetection_threat = 1, 2\n", 8,
+		     "'detection_threat' must be a group number from 0 to 9");
+	e = load_ok("archive members", "t", BASE_ENGINE BASE_ACTIONS
+		    "[result]\nclean = 0\n"
+		    "detection = ^(\\[(/[^]]*)\\] .*|(/.*)): Infected: (.+)$\n"
+		    "detection_path = 2, 3\ndetection_threat = 4\n");
+	if (e) {
+		ok(engine_match_detection(e, "[/m/a b.zip] eicar.com: "
+					  "Infected: X [AVP]", &p, &t) &&
+		   streq(p, "/m/a b.zip") && streq(t, "X [AVP]"),
+		   "a member's line names its archive (the first group)");
+		free(p);
+		free(t);
+		ok(engine_match_detection(e, "/m/c d.com: Infected: X", &p,
+					  &t) && streq(p, "/m/c d.com"),
+		   "a file's line names the file (the second group)");
+		free(p);
+		free(t);
+	}
+	engine_free(e);
+	/* A threat group that took no part: the context names the threat. */
+	e = load_ok("threat group or context", "t", BASE_ENGINE BASE_ACTIONS
+		    "[result]\nclean = 0\n"
+		    "detection = ^(WARNING: (Possible .* installed) in (/.*)|"
+		    "(/.*))$\ndetection_path = 3, 4\ndetection_threat = 2\n"
+		    "threat_context = ^WARNING: (Possible .* installed):$\n");
+	if (e) {
+		ok(engine_match_detection(e, "WARNING: Possible Ramen Worm "
+					  "installed in /m/etc/inetd.conf",
+					  &p, &t) &&
+		   streq(p, "/m/etc/inetd.conf") &&
+		   streq(t, "Possible Ramen Worm installed"),
+		   "a one-line warning names path and threat");
+		free(p);
+		free(t);
+		ok(engine_match_detection(e, "/m/tmp/ramen.tgz", &p, &t) &&
+		   streq(p, "/m/tmp/ramen.tgz") && t == NULL,
+		   "a path line takes its threat from the heading");
+		free(p);
+		free(t);
+	}
+	engine_free(e);
 }
 
 static void test_templates(void)
