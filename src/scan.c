@@ -297,6 +297,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	char *cause = NULL;
 	unsigned errors;
 	int ret, st = 0, lost = 0;
+	bool uses_elog = false;
 
 	if (slash)
 		*slash = '\0';
@@ -315,6 +316,9 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		set_first(&r->res->error, cause);
 		goto done;
 	}
+	/* Only an action that names {engine_log} owes us that file. */
+	for (size_t i = 0; !uses_elog && i < argv.n; i++)
+		uses_elog = strstr(argv.v[i], elog) != NULL;
 	gate(r->s);
 	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
 		pthread_mutex_lock(&r->s->serial);
@@ -338,14 +342,16 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		r->res->errors++;
 		set_first(&r->res->error, xstrdup("timed out"));
 		parse_output(r, out);
-		parse_output(r, elog);
+		if (uses_elog)
+			parse_output(r, elog);
 		goto done;
 	}
 	if (ret == -ECANCELED) {
 		/* What it found before the stop is still found. */
 		r->res->stopped = true;
 		parse_output(r, out);
-		parse_output(r, elog);
+		if (uses_elog)
+			parse_output(r, elog);
 		goto done;
 	}
 	if (ret < 0) {
@@ -362,7 +368,8 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	errors = r->res->errors;
 	parse_output(r, out);
 	parse_output(r, err);
-	parse_output(r, elog);
+	if (uses_elog)
+		parse_output(r, elog);
 	/* A failing exit counts once, unless error lines already said why. */
 	if (verdict == ENGINE_ERROR) {
 		if (r->res->errors == errors)
