@@ -35,7 +35,8 @@ static const struct cmd commands[] = {
 	  "[--format text|json] [--jobs N] [--timeout SECONDS] "
 	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] [--resume JOB] "
 	  "[--cache FILE | --no-cache] [--host NAME] [--force] "
-	  "[--report-html FILE] [--metrics FILE] TARGET...",
+	  "[--report-html FILE] [--metrics FILE] [--exclude GLOB]... "
+	  "[--detach] TARGET...",
 	  "scan every guest file system of every target; report" },
 	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT,
 	  "inspect [--json] IMAGE...",
@@ -292,7 +293,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+qvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
-			config = optarg;
+			config = G.config = optarg;
 			break;
 		case OPT_ENGINES_DIR:
 			strv_push(&cli_dirs, optarg);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -24,6 +25,7 @@
 #include "metrics.h"
 #include "mount.h"
 #include "output.h"
+#include "proc.h"
 #include "report.h"
 #include "scan.h"
 #include "util.h"
@@ -180,9 +182,10 @@ static struct output_guard *guard_targets(const struct job *j)
 
 /* run.json: what a later --resume needs to do the rest of this job. */
 static void save_run(const struct job *j, const char *engine_arg,
-		     const struct strv *options)
+		     const struct strv *options, const char *cache)
 {
 	struct json_object *o = json_object_new_object();
+	struct json_object *ex = json_object_new_array();
 	struct json_object *opts = json_object_new_array();
 	struct json_object *ts = json_object_new_array();
 	char *path = xasprintf("%s/run.json", j->dir);
@@ -205,6 +208,12 @@ static void save_run(const struct job *j, const char *engine_arg,
 	json_put_obj(o, "targets", ts);
 	json_put_int(o, "jobs", j->jobs);
 	json_put_double(o, "timeout", j->timeout);
+	/* What --resume must ask again: the cache (null: none), exclusions. */
+	json_put_str(o, "cache", cache);
+	for (size_t i = 0; i < j->exclude.n; i++)
+		json_object_array_add(ex, json_object_new_string(
+				      j->exclude.v[i]));
+	json_put_obj(o, "exclude", ex);
 	json_write(o, path);
 	json_object_put(o);
 	free(path);
@@ -244,9 +253,13 @@ static int load_resume(const char *id, struct json_object **run,
 	return r;
 }
 
-/* The targets of a resumed job that did not finish. */
-static void add_unfinished(struct job *j, struct json_object *run,
-			   struct json_object *report)
+/*
+ * The targets of a resumed job: every one of the batch, so that its report
+ * covers the whole batch.  Those the stopped job finished clean or infected
+ * keep that result (not scanned again); the others are scanned.
+ */
+static void add_resumed(struct job *j, struct json_object *run,
+			struct json_object *report)
 {
 	struct json_object *ts = json_get(run, "targets");
 	struct json_object *done = json_get(report, "targets");
@@ -254,11 +267,8 @@ static void add_unfinished(struct job *j, struct json_object *run,
 	for (size_t i = 0; i < json_object_array_length(ts); i++) {
 		struct json_object *x = json_object_array_get_idx(ts, i);
 		struct json_object *d = json_object_array_get_idx(done, i);
-		const char *st = json_get_str(d, "status");
 		struct target *t;
 
-		if (st && strcmp(st, "stopped"))
-			continue;
 		t = job_add_target(j, json_get_str(x, "arg"));
 		free(t->name);
 		t->name = xstrdup(json_get_str(x, "name"));
@@ -266,7 +276,124 @@ static void add_unfinished(struct job *j, struct json_object *run,
 			t->domain = xstrdup(json_get_str(x, "domain"));
 		if (json_get_str(x, "format"))
 			t->format = xstrdup(json_get_str(x, "format"));
+		if (d && report_target_restore(t, d, j->engines,
+					       j->nengines) == 0)
+			msg_debug("%s: finished by job %s", t->name,
+				  json_get_str(report, "job"));
 	}
+}
+
+/* The id of the job whose state.json names process pid, or NULL. */
+static char *job_of_pid(pid_t pid)
+{
+	char *jobs = xasprintf("%s/jobs", G.state_dir), *id = NULL;
+	DIR *d = opendir(jobs);
+	struct dirent *de;
+
+	while (d && !id && (de = readdir(d))) {
+		char *state = xasprintf("%s/%s/state.json", jobs, de->d_name);
+		struct json_object *o = NULL;
+		struct buf b = { 0 };
+
+		if (de->d_name[0] != '.' && read_file(state, 1 << 24, &b) == 0)
+			o = json_parse(b.p, b.len, NULL);
+		if (o && json_get_int(o, "pid", 0) == pid)
+			id = xstrdup(de->d_name);
+		json_object_put(o);
+		buf_release(&b);
+		free(state);
+	}
+	if (d)
+		closedir(d);
+	free(jobs);
+	return id;
+}
+
+/*
+ * run --detach: the same run (argv without --detach) in a process of its
+ * own, its output in STATE_DIR/run-PID.log; return once its job runs,
+ * with the job id on stdout.  A run that ends before that is reported
+ * with its exit status and its last words.
+ */
+static int run_detached(int argc, char **argv)
+{
+	static const char *const pass[] = { "PATH", "ASAN_OPTIONS",
+					    "UBSAN_OPTIONS" };
+	struct strv args = { 0 }, env = { 0 };
+	char exe[4096], *log = NULL, *id = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	pid_t pid = 0;
+	int r, st = 0;
+
+	if (n <= 0 || (r = mkdir_private(G.state_dir)) < 0) {
+		fprintf(stderr, "avbatch: cannot detach: %s\n",
+			n <= 0 ? "no /proc/self/exe" : strerror(-r));
+		return 2;
+	}
+	exe[n] = '\0';
+	strv_push(&args, exe);
+	if (G.config) {
+		strv_push(&args, "--config");
+		strv_push(&args, G.config);
+	}
+	for (size_t i = 0; i < G.engine_dirs.n; i++) {
+		strv_push(&args, "--engines-dir");
+		strv_push(&args, G.engine_dirs.v[i]);
+	}
+	strv_push(&args, "--state-dir");
+	strv_push(&args, G.state_dir);
+	if (verbosity < 0)
+		strv_push(&args, "-q");
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--detach"))
+			strv_push(&args, argv[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(pass); i++)
+		if (getenv(pass[i]))
+			strv_push_take(&env, xasprintf("%s=%s", pass[i],
+						       getenv(pass[i])));
+	log = xasprintf("%s/run-%d.log", G.state_dir, (int)getpid());
+	r = proc_spawn(args.v, &(struct proc_io){ .out_path = log,
+		       .err_path = log, .env = (const char *const *)env.v },
+		       &pid);
+	if (r) {
+		fprintf(stderr, "avbatch: cannot start the run: %s\n",
+			strerror(r));
+		r = 2;
+		goto done;
+	}
+	/* Its job is running once its state.json names it. */
+	for (int i = 0; i < 1200 && !(id = job_of_pid(pid)); i++) {
+		if (proc_try_reap(pid, &st) != 0) {
+			struct buf b = { 0 };
+
+			read_file(log, 1 << 16, &b);
+			fprintf(stderr, "avbatch: the run ended before its job "
+				"started (%s %d)%s%s", WIFEXITED(st) ?
+				"exit status" : "signal", WIFEXITED(st) ?
+				WEXITSTATUS(st) : WTERMSIG(st),
+				b.len ? ":\n" : "\n", b.len ? b.p : "");
+			buf_release(&b);
+			r = 2;
+			goto done;
+		}
+		usleep(100000);
+	}
+	if (!id) {
+		fprintf(stderr, "avbatch: no job started in 120 s (log: %s)\n",
+			log);
+		r = 2;
+		goto done;
+	}
+	printf("%s\n", id);
+	msg_info("job %s runs detached (pid %d); its output goes to %s; "
+		 "avbatch status %s", id, (int)pid, log, id);
+	r = 0;
+done:
+	strv_release(&args);
+	strv_release(&env);
+	free(log);
+	free(id);
+	return r;
 }
 
 /* A name with each "{job}" replaced by the job's id. */
@@ -338,7 +465,7 @@ int cmd_run(int argc, char **argv)
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
 	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE, OPT_METRICS,
-	       OPT_REPORT_HTML };
+	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -356,6 +483,8 @@ int cmd_run(int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "report-html", required_argument, NULL, OPT_REPORT_HTML },
+		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+		{ "detach", no_argument, NULL, OPT_DETACH },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
@@ -364,6 +493,8 @@ int cmd_run(int argc, char **argv)
 	const char *uri = NULL, *resume = NULL, *host = NULL;
 	const char *shared = NULL, *metrics = NULL, *html = NULL;
 	char *memos = NULL, *report_name = NULL, *html_name = NULL;
+	struct strv exclude = { 0 };
+	bool cache_set = false, detach = false;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -424,9 +555,11 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_CACHE:
 			cache = optarg;
+			cache_set = true;
 			break;
 		case OPT_NO_CACHE:
 			cache = NULL;
+			cache_set = true;
 			break;
 		case OPT_HOST:
 			if (!*optarg || !utf8_valid(optarg, strlen(optarg))) {
@@ -438,11 +571,24 @@ int cmd_run(int argc, char **argv)
 		case OPT_METRICS:
 			metrics = optarg;
 			break;
+		case OPT_EXCLUDE:
+			if (optarg[0] != '/' && optarg[0] != '*') {
+				r = cmd_usage_error("--exclude: a glob of guest "
+						    "paths, from '/' (e.g. "
+						    "'/var/cache/*'), not '%s'",
+						    optarg);
+				goto done;
+			}
+			strv_push(&exclude, optarg);
+			break;
 		case OPT_REPORT_HTML:
 			html = optarg;
 			break;
 		case OPT_FORCE:
 			force = true;
+			break;
+		case OPT_DETACH:
+			detach = true;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
@@ -478,8 +624,22 @@ int cmd_run(int argc, char **argv)
 		for (size_t i = json_object_array_length(o); i-- > 0;)
 			strv_insert0(&options, json_object_get_string(
 				     json_object_array_get_idx(o, i)));
+		/* Its cache (or none) and exclusions, unless given anew. */
+		if (!cache_set && json_get(old_run, "cache"))
+			cache = json_get_str(old_run, "cache");
+		else if (!cache_set && json_object_object_get_ex(old_run,
+							"cache", NULL))
+			cache = NULL;
+		o = exclude.n ? NULL : json_get(old_run, "exclude");
+		for (size_t i = 0; o && i < json_object_array_length(o); i++)
+			strv_push(&exclude, json_object_get_string(
+				  json_object_array_get_idx(o, i)));
 	} else if (optind >= argc && !all_shutoff) {
 		r = cmd_usage_error("no target given");
+		goto done;
+	}
+	if (detach) {
+		r = run_detached(argc, argv);
 		goto done;
 	}
 
@@ -518,7 +678,7 @@ int cmd_run(int argc, char **argv)
 			goto fail;
 	}
 	if (resume) {
-		add_unfinished(j, old_run, old_report);
+		add_resumed(j, old_run, old_report);
 	} else if (uri) {
 		if (add_libvirt(j, uri, all_shutoff, argv + optind,
 				argc - optind, &cause) < 0)
@@ -571,7 +731,9 @@ int cmd_run(int argc, char **argv)
 	}
 	j->jobs = jobs;
 	j->timeout = timeout;
-	save_run(j, engine_arg, &options);
+	j->exclude = exclude;
+	exclude = (struct strv){ 0 };
+	save_run(j, engine_arg, &options, shared ? shared : cache);
 	/* By default, never fewer engine slots than targets at once. */
 	scan_set_max_engines(max_set || max_engines > jobs ? max_engines :
 			     jobs);
@@ -637,5 +799,6 @@ done:
 	free(memos);
 	free(report_name);
 	free(html_name);
+	strv_release(&exclude);
 	return r;
 }

@@ -616,6 +616,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		hash |= scanner_caches(j->engines[e]);
 	/* A replayed journal is read through an overlay, not the map's chain. */
 	locate = hash && map && place_known(fs) && !fs->plan.replay;
+	fw->w.exclude = &j->exclude;
 	r = walk_fs(&fw->w, fw->mnt, hash, locate ? &loc : NULL);
 	if (r == 0 && locate) {
 		size_t known = 0;
@@ -644,6 +645,10 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	    fw->w.skipped[SKIP_PATH_TOO_LONG]) {
 		res->uncovered = true;
 		res->reason = xstrdup("some entries could not be read");
+	} else if (fw->w.skipped[SKIP_EXCLUDED]) {
+		res->uncovered = true;
+		res->reason = xasprintf("%llu entries excluded (--exclude)",
+			(unsigned long long)fw->w.skipped[SKIP_EXCLUDED]);
 	}
 }
 
@@ -811,6 +816,8 @@ static char *recall_key(const struct job *j, const struct target *t)
 	for (size_t i = 0; i < j->nengines; i++)
 		buf_addf(&b, "%s %s\n", engine_name(j->engines[i]->e),
 			 j->engines[i]->fingerprint);
+	for (size_t i = 0; i < j->exclude.n; i++)
+		buf_addf(&b, "exclude %s\n", j->exclude.v[i]);
 	free(real);
 	return b.p;
 }
@@ -922,6 +929,12 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	int r;
 
 	t->started_at = t0;
+	/* A target the job it resumes finished keeps that result. */
+	if (t->recalled) {
+		progress(j, t, "done", NULL, NULL);
+		free(workdir);
+		return;
+	}
 	if (t->skip) {
 		target_fail(t, TARGET_SKIPPED, xstrdup(t->skip));
 		goto done;
@@ -1385,5 +1398,6 @@ void job_free(struct job *j)
 	free(j->id);
 	free(j->dir);
 	free(j->host);
+	strv_release(&j->exclude);
 	free(j);
 }

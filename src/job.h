@@ -98,6 +98,7 @@ struct job {
 	int report_error;	/* -errno: the --report file was not written */
 	unsigned jobs;		/* targets worked on at once (--jobs) */
 	double timeout;		/* seconds per target (--timeout); 0: none */
+	struct strv exclude;	/* guest path globs not scanned (--exclude) */
 	size_t next;		/* the next target a worker takes */
 	/* Control from other shells (ctl.c's thread) meets the run here. */
 	pthread_mutex_t lock;

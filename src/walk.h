@@ -16,6 +16,7 @@ enum walk_skip {
 	SKIP_UNREADABLE,	/* could not be examined or opened */
 	SKIP_PATH_TOO_LONG,	/* longer than PATH_MAX: no engine can open it */
 	SKIP_TOO_LARGE,		/* over the engine's size limit */
+	SKIP_EXCLUDED,		/* its guest path matches an --exclude glob */
 	SKIP_NREASONS
 };
 
@@ -67,6 +68,11 @@ struct walk {
 	 */
 	struct strv subtrees;
 	uint64_t nstreams;		/* named streams listed */
+	/*
+	 * Set before walk_fs: globs (fnmatch) of guest paths not walked; a
+	 * directory that matches is not entered.  Each counts as excluded.
+	 */
+	const struct strv *exclude;
 };
 
 /*

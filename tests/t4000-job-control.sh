@@ -6,7 +6,7 @@
 need_root
 need_cmd jq mkfs.ext4 sfdisk
 
-plan 21
+plan 23
 
 # A CPU-bound stand-in engine: it works on each listed file for a while.
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
@@ -29,6 +29,7 @@ for n in 1 2 3; do
 done
 
 "$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" run --engine slow \
+	--exclude '/no/such/dir/*' \
 	--report "$T/report.json" "$T"/img/vm*.raw >"$T/out" 2>"$T/err" &
 pid=$!
 at_exit kill -9 "$pid"
@@ -85,14 +86,23 @@ is "$(jq -r '.targets[2].status' "$T/report.json")" "stopped" "the last target n
 like "$(av status)" "no job is running" "status: no job running afterwards"
 is "$(leftovers)" "" "nothing left mounted, attached or running"
 
-# --resume: the same engines, only the targets that did not finish.
+# --resume: the same engines and settings, only the targets that did not
+# finish are scanned, and the report covers the whole batch.
 stopped=$(jq -r '[.targets[] | select(.status == "stopped") | .name] | join(",")' "$T/report.json")
+finished=$(jq -r '[.targets[] | select(.status != "stopped") | .name] | join(",")' "$T/report.json")
 "$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" run --resume "$job" \
 	--report "$T/resumed.json" >"$T/out2" 2>"$T/err2"
 is "$?" 1 "--resume: exit 1 (EICAR in each image)" || _diag_file "$T/err2"
-is "$(jq -r '[.targets[].name] | join(",")' "$T/resumed.json")" "$stopped" \
-	"--resume scans exactly the targets that were stopped ($stopped)"
+is "$(jq -r '[.targets[].name] | join(",")' "$T/resumed.json")" \
+	"$(jq -r '[.targets[].name] | join(",")' "$T/report.json")" \
+	"the resumed job's report covers the whole batch"
+is "$(jq -r '[.targets[] | select(.cached | not) | .name] | join(",")' "$T/resumed.json")" "$stopped" \
+	"--resume scans exactly the targets that were stopped ($stopped); $finished keeps its result"
 is "$(jq -r '[.targets[].status] | unique | join(",")' "$T/resumed.json")" infected \
 	"and finishes them"
+newjob=$(jq -r .job "$T/resumed.json")
+is "$(jq -c '[.cache, .exclude]' "$T/state/jobs/$newjob/run.json")" \
+	'[null,["/no/such/dir/*"]]' \
+	"with the stopped job's cache choice (none) and exclusions"
 is "$(jq -r '[.engines[].name] | join(",")' "$T/resumed.json")" slow "with the job's engine"
 done_testing
