@@ -348,8 +348,8 @@ int main(int argc, char **argv)
 		G.default_engine = "clamav";
 
 	if ((current->flags & CMD_NEEDS_ROOT) && geteuid() != 0)
-		errx(2, "%s: must be run as root (it mounts file systems)",
-		     current->name);
+		errx(2, "%s: must be run as root (it opens disk images with "
+		     "loop devices, image locks and mounts)", current->name);
 	r = proc_signals_init();
 	if (r < 0)
 		errx(2, "cannot set up signal handling: %s", strerror(-r));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -66,6 +67,10 @@ static struct json_object *inspect_one(const char *arg, const char *workdir)
 		r = image_read_layout(img, mount_attach_view(a), &cause);
 	if (r < 0)
 		status = r == -EBUSY ? "skipped" : "error";
+	/* Data run could not read: run would not call it clean either. */
+	for (size_t i = 0; r == 0 && i < img->nfs; i++)
+		if (img->fs[i].plan.skip && img->fs[i].plan.uncovered)
+			status = "incomplete";
 	for (size_t i = 0; img && i < img->backing.n; i++)
 		json_object_array_add(backing,
 			json_object_new_string(img->backing.v[i]));
@@ -96,8 +101,13 @@ static void print_text(struct json_object *t)
 	struct json_object *bk = json_get(t, "backing");
 	const char *reason = json_get_str(t, "reason");
 
-	printf("%s: %s", json_get_str(t, "image"),
-	       json_get_str(t, "format") ? json_get_str(t, "format") : "?");
+	char *vsize = size_human((uint64_t)json_get_int(t, "virtual_size",
+							 0));
+
+	printf("%s: %s, %s", json_get_str(t, "image"),
+	       json_get_str(t, "format") ? json_get_str(t, "format") : "?",
+	       vsize);
+	free(vsize);
 	if (json_get_str(t, "partition_table"))
 		printf(", %s partition table", json_get_str(t,
 							    "partition_table"));
@@ -113,9 +123,11 @@ static void print_text(struct json_object *t)
 		const char *type = json_get_str(f, "type");
 		const char *label = json_get_str(f, "label");
 
-		printf("  %-10s %-10s %12lld bytes  ", json_get_str(f, "id"),
-		       type ? type : "-",
-		       (long long)json_get_int(f, "size", 0));
+		char *size = size_human((uint64_t)json_get_int(f, "size", 0));
+
+		printf("  %-10s %-10s %10s  ", json_get_str(f, "id"),
+		       type ? type : "-", size);
+		free(size);
 		if (label) {
 			fputs("label '", stdout);
 			report_print_safe(stdout, label, strlen(label));
@@ -143,6 +155,7 @@ int cmd_inspect(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct json_object *all = NULL;
+	struct strv args = { 0 };
 	char *cause = NULL, *dir = NULL;
 	bool json = false;
 	int c, r = 0;
@@ -155,26 +168,40 @@ int cmd_inspect(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cmd_usage_error("no image given");
+	/* A directory stands for the images in it, as it does for run. */
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+
+		if (stat(argv[i], &st) < 0 || !S_ISDIR(st.st_mode)) {
+			strv_push(&args, argv[i]);
+		} else if (image_list_dir(argv[i], &args, &cause) < 0) {
+			fprintf(stderr, "avbatch: %s\n", cause);
+			free(cause);
+			cause = NULL;
+			r = 2;
+		}
+	}
 	if (mount_private_namespace(&cause) < 0 ||
 	    mkdir_private(G.state_dir) < 0) {
 		fprintf(stderr, "avbatch: %s\n", cause ? cause :
 			"cannot create the state directory");
 		free(cause);
+		strv_release(&args);
 		return 2;
 	}
 	all = json_object_new_array();
-	for (int i = optind; i < argc && !proc_stop_requested(); i++) {
+	for (size_t i = 0; i < args.n && !proc_stop_requested(); i++) {
 		struct json_object *t;
 
-		dir = xasprintf("%s/inspect-%d-%d", G.state_dir, (int)getpid(),
-				i);
+		dir = xasprintf("%s/inspect-%d-%zu", G.state_dir,
+				(int)getpid(), i);
 		if (mkdir_private(dir) < 0) {
 			fprintf(stderr, "avbatch: cannot create '%s'\n", dir);
 			free(dir);
 			r = 2;
 			break;
 		}
-		t = inspect_one(argv[i], dir);
+		t = inspect_one(args.v[i], dir);
 		rmdir(dir);
 		free(dir);
 		if (strcmp(json_get_str(t, "status"), "ready"))
@@ -186,5 +213,6 @@ int cmd_inspect(int argc, char **argv)
 	if (json && json_write(all, "-") < 0)
 		r = 2;
 	json_object_put(all);
+	strv_release(&args);
 	return r;
 }

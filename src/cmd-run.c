@@ -35,69 +35,25 @@
 #define AVBATCH_CACHE	LOCALSTATEDIR "/lib/avbatch/cache.sqlite"
 #endif
 
-/* File name endings that mark a disk image inside a target directory. */
-static const char *const image_exts[] = {
-	".qcow2", ".qcow", ".img", ".raw", ".vmdk", ".vhd", ".vhdx", ".vdi",
-	".qed",
-};
-
-static bool looks_like_image(const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < ARRAY_SIZE(image_exts); i++) {
-		size_t e = strlen(image_exts[i]);
-
-		if (n > e && !strcmp(name + n - e, image_exts[i]))
-			return true;
-	}
-	return false;
-}
-
-static int cmp_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 /*
  * A directory target stands for the disk images directly inside it: by
  * name (.qcow2, .raw, ...) or by their header (qcow2, vmdk, ... magic).
  */
 static int add_targets(struct job *j, const char *arg, char **cause)
 {
-	size_t before = j->ntargets;
-	struct dirent **list;
+	struct strv imgs = { 0 };
 	struct stat st;
-	int n;
+	int r;
 
 	if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		job_add_target(j, arg);
 		return 0;
 	}
-	n = scandir(arg, &list, NULL, cmp_name);
-	if (n < 0) {
-		n = -errno;
-		*cause = xasprintf("cannot read directory '%s': %s", arg,
-				   strerror(-n));
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		char *p = xasprintf("%s/%s", arg, list[i]->d_name);
-		struct stat fst;
-
-		if (lstat(p, &fst) == 0 && S_ISREG(fst.st_mode) &&
-		    (looks_like_image(list[i]->d_name) || image_has_magic(p)))
-			job_add_target(j, p);
-		free(p);
-		free(list[i]);
-	}
-	free(list);
-	/* Scanning nothing is not a clean result. */
-	if (j->ntargets == before) {
-		*cause = xasprintf("no disk image in directory '%s'", arg);
-		return -ENOENT;
-	}
-	return 0;
+	r = image_list_dir(arg, &imgs, cause);
+	for (size_t i = 0; i < imgs.n; i++)
+		job_add_target(j, imgs.v[i]);
+	strv_release(&imgs);
+	return r;
 }
 
 /*

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "html.h"
@@ -84,31 +85,16 @@ static void esc_or(struct buf *b, const char *s, const char *dflt)
 	esc(b, s && *s ? s : dflt);
 }
 
-/* 1536 -> "1.5 KiB"; sizes for people. */
-static void human(struct buf *b, int64_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					     "PiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(*units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		buf_addf(b, "%" PRId64 " B", n);
-	else
-		buf_addf(b, "%.1f %s", v, units[u]);
-}
-
 /* A number cell that sorts by value. */
 static void num_cell(struct buf *b, int64_t v, bool sized)
 {
 	buf_addf(b, "<td class=\"n\" data-v=\"%" PRId64 "\">", v);
-	if (sized)
-		human(b, v);
-	else
+	if (sized) {
+		char *h = size_human(v < 0 ? 0 : (uint64_t)v);
+
+		buf_addstr(b, h);
+		free(h);
+	} else
 		buf_addf(b, "%" PRId64, v);
 	buf_addstr(b, "</td>");
 }

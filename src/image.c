@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <blkid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdisk.h>
@@ -1043,4 +1044,61 @@ void image_free(struct image *img)
 	strv_release(&img->backing);
 	strv_release(&img->backing_fmt);
 	free(img);
+}
+
+/* File name endings that mark a disk image inside a directory. */
+static const char *const image_exts[] = {
+	".qcow2", ".qcow", ".img", ".raw", ".vmdk", ".vhd", ".vhdx", ".vdi",
+	".qed",
+};
+
+static bool looks_like_image(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ARRAY_SIZE(image_exts); i++) {
+		size_t e = strlen(image_exts[i]);
+
+		if (n > e && !strcmp(name + n - e, image_exts[i]))
+			return true;
+	}
+	return false;
+}
+
+static int cmp_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int image_list_dir(const char *dir, struct strv *out, char **cause)
+{
+	size_t before = out->n;
+	struct dirent **list;
+	int n;
+
+	n = scandir(dir, &list, NULL, cmp_name);
+	if (n < 0) {
+		n = -errno;
+		*cause = xasprintf("cannot read directory '%s': %s", dir,
+				   strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", dir, list[i]->d_name);
+		struct stat st;
+
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (looks_like_image(list[i]->d_name) || image_has_magic(p)))
+			strv_push_take(out, p);
+		else
+			free(p);
+		free(list[i]);
+	}
+	free(list);
+	/* Scanning nothing is not a clean result. */
+	if (out->n == before) {
+		*cause = xasprintf("no disk image in directory '%s'", dir);
+		return -ENOENT;
+	}
+	return 0;
 }

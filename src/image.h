@@ -109,6 +109,13 @@ char *image_ntfs_warning(const char *root);
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);
 
+/*
+ * The disk images directly inside dir, appended to out (sorted): files
+ * named like one (.qcow2, .raw, ...) or starting like one (qcow2, vmdk,
+ * ... magic).  -ENOENT with *cause when there is none.
+ */
+int image_list_dir(const char *dir, struct strv *out, char **cause);
+
 void image_free(struct image *img);
 
 #endif

@@ -625,3 +625,17 @@ int base64_decode(const char *s, struct buf *out)
 	}
 	return 0;
 }
+
+char *size_human(uint64_t n)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+					     "PiB", "EiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	if (n < 1024)
+		return xasprintf("%llu B", (unsigned long long)n);
+	for (v /= 1024; v >= 1024 && u + 1 < ARRAY_SIZE(units); u++)
+		v /= 1024;
+	return xasprintf("%.1f %s", v, units[u]);
+}

@@ -77,6 +77,8 @@ int path_identity(const char *path, struct buf *b);
 /* Time. */
 double time_mono(void);
 char *time_iso8601(time_t t);
+/* Bytes for people: "512 B", "1.5 KiB", "16.0 MiB" (binary units). */
+char *size_human(uint64_t n);
 /* Wait on c (with m held) for at most ms milliseconds. */
 void cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, long ms);
 
