@@ -7,6 +7,14 @@
 
 #include "util.h"
 
+struct json_object;
+
+/* Descriptors a child process inherits. */
+struct fdv {
+	int *v;
+	size_t n;
+};
+
 enum fs_access {
 	FS_KERNEL,		/* mount with the kernel driver */
 	FS_FUSE,		/* mount with a FUSE program */
@@ -39,11 +47,25 @@ struct fs {
 	struct fs_plan plan;
 };
 
+/*
+ * The files qemu reads for one layer of the chain, each opened once by
+ * avbatch and checked by descriptor; qemu is handed these descriptors
+ * (as /proc/self/fd/N), never a name.
+ */
+struct image_files {
+	int fd;			/* the layer's file, or for a vmdk descriptor
+				   a copy naming its extents by descriptor */
+	int data_fd;		/* qcow2 external data file, or -1 */
+	int *extents;		/* vmdk extents named in fd's copy */
+	size_t nextents;
+};
+
 struct image {
 	char *path;		/* absolute, as resolved */
 	char *format;		/* raw, qcow2, vmdk, vpc, vhdx, vdi */
 	struct strv backing;	/* top to bottom, absolute */
 	struct strv backing_fmt;
+	struct image_files *files;	/* [0] the image, [i] backing.v[i - 1] */
 	uint64_t virtual_size;
 	char *table;		/* "gpt", "dos" or NULL */
 	struct fs *fs;
@@ -53,8 +75,10 @@ struct image {
 /*
  * Identify the image's format (format, as a VM definition declares it, or
  * else from the header) and read its backing chain with qemu-img, allowing
- * only regular files in the image's own directory.  Opens nothing for
- * writing.
+ * only regular files in the image's own directory.  Every file a layer names (backing file,
+ * qcow2 data file, vmdk extent) is opened once, without following
+ * symlinks, before any qemu tool sees the layer, and qemu only ever
+ * opens those descriptors.  Opens nothing for writing.
  */
 int image_open(const char *path, const char *format, struct image **out,
 	       char **cause);
@@ -102,6 +126,15 @@ void image_map_release(struct image_map *m);
  * shut down with Fast Startup), when files seen may be stale; else NULL.
  */
 char *image_ntfs_warning(const char *root);
+
+/*
+ * Layer i of img (0: the image) as qemu block options over the descriptors
+ * avbatch checked, read-only; with its backing chain nested below when
+ * chain is true, else with no backing file.  Its descriptors are appended
+ * to fds for the child that opens it.
+ */
+struct json_object *image_layer_json(const struct image *img, size_t i,
+				     bool chain, struct fdv *fds);
 
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);

@@ -242,13 +242,6 @@ static void end_helper(pid_t pid, const char *target)
 	proc_kill_group(pid, 10.0, NULL);
 }
 
-/* Formats whose qemu driver takes a "backing" node. */
-static bool format_has_backing(const char *fmt)
-{
-	return !strcmp(fmt, "qcow2") || !strcmp(fmt, "qed") ||
-	       !strcmp(fmt, "vmdk") || !strcmp(fmt, "qcow");
-}
-
 /* Append "--blockdev JSON" to argv; takes o. */
 static void push_blockdev(struct strv *argv, struct json_object *o)
 {
@@ -258,28 +251,21 @@ static void push_blockdev(struct strv *argv, struct json_object *o)
 	json_object_put(o);
 }
 
-/* --blockdev arguments for one layer of the chain, read-only. */
-static void push_layer(struct strv *argv, size_t i, const char *path,
-		       const char *fmt, bool has_next)
+/*
+ * --blockdev arguments for one layer of the chain, read-only, over the
+ * descriptors image_open checked (appended to fds for qemu to inherit).
+ */
+static void push_layer(struct strv *argv, const struct image *img, size_t i,
+		       struct fdv *fds)
 {
-	struct json_object *file = json_object_new_object();
-	struct json_object *lay = json_object_new_object();
-	char *node = xasprintf("f%zu", i), *lnode = xasprintf("l%zu", i);
-	char *next = xasprintf("l%zu", i + 1);
+	struct json_object *lay = image_layer_json(img, i, false, fds);
+	char *lnode = xasprintf("l%zu", i), *next = xasprintf("l%zu", i + 1);
 
-	json_put_str(file, "driver", "file");
-	json_put_str(file, "node-name", node);
-	json_put_str(file, "filename", path);
-	json_object_object_add(file, "read-only", json_object_new_boolean(1));
-	json_put_str(lay, "driver", fmt);
 	json_put_str(lay, "node-name", lnode);
-	json_put_str(lay, "file", node);
-	json_object_object_add(lay, "read-only", json_object_new_boolean(1));
-	if (format_has_backing(fmt))
-		json_put_str(lay, "backing", has_next ? next : NULL);
-	push_blockdev(argv, file);
+	/* A format that has a backing node: the next layer's, or none. */
+	if (json_object_object_get_ex(lay, "backing", NULL))
+		json_put_str(lay, "backing", i < img->backing.n ? next : NULL);
 	push_blockdev(argv, lay);
-	free(node);
 	free(lnode);
 	free(next);
 }
@@ -314,6 +300,7 @@ static int attach_qsd(struct attach *a, const struct image *img,
 {
 	struct json_object *exp = json_object_new_object();
 	struct strv argv = { 0 };
+	struct fdv fds = { 0 };
 	char *prog = NULL;
 	int fd, r;
 
@@ -338,10 +325,8 @@ static int attach_qsd(struct attach *a, const struct image *img,
 	strv_push_take(&argv, prog);
 	prog = NULL;
 	/* Bottom first: a node can only name nodes defined before it. */
-	for (size_t i = img->backing.n; i > 0; i--)
-		push_layer(&argv, i, img->backing.v[i - 1],
-			   img->backing_fmt.v[i - 1], i < img->backing.n);
-	push_layer(&argv, 0, img->path, img->format, img->backing.n > 0);
+	for (size_t i = img->backing.n + 1; i > 0; i--)
+		push_layer(&argv, img, i - 1, &fds);
 	if (a->overlay)
 		push_overlay(&argv, a->overlay);
 	json_put_str(exp, "type", "fuse");
@@ -356,7 +341,8 @@ static int attach_qsd(struct attach *a, const struct image *img,
 			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = a->log,
-						   .err_path = a->log }, &a->qsd);
+			.err_path = a->log, .fds = fds.v, .nfds = fds.n },
+			&a->qsd);
 	if (r < 0) {
 		*cause = xasprintf("cannot start qemu-storage-daemon: %s",
 				   strerror(-r));
@@ -370,26 +356,9 @@ static int attach_qsd(struct attach *a, const struct image *img,
 done:
 	json_object_put(exp);
 	strv_release(&argv);
+	free(fds.v);
 	free(prog);
 	return r;
-}
-
-/* One layer of the chain as qemu's json: options, its backing nested. */
-static struct json_object *layer_json(const struct image *img, size_t i)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *file = json_object_new_object();
-	const char *fmt = i ? img->backing_fmt.v[i - 1] : img->format;
-
-	json_put_str(file, "driver", "file");
-	json_put_str(file, "filename", i ? img->backing.v[i - 1] : img->path);
-	json_put_str(o, "driver", fmt);
-	json_object_object_add(o, "read-only", json_object_new_boolean(1));
-	json_put_obj(o, "file", file);
-	if (format_has_backing(fmt))
-		json_put_obj(o, "backing", i < img->backing.n ?
-			     layer_json(img, i + 1) : NULL);
-	return o;
 }
 
 /* A /dev/nbdN nobody serves, or NULL. */
@@ -418,6 +387,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 {
 	struct json_object *top = NULL;
 	struct strv argv = { 0 };
+	struct fdv fds = { 0 };
 	char *prog = NULL, *pidfile = NULL;
 	double deadline = time_mono() + NBD_READY_TIMEOUT;
 	int r;
@@ -428,7 +398,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 		return -ENODEV;
 	}
 	a->log = xasprintf("%s/qemu.log", workdir);
-	top = layer_json(img, 0);
+	top = image_layer_json(img, 0, true, &fds);
 	strv_push_take(&argv, prog);
 	strv_push(&argv, "--read-only");
 	strv_push_take(&argv, xasprintf("--connect=%s", a->nbd));
@@ -436,7 +406,8 @@ static int attach_nbd(struct attach *a, const struct image *img,
 		json_object_to_json_string_ext(top, JSON_C_TO_STRING_PLAIN |
 					       JSON_C_TO_STRING_NOSLASHESCAPE)));
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = a->log,
-						   .err_path = a->log }, &a->qsd);
+			.err_path = a->log, .fds = fds.v, .nfds = fds.n },
+			&a->qsd);
 	if (r < 0) {
 		*cause = xasprintf("cannot start qemu-nbd: %s", strerror(-r));
 		a->qsd = 0;
@@ -461,6 +432,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 done:
 	json_object_put(top);
 	strv_release(&argv);
+	free(fds.v);
 	free(pidfile);
 	return r;
 }
