@@ -75,7 +75,8 @@ struct image {
 /*
  * Identify the image's format (format, as a VM definition declares it, or
  * else from the header) and read its backing chain with qemu-img, allowing
- * only regular files in the image's own directory.  Every file a layer names (backing file,
+ * only regular files in the image's own directory, and check each layer
+ * (qemu-img check, read-only).  Every file a layer names (backing file,
  * qcow2 data file, vmdk extent) is opened once, without following
  * symlinks, before any qemu tool sees the layer, and qemu only ever
  * opens those descriptors.  Opens nothing for writing.
