@@ -8,7 +8,7 @@
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 setpriv cc
 
-plan 14
+plan 15
 
 NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 
@@ -97,6 +97,16 @@ ok_not "and nobody opened the FIFO (its writer still waits)" \
 ok "without waiting on it" test $((SECONDS - start)) -lt 30
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
+
+# The same extent split over two lines (qemu's sscanf reads on) is refused.
+{
+	printf '# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+	printf 'RW 32768 FLAT\n"pipe" 0\n'
+} >"$T/img/split.raw"
+truncate -s 16M "$T/img/split.raw"
+run "$T/img/split.raw"
+like "$(status)" '^error	refusing .*split\.raw.*unreadable extent line' \
+	"an extent line split over two lines is refused"
 
 # A vmdk descriptor whose extent is a regular file beside it is read.
 qemu-img convert -O vmdk -o subformat=monolithicFlat "$T/img/beside.data" \
