@@ -294,7 +294,7 @@ static int vmdk_extent_name(const char *q, char **name, char **name_end)
  * Pin the extents of a vmdk descriptor (text, as qemu takes any file that
  * is not a sparse header).  Read by hand: qemu opens extents while opening
  * the descriptor.  Each extent ("RW 2048 FLAT "name" 0") is opened with
- * open_named, and f->fd becomes a copy of the descriptor (a memfd) with
+ * open_named, and f->copy_fd is a copy of the descriptor (a memfd) with
  * every name replaced by /proc/self/fd/N; a line that names a file in any
  * other shape is refused.
  */
@@ -391,8 +391,7 @@ static int pin_vmdk(int dirfd, const char *dir, const char *path,
 				   path, strerror(errno));
 		goto done;
 	}
-	close(f->fd);
-	f->fd = mfd;
+	f->copy_fd = mfd;
 done:
 	buf_release(&in);
 	buf_release(&out);
@@ -456,7 +455,8 @@ struct json_object *image_layer_json(const struct image *img, size_t i,
 
 	json_put_str(o, "driver", fmt);
 	json_object_object_add(o, "read-only", json_object_new_boolean(1));
-	json_put_obj(o, "file", fd_node(f->fd, fds));
+	json_put_obj(o, "file", fd_node(f->copy_fd >= 0 ? f->copy_fd : f->fd,
+					fds));
 	if (f->data_fd >= 0)
 		json_put_obj(o, "data-file", fd_node(f->data_fd, fds));
 	for (size_t k = 0; k < f->nextents; k++) {
@@ -646,7 +646,8 @@ int image_open(const char *path, const char *format, struct image **out,
 
 	img->files = xcalloc(MAX_CHAIN + 1, sizeof(*img->files));
 	for (size_t i = 0; i <= MAX_CHAIN; i++)
-		img->files[i].fd = img->files[i].data_fd = -1;
+		img->files[i].fd = img->files[i].copy_fd =
+			img->files[i].data_fd = -1;
 	img->path = realpath(path, NULL);
 	if (!img->path) {
 		r = -errno;
@@ -1332,7 +1333,8 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 		struct buf id = { 0 };
 		struct stat st;
 
-		if (f->data_fd >= 0 || f->nextents || fstat(f->fd, &st) < 0 ||
+		if (f->data_fd >= 0 || f->copy_fd >= 0 ||
+		    fstat(f->fd, &st) < 0 ||
 		    !S_ISREG(st.st_mode) || file_identity(&st, &id) < 0) {
 			strv_push(&m->ids, "");
 		} else {
@@ -1431,10 +1433,31 @@ void image_map_release(struct image_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void image_close(struct image *img)
+{
+	for (size_t i = 0; img && img->files && i <= MAX_CHAIN; i++) {
+		struct image_files *f = &img->files[i];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		if (f->copy_fd >= 0)
+			close(f->copy_fd);
+		if (f->data_fd >= 0)
+			close(f->data_fd);
+		for (size_t k = 0; k < f->nextents; k++)
+			close(f->extents[k]);
+		free(f->extents);
+		f->fd = f->copy_fd = f->data_fd = -1;
+		f->extents = NULL;
+		f->nextents = 0;
+	}
+}
+
 void image_free(struct image *img)
 {
 	if (!img)
 		return;
+	image_close(img);
 	for (size_t i = 0; i < img->nfs; i++)
 		fs_release(&img->fs[i]);
 	free(img->fs);
@@ -1443,17 +1466,6 @@ void image_free(struct image *img)
 	free(img->table);
 	strv_release(&img->backing);
 	strv_release(&img->backing_fmt);
-	for (size_t i = 0; img->files && i <= MAX_CHAIN; i++) {
-		struct image_files *f = &img->files[i];
-
-		if (f->fd >= 0)
-			close(f->fd);
-		if (f->data_fd >= 0)
-			close(f->data_fd);
-		for (size_t k = 0; k < f->nextents; k++)
-			close(f->extents[k]);
-		free(f->extents);
-	}
 	free(img->files);
 	free(img);
 }

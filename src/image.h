@@ -53,10 +53,11 @@ struct fs {
  * (as /proc/self/fd/N), never a name.
  */
 struct image_files {
-	int fd;			/* the layer's file, or for a vmdk descriptor
-				   a copy naming its extents by descriptor */
+	int fd;			/* the layer's file */
+	int copy_fd;		/* a vmdk descriptor's copy naming its extents
+				   by descriptor (what qemu reads), or -1 */
 	int data_fd;		/* qcow2 external data file, or -1 */
-	int *extents;		/* vmdk extents named in fd's copy */
+	int *extents;		/* vmdk extents named in copy_fd */
 	size_t nextents;
 };
 
@@ -139,6 +140,12 @@ struct json_object *image_layer_json(const struct image *img, size_t i,
 
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);
+
+/*
+ * Close the files image_open opened, once nothing will attach, check or
+ * map img again (a batch keeps its targets' images to the end).
+ */
+void image_close(struct image *img);
 
 void image_free(struct image *img);
 

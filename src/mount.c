@@ -98,8 +98,11 @@ static int check_in_use_fd(int fd, const char *path, char **cause)
 	return 0;
 }
 
-/* Open an image read-only, refusing it if a writer holds it: fd or -errno. */
-static int open_unused(const char *path, char **cause)
+/*
+ * Open an image read-only (path, or name's file as /proc/self/fd/N),
+ * refusing it if a writer holds it: fd or -errno.
+ */
+static int open_unused(const char *path, const char *name, char **cause)
 {
 	struct stat st;
 	int fd, r;
@@ -107,17 +110,17 @@ static int open_unused(const char *path, char **cause)
 	/* Non-blocking: a FIFO named as an image must not hang the batch. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		*cause = xasprintf("cannot open '%s': %s", path,
+		*cause = xasprintf("cannot open '%s': %s", name,
 				   strerror(errno));
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0 ||
 	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		*cause = xasprintf("'%s' is not a disk image file", path);
+		*cause = xasprintf("'%s' is not a disk image file", name);
 		close(fd);
 		return -EINVAL;
 	}
-	r = check_in_use_fd(fd, path, cause);
+	r = check_in_use_fd(fd, name, cause);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -127,7 +130,7 @@ static int open_unused(const char *path, char **cause)
 
 int mount_check_in_use(const char *path, char **cause)
 {
-	int fd = open_unused(path, cause);
+	int fd = open_unused(path, path, cause);
 
 	if (fd < 0)
 		return fd;
@@ -137,23 +140,26 @@ int mount_check_in_use(const char *path, char **cause)
 
 /*
  * Test for a writer and hold a shared lock on qemu's "write not shared"
- * byte, so a VM started meanwhile fails to take the image for writing.
+ * byte, so a VM started meanwhile fails to take the image for writing:
+ * on the very file image_open opened, reopened for a lock of its own.
  */
-static int lock_image(const char *path, int *fdp, char **cause)
+static int lock_image(const struct image *img, int *fdp, char **cause)
 {
 	struct flock fl = {
 		.l_type = F_RDLCK, .l_whence = SEEK_SET,
 		.l_start = QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE_BIT,
 		.l_len = 1,
 	};
+	char *path = xasprintf("/proc/self/fd/%d", img->files[0].fd);
 	int fd, r = 0;
 
-	fd = open_unused(path, cause);
+	fd = open_unused(path, img->path, cause);
+	free(path);
 	if (fd < 0)
 		return fd;
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		r = -errno;
-		*cause = xasprintf("in use: cannot lock '%s': %s", path,
+		*cause = xasprintf("in use: cannot lock '%s': %s", img->path,
 				   strerror(errno));
 		if (r == -EAGAIN)
 			r = -EBUSY;
@@ -463,11 +469,12 @@ int mount_attach(const struct image *img, const char *workdir,
 	int r;
 
 	a->lock_fd = -1;
-	r = lock_image(img->path, &a->lock_fd, cause);
+	r = lock_image(img, &a->lock_fd, cause);
 	if (r < 0)
 		goto fail;
 	if (!strcmp(img->format, "raw")) {
-		a->view = xstrdup(img->path);
+		/* The file image_open opened, not whatever path names now. */
+		a->view = xasprintf("/proc/self/fd/%d", a->lock_fd);
 		goto done;
 	}
 	/* A real block device where the host has nbd; else a FUSE export. */
