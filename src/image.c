@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <blkid.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -27,36 +29,49 @@
 
 #define RO_OPTS		"ro,nosuid,nodev,noexec"
 
+/* Longest vmdk descriptor qemu reads (vmdk_read_desc: 1 MiB - 1). */
+#define VMDK_DESC_MAX	((1 << 20) - 1)
+
+/* qcow2 (docs/interop/qcow2.txt): external data file bit and its name. */
+#define QCOW2_INCOMPAT_DATA_FILE	(1ULL << 2)
+#define QCOW2_EXT_DATA_FILE		0x44415441u
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /*
  * The format from magic numbers (as qemu's own probes read them).  The
  * caller decides what to trust; this only reads the header and footer.
  */
-static int probe_format(const char *path, const char **fmt, char **cause)
+static void probe_format_fd(int fd, const char **fmt)
 {
 	unsigned char head[512], foot[512];
 	struct stat st;
-	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		*cause = xasprintf("cannot open '%s': %s", path,
-				   strerror(errno));
-		return -errno;
-	}
 	memset(head, 0, sizeof(head));
 	memset(foot, 0, sizeof(foot));
-	if (fstat(fd, &st) < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
-		int e = errno;
-
-		close(fd);
-		*cause = xasprintf("cannot read '%s': %s", path, strerror(e));
-		return -e;
-	}
-	if (st.st_size >= 1024 &&
+	if (pread(fd, head, sizeof(head), 0) < 0)
+		memset(head, 0, sizeof(head));
+	if (fstat(fd, &st) == 0 && st.st_size >= 1024 &&
 	    pread(fd, foot, sizeof(foot), st.st_size - 512) < 0)
 		memset(foot, 0, sizeof(foot));
-	close(fd);
 
 	if (!memcmp(head, "QFI\xfb", 4))
 		*fmt = head[7] == 1 ? "qcow" : "qcow2";
@@ -74,86 +89,526 @@ static int probe_format(const char *path, const char **fmt, char **cause)
 		*fmt = "vdi";
 	else
 		*fmt = "raw";
+}
+
+static int probe_format(const char *path, const char **fmt, char **cause)
+{
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		return -errno;
+	}
+	probe_format_fd(fd, fmt);
+	close(fd);
 	return 0;
 }
 
-/* Run qemu-img info (which never opens backing files) on one layer. */
-static int qemu_img_info(const char *path, const char *fmt,
+/* "/proc/self/fd/N": how a child that inherits fd opens that very file. */
+static char *fd_path(int fd)
+{
+	return xasprintf("/proc/self/fd/%d", fd);
+}
+
+/* Open the file fd (O_PATH) points to for reading: fd or -errno. */
+static int reopen_fd(int fd, const char *name, char **cause)
+{
+	char *p = fd_path(fd);
+	int r;
+
+	r = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	free(p);
+	if (r < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open '%s': %s", name,
+				   strerror(errno));
+	}
+	return r;
+}
+
+/*
+ * Open a file that an image names (a backing file, a qcow2 data file, a
+ * vmdk extent) once, for qemu to read through the descriptor: it must be
+ * a regular file directly in the image's directory dirfd (dir), reached
+ * without a symlink in its last component.  O_PATH first, so that a FIFO
+ * or a device node is never opened (no open of a FIFO wakes its writer).
+ * *real (may be NULL) gets the name in dir.  Returns the fd or -errno.
+ */
+static int open_named(int dirfd, const char *dir, const char *name,
+		      char **real, char **cause)
+{
+	char *full, *copy = NULL, *base, *parent;
+	struct stat dst, pst, st;
+	int pfd = -1, fd = -1, r = -EPERM;
+
+	full = name[0] == '/' ? xstrdup(name) : xasprintf("%s/%s", dir, name);
+	copy = xstrdup(full);
+	base = strrchr(copy, '/');
+	*base++ = '\0';
+	parent = *copy ? copy : "/";
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
+	    fstat(dirfd, &dst) < 0 ||
+	    (pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(pfd, &pst) < 0 || pst.st_dev != dst.st_dev ||
+	    pst.st_ino != dst.st_ino) {
+		*cause = xasprintf("refusing '%s': outside the image's "
+				   "directory %s", full, dir);
+		goto done;
+	}
+	fd = openat(dirfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*cause = xasprintf("refusing '%s': not a regular file in the "
+				   "image's directory", full);
+		goto done;
+	}
+	/* Reopened through the descriptor: the very file just checked. */
+	r = reopen_fd(fd, full, cause);
+	if (r >= 0 && real)
+		*real = xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", base);
+done:
+	if (pfd >= 0)
+		close(pfd);
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	free(full);
+	return r;
+}
+
+/*
+ * The external data file a qcow2 image uses (incompatible feature bit 2,
+ * its name in header extension "DATA"), read by hand: qemu opens it while
+ * opening the image, before qemu-img could say what it is.  *name stays
+ * NULL for an image that keeps its data inside.
+ */
+static int qcow2_data_file(int fd, const char *path, char **name,
+			   char **cause)
+{
+	unsigned char h[104], e[8];
+	uint64_t cluster, off;
+	uint32_t cbits;
+
+	*name = NULL;
+	/* What qemu refuses to open at all needs no data file. */
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    be32(h + 4) < 3 || !(be64(h + 72) & QCOW2_INCOMPAT_DATA_FILE))
+		return 0;
+	cbits = be32(h + 20);
+	if (cbits < 9 || cbits > 21)
+		return 0;
+	cluster = 1ULL << cbits;
+	/* Extensions run from the header's end to the first cluster's. */
+	for (off = be32(h + 100); off + sizeof(e) <= cluster; ) {
+		uint32_t type, len;
+
+		if (pread(fd, e, sizeof(e), (off_t)off) != (ssize_t)sizeof(e))
+			break;
+		type = be32(e);
+		len = be32(e + 4);
+		if (!type || len > cluster - off - sizeof(e))
+			break;
+		if (type == QCOW2_EXT_DATA_FILE) {
+			free(*name);
+			*name = xcalloc(1, (size_t)len + 1);
+			if (pread(fd, *name, len, (off_t)(off + sizeof(e))) !=
+			    (ssize_t)len)
+				(*name)[0] = '\0';
+		}
+		off += sizeof(e) + ((len + 7ULL) & ~7ULL);
+	}
+	if (!*name || !**name) {
+		free(*name);
+		*name = NULL;
+		*cause = xasprintf("refusing '%s': qcow2 external data file "
+				   "without a name", path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A sparse vmdk that is only a container of a descriptor naming files. */
+static bool vmdk_sparse_names_files(int fd)
+{
+	unsigned char h[36];
+
+	return pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	       !memcmp(h, "KDMV", 4) && le64(h + 12) == 0 && le64(h + 28);
+}
+
+/* Past spaces and tabs (not line ends), and past all white space. */
+static char *skip_blank(const char *p)
+{
+	return (char *)p + strspn(p, " \t\r\v\f");
+}
+
+static char *skip_space(const char *p)
+{
+	return (char *)p + strspn(p, " \t\r\v\f\n");
+}
+
+static bool is_access_word(const char *w, size_t n)
+{
+	return (n == 2 && !strncasecmp(w, "RW", 2)) ||
+	       (n == 6 && !strncasecmp(w, "RDONLY", 6)) ||
+	       (n == 8 && !strncasecmp(w, "NOACCESS", 8));
+}
+
+#define DIGITS	"0123456789"
+#define ALNUM	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" DIGITS
+
+/*
+ * The rest of an extent line after its access word, as qemu's sscanf reads
+ * "ACCESS SECTORS TYPE "NAME" [OFFSET]" (across line ends): 0 with the
+ * name's bounds for the plain one-line shape, 1 for a line that names no
+ * file, -EPERM for anything else.
+ */
+static int vmdk_extent_name(const char *q, char **name, char **name_end)
+{
+	size_t n;
+
+	q = skip_blank(q);
+	n = strspn(q, DIGITS);
+	if (!n || skip_blank(q + n) == q + n)
+		return -EPERM;
+	q = skip_blank(q + n);
+	n = strspn(q, ALNUM);
+	if (!n)
+		return -EPERM;
+	q = skip_blank(q + n);
+	if (*q == '\n' || !*q)
+		return *skip_space(q) == '"' ? -EPERM : 1;
+	if (*q != '"')
+		return -EPERM;
+	*name = (char *)q + 1;
+	q = *name + strcspn(*name, "\"\n\r");
+	if (*q != '"' || q == *name)
+		return -EPERM;
+	*name_end = (char *)q;
+	q = skip_blank(q + 1);
+	q = skip_blank(q + strspn(q, DIGITS));
+	return *q == '\n' || !*q ? 0 : -EPERM;
+}
+
+/*
+ * Pin the extents of a vmdk descriptor (text, as qemu takes any file that
+ * is not a sparse header).  Read by hand: qemu opens extents while opening
+ * the descriptor.  Each extent ("RW 2048 FLAT "name" 0") is opened with
+ * open_named, and f->copy_fd is a copy of the descriptor (a memfd) with
+ * every name replaced by /proc/self/fd/N; a line that names a file in any
+ * other shape is refused.
+ */
+static int pin_vmdk(int dirfd, const char *dir, const char *path,
+		    struct image_files *f, char **cause)
+{
+	unsigned char h[512];
+	struct buf in = { 0 }, out = { 0 };
+	char *p, *end;
+	ssize_t n;
+	int r = 0, mfd;
+
+	n = pread(f->fd, h, sizeof(h), 0);
+	if (n >= 4 && (!memcmp(h, "KDMV", 4) || !memcmp(h, "COWD", 4))) {
+		if (vmdk_sparse_names_files(f->fd)) {
+			*cause = xasprintf("refusing '%s': a sparse vmdk that "
+					   "holds a descriptor of extents",
+					   path);
+			return -EPERM;
+		}
+		return 0;
+	}
+	in.p = xmalloc(VMDK_DESC_MAX + 1);
+	n = pread(f->fd, in.p, VMDK_DESC_MAX, 0);
+	if (n < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot read '%s': %s", path,
+				   strerror(errno));
+		goto done;
+	}
+	in.p[n] = '\0';		/* qemu reads it as a string too */
+	for (p = in.p; *p; p = end) {
+		char *q, *name = NULL, *real = NULL, *fdp;
+		size_t wl;
+		int efd;
+
+		end = strchrnul(p, '\n');
+		if (*end)
+			end++;
+		q = skip_blank(p);
+		wl = strcspn(q, " \t\r\v\f\n");
+		r = is_access_word(q, wl) ? vmdk_extent_name(q + wl, &name,
+							     &q) : 1;
+		if (r < 0) {
+			*cause = xasprintf("refusing '%s': unreadable extent "
+					   "line in its vmdk descriptor",
+					   path);
+			goto done;
+		}
+		if (r > 0) {
+			r = 0;
+			buf_add(&out, p, (size_t)(end - p));
+			continue;
+		}
+		fdp = xstrndup(name, (size_t)(q - name));
+		efd = open_named(dirfd, dir, fdp, &real, cause);
+		free(fdp);
+		free(real);
+		if (efd < 0) {
+			r = efd;
+			goto done;
+		}
+		f->extents = xreallocarray(f->extents, f->nextents + 1,
+					   sizeof(*f->extents));
+		f->extents[f->nextents++] = efd;
+		if (vmdk_sparse_names_files(efd)) {
+			*cause = xasprintf("refusing '%s': an extent holds a "
+					   "descriptor of extents", path);
+			r = -EPERM;
+			goto done;
+		}
+		fdp = fd_path(efd);
+		buf_add(&out, p, (size_t)(name - p));
+		buf_addstr(&out, fdp);
+		buf_add(&out, q, (size_t)(end - q));
+		free(fdp);
+	}
+	mfd = memfd_create("avbatch-vmdk", MFD_CLOEXEC);
+	for (size_t off = 0; mfd >= 0 && off < out.len; ) {
+		ssize_t w = write(mfd, out.p + off, out.len - off);
+
+		if (w < 0 && errno != EINTR) {
+			int e = errno;
+
+			close(mfd);
+			mfd = -1;
+			errno = e;
+		}
+		off += w > 0 ? (size_t)w : 0;
+	}
+	if (mfd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot copy the descriptor of '%s': %s",
+				   path, strerror(errno));
+		goto done;
+	}
+	f->copy_fd = mfd;
+done:
+	buf_release(&in);
+	buf_release(&out);
+	return r;
+}
+
+/*
+ * Open, before any qemu tool reads the layer, every file it names that
+ * qemu would open with it (qcow2 data file, vmdk extents).
+ */
+static int pin_layer(int dirfd, const char *dir, const char *path,
+		     const char *fmt, struct image_files *f, char **cause)
+{
+	char *name = NULL;
+	int r = 0;
+
+	if (!strcmp(fmt, "qcow2")) {
+		r = qcow2_data_file(f->fd, path, &name, cause);
+		if (r == 0 && name) {
+			r = open_named(dirfd, dir, name, NULL, cause);
+			if (r >= 0) {
+				f->data_fd = r;
+				r = 0;
+			}
+		}
+	} else if (!strcmp(fmt, "vmdk")) {
+		r = pin_vmdk(dirfd, dir, path, f, cause);
+	}
+	free(name);
+	return r;
+}
+
+/* Formats whose qemu driver takes a "backing" node. */
+static bool format_has_backing(const char *fmt)
+{
+	return !strcmp(fmt, "qcow2") || !strcmp(fmt, "qed") ||
+	       !strcmp(fmt, "vmdk") || !strcmp(fmt, "qcow");
+}
+
+/* A read-only "file" node over a descriptor the child inherits. */
+static struct json_object *fd_node(int fd, struct fdv *fds)
+{
+	struct json_object *o = json_object_new_object();
+	char *p = fd_path(fd);
+
+	json_put_str(o, "driver", "file");
+	json_put_str(o, "filename", p);
+	json_object_object_add(o, "read-only", json_object_new_boolean(1));
+	fds->v = xreallocarray(fds->v, fds->n + 1, sizeof(*fds->v));
+	fds->v[fds->n++] = fd;
+	free(p);
+	return o;
+}
+
+struct json_object *image_layer_json(const struct image *img, size_t i,
+				     bool chain, struct fdv *fds)
+{
+	const struct image_files *f = &img->files[i];
+	const char *fmt = i ? img->backing_fmt.v[i - 1] : img->format;
+	struct json_object *o = json_object_new_object();
+
+	json_put_str(o, "driver", fmt);
+	json_object_object_add(o, "read-only", json_object_new_boolean(1));
+	json_put_obj(o, "file", fd_node(f->copy_fd >= 0 ? f->copy_fd : f->fd,
+					fds));
+	if (f->data_fd >= 0)
+		json_put_obj(o, "data-file", fd_node(f->data_fd, fds));
+	for (size_t k = 0; k < f->nextents; k++) {
+		fds->v = xreallocarray(fds->v, fds->n + 1, sizeof(*fds->v));
+		fds->v[fds->n++] = f->extents[k];
+	}
+	if (format_has_backing(fmt))
+		json_put_obj(o, "backing", chain && i < img->backing.n ?
+			     image_layer_json(img, i + 1, true, fds) : NULL);
+	return o;
+}
+
+/* "json:{...}", the argument that names qemu block options to qemu-img. */
+static char *json_arg(struct json_object *o)
+{
+	return xasprintf("json:%s", json_object_to_json_string_ext(o,
+			 JSON_C_TO_STRING_PLAIN |
+			 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Run qemu-img info on layer i alone: it opens nothing but our files. */
+static int qemu_img_info(const struct image *img, size_t i,
 			 struct json_object **out, char **cause)
 {
+	struct fdv fds = { 0 };
+	struct json_object *o = image_layer_json(img, i, false, &fds);
+	char *arg = json_arg(o);
 	const char *argv[] = {
-		"qemu-img", "info", "--output=json", "-f", fmt, path, NULL
+		"qemu-img", "info", "--output=json", arg, NULL
 	};
 	struct buf b = { 0 };
 	int r;
 
-	r = proc_capture(argv, 60, &b, cause);
+	r = proc_capture_io(argv, &(struct proc_io){ .fds = fds.v,
+			    .nfds = fds.n }, 60, &b, NULL, cause);
 	if (r == 0) {
 		*out = json_parse(b.p, b.len, cause);
 		if (!*out)
 			r = -EINVAL;
 	}
 	buf_release(&b);
+	json_object_put(o);
+	free(arg);
+	free(fds.v);
 	return r;
+}
+
+/* The first non-empty line of b, or NULL. */
+static char *first_line(const struct buf *b)
+{
+	const char *p = b->p;
+
+	while (p && *p == '\n')
+		p++;
+	return p && *p ? xstrndup(p, strcspn(p, "\n")) : NULL;
 }
 
 /*
- * A file qemu would open on the guest's say (a backing file, a vmdk
- * extent) must be a regular file in dir, the directory of the image.
+ * qemu-img check (read-only: never -r) of layer i alone: a corrupt image
+ * (a qcow2 truncated under its tables, whose missing clusters qemu would
+ * read as zeros) is an error with the check's own words.  Leaks and
+ * formats without a check pass.
  */
-static int check_sibling(const char *dir, const char *file, char **real,
-			 char **cause)
+static int image_check(const struct image *img, size_t i, char **cause)
 {
-	char *copy, *rdir = NULL, *rfile = NULL;
-	struct stat st;
-	int r = 0;
+	struct fdv fds = { 0 };
+	struct json_object *o = image_layer_json(img, i, false, &fds);
+	char *arg = json_arg(o), *sum = NULL, *why = NULL;
+	const char *argv[] = { "qemu-img", "check", arg, NULL };
+	const char *name = i ? img->backing.v[i - 1] : img->path;
+	struct buf b = { 0 }, e = { 0 };
+	int r;
 
-	if (file[0] != '/' || lstat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*cause = xasprintf("refusing '%s': not a regular file in the "
-				   "image's directory", file);
-		return -EPERM;
+	r = proc_capture_io(argv, &(struct proc_io){ .fds = fds.v,
+			    .nfds = fds.n }, 120, &b, &e, cause);
+	/* 0: clean, 3: leaked clusters only, 63: no check for the format. */
+	if (r > 0 && r != 3 && r != 63) {
+		sum = first_line(&b);
+		why = first_line(&e);
+		*cause = xasprintf("image check of '%s' failed: %s%s%s", name,
+				   sum ? sum : "check not completed",
+				   why ? ": " : "", why ? why : "");
+		r = -EIO;
+	} else if (r > 0) {
+		r = 0;
 	}
-	copy = xstrdup(file);
-	rdir = realpath(dirname(copy), NULL);
-	rfile = realpath(file, NULL);
-	if (!rdir || !rfile || strcmp(rdir, dir) != 0) {
-		*cause = xasprintf("refusing '%s': outside the image's "
-				   "directory %s", file, dir);
-		r = -EPERM;
-		free(rfile);
-	} else {
-		*real = rfile;
-	}
-	free(copy);
-	free(rdir);
+	buf_release(&b);
+	buf_release(&e);
+	json_object_put(o);
+	free(arg);
+	free(sum);
+	free(why);
+	free(fds.v);
 	return r;
 }
 
-/* Check the files a vmdk descriptor names as its extents. */
-static int check_extents(const char *dir, struct json_object *info,
-			 char **cause)
+/* Formats whose qemu-img check does not look for data past the end. */
+static const char *const eof_by_map[] = { "qcow", "vdi", "vhdx", "vpc" };
+
+/*
+ * Allocated data past the end of layer i's file, which qemu would read as
+ * zeros, is corruption: where qemu-img check does not look for it, every
+ * data extent qemu-img map gives (layer i alone) must lie inside the file.
+ */
+static int check_map_eof(const struct image *img, size_t i, char **cause)
 {
-	struct json_object *ext = json_get(json_get(json_get(info,
-				"format-specific"), "data"), "extents");
-	size_t n;
+	const char *fmt = i ? img->backing_fmt.v[i - 1] : img->format;
+	const char *name = i ? img->backing.v[i - 1] : img->path;
+	struct fdv fds = { 0 };
+	struct json_object *o, *map = NULL;
+	const char *argv[] = { "qemu-img", "map", "--output=json", NULL, NULL };
+	struct buf b = { 0 };
+	struct stat st;
+	char *arg;
+	bool known = false;
+	int r;
 
-	if (!ext || !json_object_is_type(ext, json_type_array))
+	for (size_t k = 0; k < ARRAY_SIZE(eof_by_map); k++)
+		known |= !strcmp(fmt, eof_by_map[k]);
+	if (!known || fstat(img->files[i].fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
 		return 0;
-	n = json_object_array_length(ext);
-	for (size_t i = 0; i < n; i++) {
-		const char *f = json_get_str(json_object_array_get_idx(ext, i),
-					     "filename");
-		char *real = NULL;
-		int r;
+	o = image_layer_json(img, i, false, &fds);
+	arg = json_arg(o);
+	argv[3] = arg;
+	r = proc_capture_io(argv, &(struct proc_io){ .fds = fds.v,
+			    .nfds = fds.n }, 120, &b, NULL, cause);
+	if (r == 0 && !(map = json_parse(b.p, b.len, cause)))
+		r = -EINVAL;
+	for (size_t k = 0; r == 0 && json_object_is_type(map, json_type_array) &&
+	     k < json_object_array_length(map); k++) {
+		struct json_object *x = json_object_array_get_idx(map, k);
+		struct json_object *data = json_get(x, "data");
+		int64_t off = json_get_int(x, "offset", -1);
+		int64_t len = json_get_int(x, "length", 0);
 
-		if (!f)
+		if (!data || !json_object_get_boolean(data) || off < 0 ||
+		    off + len <= (int64_t)st.st_size)
 			continue;
-		r = check_sibling(dir, f, &real, cause);
-		free(real);
-		if (r < 0)
-			return r;
+		*cause = xasprintf("image check of '%s' failed: data at offset "
+				   "%lld lies past the end of the file (%lld "
+				   "bytes)", name, (long long)off,
+				   (long long)st.st_size);
+		r = -EIO;
 	}
-	return 0;
+	json_object_put(map);
+	json_object_put(o);
+	buf_release(&b);
+	free(arg);
+	free(fds.v);
+	return r;
 }
 
 bool image_has_magic(const char *path)
@@ -172,6 +627,14 @@ static const char *const formats[] = {
 	"raw", "qcow2", "qcow", "qed", "vmdk", "vpc", "vhdx", "vdi",
 };
 
+static const char *known_format(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(formats); i++)
+		if (!strcmp(formats[i], name))
+			return formats[i];
+	return NULL;
+}
+
 int image_open(const char *path, const char *format, struct image **out,
 	       char **cause)
 {
@@ -180,10 +643,27 @@ int image_open(const char *path, const char *format, struct image **out,
 	char *dir = NULL, *copy;
 	const char *fmt, *cur;
 	struct stat st;
-	int r;
+	int dirfd = -1, fd = -1, r;
 
+	img->files = xcalloc(MAX_CHAIN + 1, sizeof(*img->files));
+	for (size_t i = 0; i <= MAX_CHAIN; i++)
+		img->files[i].fd = img->files[i].copy_fd =
+			img->files[i].data_fd = -1;
 	img->path = realpath(path, NULL);
-	if (!img->path || stat(img->path, &st) < 0) {
+	if (!img->path) {
+		r = -errno;
+		*cause = xasprintf("cannot open '%s': %s", path,
+				   strerror(errno));
+		goto fail;
+	}
+	copy = xstrdup(img->path);
+	dir = xstrdup(dirname(copy));
+	free(copy);
+	/* The image itself, once: qemu reads this very file. */
+	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = dirfd < 0 ? -1 : openat(dirfd, strrchr(img->path, '/') + 1,
+				     O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		*cause = xasprintf("cannot open '%s': %s", path,
 				   strerror(errno));
@@ -194,15 +674,13 @@ int image_open(const char *path, const char *format, struct image **out,
 		*cause = xasprintf("'%s' is not a disk image file", path);
 		goto fail;
 	}
-	copy = xstrdup(img->path);
-	dir = xstrdup(dirname(copy));
-	free(copy);
+	r = reopen_fd(fd, path, cause);
+	if (r < 0)
+		goto fail;
+	img->files[0].fd = r;
 	/* A format the VM's definition declares beats the header's word. */
 	if (format) {
-		fmt = NULL;
-		for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
-			if (!strcmp(formats[i], format))
-				fmt = formats[i];
+		fmt = known_format(format);
 		if (!fmt) {
 			r = -EINVAL;
 			*cause = xasprintf("unsupported image format '%s'",
@@ -210,9 +688,7 @@ int image_open(const char *path, const char *format, struct image **out,
 			goto fail;
 		}
 	} else {
-		r = probe_format(img->path, &fmt, cause);
-		if (r < 0)
-			goto fail;
+		probe_format_fd(img->files[0].fd, &fmt);
 	}
 	img->format = xstrdup(fmt);
 	img->virtual_size = (uint64_t)st.st_size;
@@ -220,21 +696,22 @@ int image_open(const char *path, const char *format, struct image **out,
 		goto done;
 
 	for (cur = img->path; ; ) {
+		size_t i = img->backing.n;
 		const char *bfile, *bfmt;
 		char *real = NULL;
+		int bfd;
 
-		r = qemu_img_info(cur, fmt, &info, cause);
+		r = pin_layer(dirfd, dir, cur, fmt, &img->files[i], cause);
+		if (r < 0)
+			goto fail;
+		r = qemu_img_info(img, i, &info, cause);
 		if (r < 0)
 			goto fail;
 		if (cur == img->path)
 			img->virtual_size = (uint64_t)json_get_int(info,
 						"virtual-size", 0);
-		r = check_extents(dir, info, cause);
-		if (r < 0)
-			goto fail;
-		bfile = json_get_str(info, "full-backing-filename");
-		if (!bfile)
-			bfile = json_get_str(info, "backing-filename");
+		/* The name as the header has it (qemu saw only our fds). */
+		bfile = json_get_str(info, "backing-filename");
 		if (!bfile)
 			break;
 		if (img->backing.n >= MAX_CHAIN) {
@@ -243,11 +720,14 @@ int image_open(const char *path, const char *format, struct image **out,
 					   MAX_CHAIN);
 			goto fail;
 		}
-		r = check_sibling(dir, bfile, &real, cause);
-		if (r < 0)
+		bfd = open_named(dirfd, dir, bfile, &real, cause);
+		if (bfd < 0) {
+			r = bfd;
 			goto fail;
-		for (size_t i = 0; i < img->backing.n; i++)
-			if (!strcmp(img->backing.v[i], real) ||
+		}
+		img->files[i + 1].fd = bfd;
+		for (size_t k = 0; k < img->backing.n; k++)
+			if (!strcmp(img->backing.v[k], real) ||
 			    !strcmp(img->path, real)) {
 				free(real);
 				r = -ELOOP;
@@ -256,28 +736,46 @@ int image_open(const char *path, const char *format, struct image **out,
 				goto fail;
 			}
 		bfmt = json_get_str(info, "backing-filename-format");
-		if (!bfmt) {
-			r = probe_format(real, &bfmt, cause);
-			if (r < 0) {
-				free(real);
-				goto fail;
-			}
+		if (!bfmt)
+			probe_format_fd(bfd, &bfmt);
+		if (!known_format(bfmt)) {
+			r = -EPERM;
+			*cause = xasprintf("refusing '%s': unsupported backing "
+					   "format '%s'", real, bfmt);
+			free(real);
+			goto fail;
 		}
 		strv_push_take(&img->backing, real);
 		strv_push(&img->backing_fmt, bfmt);
 		fmt = img->backing_fmt.v[img->backing_fmt.n - 1];
-		cur = real;
+		cur = img->backing.v[img->backing.n - 1];
 		json_object_put(info);
 		info = NULL;
+	}
+	for (size_t i = 0; i <= img->backing.n; i++) {
+		if (!strcmp(i ? img->backing_fmt.v[i - 1] : img->format,
+			    "raw"))
+			continue;
+		r = image_check(img, i, cause);
+		if (r == 0)
+			r = check_map_eof(img, i, cause);
+		if (r < 0)
+			goto fail;
 	}
 done:
 	json_object_put(info);
 	free(dir);
+	close(fd);
+	close(dirfd);
 	*out = img;
 	return 0;
 fail:
 	json_object_put(info);
 	free(dir);
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
 	image_free(img);
 	return r;
 }
@@ -922,9 +1420,11 @@ static void fs_release(struct fs *fs)
 
 int image_map(const struct image *img, struct image_map *m, char **cause)
 {
+	struct fdv fds = { 0 };
+	struct json_object *top = image_layer_json(img, 0, true, &fds);
+	char *arg = json_arg(top);
 	const char *argv[] = {
-		"qemu-img", "map", "--output=json", "-f", img->format,
-		img->path, NULL
+		"qemu-img", "map", "--output=json", arg, NULL
 	};
 	struct json_object *o = NULL;
 	struct buf b = { 0 };
@@ -932,12 +1432,19 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	/* Identities first: a file changed after this never matches them. */
+	/*
+	 * Identities first: a file changed after this never matches them.
+	 * A layer whose data lies in other files (data file, extents) has
+	 * none.
+	 */
 	for (size_t i = 0; i <= img->backing.n; i++) {
+		const struct image_files *f = &img->files[i];
 		struct buf id = { 0 };
-		const char *p = i ? img->backing.v[i - 1] : img->path;
+		struct stat st;
 
-		if (path_identity(p, &id) < 0) {
+		if (f->data_fd >= 0 || f->copy_fd >= 0 ||
+		    fstat(f->fd, &st) < 0 ||
+		    !S_ISREG(st.st_mode) || file_identity(&st, &id) < 0) {
 			strv_push(&m->ids, "");
 		} else {
 			id.p[strcspn(id.p, "\n")] = '\0';
@@ -945,7 +1452,8 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 		}
 		buf_release(&id);
 	}
-	r = proc_capture(argv, 300, &b, cause);
+	r = proc_capture_io(argv, &(struct proc_io){ .fds = fds.v,
+			    .nfds = fds.n }, 300, &b, NULL, cause);
 	if (r < 0)
 		goto done;
 	o = json_parse(b.p, b.len, cause);
@@ -982,7 +1490,10 @@ int image_map(const struct image *img, struct image_map *m, char **cause)
 	}
 done:
 	json_object_put(o);
+	json_object_put(top);
 	buf_release(&b);
+	free(arg);
+	free(fds.v);
 	if (r < 0)
 		image_map_release(m);
 	return r;
@@ -1031,10 +1542,31 @@ void image_map_release(struct image_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void image_close(struct image *img)
+{
+	for (size_t i = 0; img && img->files && i <= MAX_CHAIN; i++) {
+		struct image_files *f = &img->files[i];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		if (f->copy_fd >= 0)
+			close(f->copy_fd);
+		if (f->data_fd >= 0)
+			close(f->data_fd);
+		for (size_t k = 0; k < f->nextents; k++)
+			close(f->extents[k]);
+		free(f->extents);
+		f->fd = f->copy_fd = f->data_fd = -1;
+		f->extents = NULL;
+		f->nextents = 0;
+	}
+}
+
 void image_free(struct image *img)
 {
 	if (!img)
 		return;
+	image_close(img);
 	for (size_t i = 0; i < img->nfs; i++)
 		fs_release(&img->fs[i]);
 	free(img->fs);
@@ -1043,6 +1575,7 @@ void image_free(struct image *img)
 	free(img->table);
 	strv_release(&img->backing);
 	strv_release(&img->backing_fmt);
+	free(img->files);
 	free(img);
 }
 

@@ -8,6 +8,14 @@
 #include "btrfs.h"
 #include "util.h"
 
+struct json_object;
+
+/* Descriptors a child process inherits. */
+struct fdv {
+	int *v;
+	size_t n;
+};
+
 enum fs_access {
 	FS_KERNEL,		/* mount with the kernel driver */
 	FS_FUSE,		/* mount with a FUSE program */
@@ -41,11 +49,26 @@ struct fs {
 	struct btrfs_layout subvols;	/* btrfs: its subvolumes, once walked */
 };
 
+/*
+ * The files qemu reads for one layer of the chain, each opened once by
+ * avbatch and checked by descriptor; qemu is handed these descriptors
+ * (as /proc/self/fd/N), never a name.
+ */
+struct image_files {
+	int fd;			/* the layer's file */
+	int copy_fd;		/* a vmdk descriptor's copy naming its extents
+				   by descriptor (what qemu reads), or -1 */
+	int data_fd;		/* qcow2 external data file, or -1 */
+	int *extents;		/* vmdk extents named in copy_fd */
+	size_t nextents;
+};
+
 struct image {
 	char *path;		/* absolute, as resolved */
 	char *format;		/* raw, qcow2, vmdk, vpc, vhdx, vdi */
 	struct strv backing;	/* top to bottom, absolute */
 	struct strv backing_fmt;
+	struct image_files *files;	/* [0] the image, [i] backing.v[i - 1] */
 	uint64_t virtual_size;
 	char *table;		/* "gpt", "dos" or NULL */
 	unsigned long sector_size;	/* the table's bytes per sector, or 0 */
@@ -56,8 +79,11 @@ struct image {
 /*
  * Identify the image's format (format, as a VM definition declares it, or
  * else from the header) and read its backing chain with qemu-img, allowing
- * only regular files in the image's own directory.  Opens nothing for
- * writing.
+ * only regular files in the image's own directory, and check each layer
+ * (qemu-img check, read-only).  Every file a layer names (backing file,
+ * qcow2 data file, vmdk extent) is opened once, without following
+ * symlinks, before any qemu tool sees the layer, and qemu only ever
+ * opens those descriptors.  Opens nothing for writing.
  */
 int image_open(const char *path, const char *format, struct image **out,
 	       char **cause);
@@ -106,6 +132,15 @@ void image_map_release(struct image_map *m);
  */
 char *image_ntfs_warning(const char *root);
 
+/*
+ * Layer i of img (0: the image) as qemu block options over the descriptors
+ * avbatch checked, read-only; with its backing chain nested below when
+ * chain is true, else with no backing file.  Its descriptors are appended
+ * to fds for the child that opens it.
+ */
+struct json_object *image_layer_json(const struct image *img, size_t i,
+				     bool chain, struct fdv *fds);
+
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);
 
@@ -115,6 +150,12 @@ bool image_has_magic(const char *path);
  * ... magic).  -ENOENT with *cause when there is none.
  */
 int image_list_dir(const char *dir, struct strv *out, char **cause);
+
+/*
+ * Close the files image_open opened, once nothing will attach, check or
+ * map img again (a batch keeps its targets' images to the end).
+ */
+void image_close(struct image *img);
 
 void image_free(struct image *img);
 

@@ -1006,6 +1006,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 done:
 	mount_detach(rw);
 	mount_detach(a);
+	image_close(t->img);
 	if (t->img && t->fsr)
 		rmdir(workdir);
 	free(workdir);

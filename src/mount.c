@@ -98,8 +98,11 @@ static int check_in_use_fd(int fd, const char *path, char **cause)
 	return 0;
 }
 
-/* Open an image read-only, refusing it if a writer holds it: fd or -errno. */
-static int open_unused(const char *path, char **cause)
+/*
+ * Open an image read-only (path, or name's file as /proc/self/fd/N),
+ * refusing it if a writer holds it: fd or -errno.
+ */
+static int open_unused(const char *path, const char *name, char **cause)
 {
 	struct stat st;
 	int fd, r;
@@ -107,17 +110,17 @@ static int open_unused(const char *path, char **cause)
 	/* Non-blocking: a FIFO named as an image must not hang the batch. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		*cause = xasprintf("cannot open '%s': %s", path,
+		*cause = xasprintf("cannot open '%s': %s", name,
 				   strerror(errno));
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0 ||
 	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		*cause = xasprintf("'%s' is not a disk image file", path);
+		*cause = xasprintf("'%s' is not a disk image file", name);
 		close(fd);
 		return -EINVAL;
 	}
-	r = check_in_use_fd(fd, path, cause);
+	r = check_in_use_fd(fd, name, cause);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -127,7 +130,7 @@ static int open_unused(const char *path, char **cause)
 
 int mount_check_in_use(const char *path, char **cause)
 {
-	int fd = open_unused(path, cause);
+	int fd = open_unused(path, path, cause);
 
 	if (fd < 0)
 		return fd;
@@ -137,23 +140,26 @@ int mount_check_in_use(const char *path, char **cause)
 
 /*
  * Test for a writer and hold a shared lock on qemu's "write not shared"
- * byte, so a VM started meanwhile fails to take the image for writing.
+ * byte, so a VM started meanwhile fails to take the image for writing:
+ * on the very file image_open opened, reopened for a lock of its own.
  */
-static int lock_image(const char *path, int *fdp, char **cause)
+static int lock_image(const struct image *img, int *fdp, char **cause)
 {
 	struct flock fl = {
 		.l_type = F_RDLCK, .l_whence = SEEK_SET,
 		.l_start = QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE_BIT,
 		.l_len = 1,
 	};
+	char *path = xasprintf("/proc/self/fd/%d", img->files[0].fd);
 	int fd, r = 0;
 
-	fd = open_unused(path, cause);
+	fd = open_unused(path, img->path, cause);
+	free(path);
 	if (fd < 0)
 		return fd;
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		r = -errno;
-		*cause = xasprintf("in use: cannot lock '%s': %s", path,
+		*cause = xasprintf("in use: cannot lock '%s': %s", img->path,
 				   strerror(errno));
 		if (r == -EAGAIN)
 			r = -EBUSY;
@@ -242,13 +248,6 @@ static void end_helper(pid_t pid, const char *target)
 	proc_kill_group(pid, 10.0, NULL);
 }
 
-/* Formats whose qemu driver takes a "backing" node. */
-static bool format_has_backing(const char *fmt)
-{
-	return !strcmp(fmt, "qcow2") || !strcmp(fmt, "qed") ||
-	       !strcmp(fmt, "vmdk") || !strcmp(fmt, "qcow");
-}
-
 /* Append "--blockdev JSON" to argv; takes o. */
 static void push_blockdev(struct strv *argv, struct json_object *o)
 {
@@ -258,28 +257,21 @@ static void push_blockdev(struct strv *argv, struct json_object *o)
 	json_object_put(o);
 }
 
-/* --blockdev arguments for one layer of the chain, read-only. */
-static void push_layer(struct strv *argv, size_t i, const char *path,
-		       const char *fmt, bool has_next)
+/*
+ * --blockdev arguments for one layer of the chain, read-only, over the
+ * descriptors image_open checked (appended to fds for qemu to inherit).
+ */
+static void push_layer(struct strv *argv, const struct image *img, size_t i,
+		       struct fdv *fds)
 {
-	struct json_object *file = json_object_new_object();
-	struct json_object *lay = json_object_new_object();
-	char *node = xasprintf("f%zu", i), *lnode = xasprintf("l%zu", i);
-	char *next = xasprintf("l%zu", i + 1);
+	struct json_object *lay = image_layer_json(img, i, false, fds);
+	char *lnode = xasprintf("l%zu", i), *next = xasprintf("l%zu", i + 1);
 
-	json_put_str(file, "driver", "file");
-	json_put_str(file, "node-name", node);
-	json_put_str(file, "filename", path);
-	json_object_object_add(file, "read-only", json_object_new_boolean(1));
-	json_put_str(lay, "driver", fmt);
 	json_put_str(lay, "node-name", lnode);
-	json_put_str(lay, "file", node);
-	json_object_object_add(lay, "read-only", json_object_new_boolean(1));
-	if (format_has_backing(fmt))
-		json_put_str(lay, "backing", has_next ? next : NULL);
-	push_blockdev(argv, file);
+	/* A format that has a backing node: the next layer's, or none. */
+	if (json_object_object_get_ex(lay, "backing", NULL))
+		json_put_str(lay, "backing", i < img->backing.n ? next : NULL);
 	push_blockdev(argv, lay);
-	free(node);
 	free(lnode);
 	free(next);
 }
@@ -314,6 +306,7 @@ static int attach_qsd(struct attach *a, const struct image *img,
 {
 	struct json_object *exp = json_object_new_object();
 	struct strv argv = { 0 };
+	struct fdv fds = { 0 };
 	char *prog = NULL;
 	int fd, r;
 
@@ -338,10 +331,8 @@ static int attach_qsd(struct attach *a, const struct image *img,
 	strv_push_take(&argv, prog);
 	prog = NULL;
 	/* Bottom first: a node can only name nodes defined before it. */
-	for (size_t i = img->backing.n; i > 0; i--)
-		push_layer(&argv, i, img->backing.v[i - 1],
-			   img->backing_fmt.v[i - 1], i < img->backing.n);
-	push_layer(&argv, 0, img->path, img->format, img->backing.n > 0);
+	for (size_t i = img->backing.n + 1; i > 0; i--)
+		push_layer(&argv, img, i - 1, &fds);
 	if (a->overlay)
 		push_overlay(&argv, a->overlay);
 	json_put_str(exp, "type", "fuse");
@@ -356,7 +347,8 @@ static int attach_qsd(struct attach *a, const struct image *img,
 			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = a->log,
-						   .err_path = a->log }, &a->qsd);
+			.err_path = a->log, .fds = fds.v, .nfds = fds.n },
+			&a->qsd);
 	if (r < 0) {
 		*cause = xasprintf("cannot start qemu-storage-daemon: %s",
 				   strerror(-r));
@@ -370,26 +362,9 @@ static int attach_qsd(struct attach *a, const struct image *img,
 done:
 	json_object_put(exp);
 	strv_release(&argv);
+	free(fds.v);
 	free(prog);
 	return r;
-}
-
-/* One layer of the chain as qemu's json: options, its backing nested. */
-static struct json_object *layer_json(const struct image *img, size_t i)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *file = json_object_new_object();
-	const char *fmt = i ? img->backing_fmt.v[i - 1] : img->format;
-
-	json_put_str(file, "driver", "file");
-	json_put_str(file, "filename", i ? img->backing.v[i - 1] : img->path);
-	json_put_str(o, "driver", fmt);
-	json_object_object_add(o, "read-only", json_object_new_boolean(1));
-	json_put_obj(o, "file", file);
-	if (format_has_backing(fmt))
-		json_put_obj(o, "backing", i < img->backing.n ?
-			     layer_json(img, i + 1) : NULL);
-	return o;
 }
 
 /* A /dev/nbdN nobody serves, or NULL. */
@@ -418,6 +393,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 {
 	struct json_object *top = NULL;
 	struct strv argv = { 0 };
+	struct fdv fds = { 0 };
 	char *prog = NULL, *pidfile = NULL;
 	double deadline = time_mono() + NBD_READY_TIMEOUT;
 	int r;
@@ -428,7 +404,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 		return -ENODEV;
 	}
 	a->log = xasprintf("%s/qemu.log", workdir);
-	top = layer_json(img, 0);
+	top = image_layer_json(img, 0, true, &fds);
 	strv_push_take(&argv, prog);
 	strv_push(&argv, "--read-only");
 	strv_push_take(&argv, xasprintf("--connect=%s", a->nbd));
@@ -436,7 +412,8 @@ static int attach_nbd(struct attach *a, const struct image *img,
 		json_object_to_json_string_ext(top, JSON_C_TO_STRING_PLAIN |
 					       JSON_C_TO_STRING_NOSLASHESCAPE)));
 	r = -proc_spawn(argv.v, &(struct proc_io){ .out_path = a->log,
-						   .err_path = a->log }, &a->qsd);
+			.err_path = a->log, .fds = fds.v, .nfds = fds.n },
+			&a->qsd);
 	if (r < 0) {
 		*cause = xasprintf("cannot start qemu-nbd: %s", strerror(-r));
 		a->qsd = 0;
@@ -461,6 +438,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 done:
 	json_object_put(top);
 	strv_release(&argv);
+	free(fds.v);
 	free(pidfile);
 	return r;
 }
@@ -491,11 +469,12 @@ int mount_attach(const struct image *img, const char *workdir,
 	int r;
 
 	a->lock_fd = -1;
-	r = lock_image(img->path, &a->lock_fd, cause);
+	r = lock_image(img, &a->lock_fd, cause);
 	if (r < 0)
 		goto fail;
 	if (!strcmp(img->format, "raw")) {
-		a->view = xstrdup(img->path);
+		/* The file image_open opened, not whatever path names now. */
+		a->view = xasprintf("/proc/self/fd/%d", a->lock_fd);
 		goto done;
 	}
 	/* A real block device where the host has nbd; else a FUSE export. */

@@ -22,7 +22,8 @@ int mount_private_namespace(char **cause);
 int mount_check_in_use(const char *path, char **cause);
 
 /*
- * Expose img read-only as a raw view: the file itself for raw images, a
+ * Expose img read-only as a raw view: for raw images the file image_open
+ * opened (as /proc/self/fd/N, valid in avbatch's own process only), a
  * qemu-storage-daemon FUSE export in workdir otherwise.  Holds a shared
  * lock that keeps qemu from opening the image for writing meanwhile.
  */

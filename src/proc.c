@@ -275,6 +275,9 @@ static int spawn(char *const argv[], const struct proc_io *io,
 	}
 	if (io && io->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, io->cwd);
+	/* dup2 onto itself clears FD_CLOEXEC in the child only. */
+	for (size_t i = 0; io && i < io->nfds; i++)
+		posix_spawn_file_actions_adddup2(&fa, io->fds[i], io->fds[i]);
 	sigemptyset(&none);
 	sigfillset(&dfl);
 	posix_spawnattr_setsigmask(&at, &none);
@@ -537,6 +540,13 @@ void proc_reap_orphans(void)
 int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		 char **cause)
 {
+	return proc_capture_io(argv, NULL, timeout, out, NULL, cause);
+}
+
+int proc_capture_io(const char *const *argv, const struct proc_io *io,
+		    double timeout, struct buf *out, struct buf *errout,
+		    char **cause)
+{
 	char tmpl[] = "/tmp/avbatch-out.XXXXXX";
 	char err[] = "/tmp/avbatch-err.XXXXXX";
 	struct strv av = { 0 };
@@ -567,13 +577,25 @@ int proc_capture(const char *const *argv, double timeout, struct buf *out,
 	for (size_t i = 1; argv[i]; i++)
 		strv_push(&av, argv[i]);
 	r = proc_run(av.v, &(struct proc_io){ .out_path = tmpl,
-		     .err_path = err, .copy_error = &lost }, timeout, &st);
+		     .err_path = err, .copy_error = &lost,
+		     .env = io ? io->env : NULL,
+		     .fds = io ? io->fds : NULL, .nfds = io ? io->nfds : 0 },
+		     timeout, &st);
 	if (r == 0 && lost < 0) {
 		r = lost;
 		*cause = xasprintf("cannot keep the output of %s in '%s': %s",
 				   argv[0], tmpl, strerror(-r));
 	} else if (r < 0) {
 		*cause = xasprintf("%s: %s", argv[0], strerror(-r));
+	} else if (errout && WIFEXITED(st)) {
+		r = read_file(tmpl, 64 << 20, out);
+		if (r == 0)
+			r = read_file(err, 1 << 16, errout);
+		if (r < 0)
+			*cause = xasprintf("cannot read the output of %s: %s",
+					   argv[0], strerror(-r));
+		else
+			r = WEXITSTATUS(st);
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		read_file(err, 1 << 16, &e);
 		if (e.len)

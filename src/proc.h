@@ -13,6 +13,9 @@ struct proc_io {
 	const char *err_path;
 	const char *const *env;	/* NAME=VALUE entries added to the whitelist */
 	const char *cwd;	/* working directory; NULL keeps ours */
+	const int *fds;		/* open files the child inherits, at the same
+				   numbers (named to it as /proc/self/fd/N) */
+	size_t nfds;
 	void *tag;		/* non-NULL: an engine process pause may stop */
 	/*
 	 * proc_run only.  Non-NULL: stdout and stderr reach out_path and
@@ -98,6 +101,15 @@ int proc_run(char *const argv[], const struct proc_io *io, double timeout,
  */
 int proc_capture(const char *const *argv, double timeout, struct buf *out,
 		 char **cause);
+
+/*
+ * proc_capture with io's fds (and env) passed on.  When err is not NULL, a
+ * child that exits is no failure: returns its exit code (0-255), with its
+ * standard output in *out and its standard error in *err.
+ */
+int proc_capture_io(const char *const *argv, const struct proc_io *io,
+		    double timeout, struct buf *out, struct buf *err,
+		    char **cause);
 
 /* Reap exited orphans handed to us as subreaper; never blocks. */
 void proc_reap_orphans(void);

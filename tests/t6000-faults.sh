@@ -136,7 +136,8 @@ av slow "$T/qsd.json" --timeout 60 "$T/img/vm.qcow2" "$T/img/vm.raw" &
 run=$!
 qsd=
 for _ in $(seq 100); do
-	qsd=$(pgrep -f "qemu-storage-daemon.*$T/img/vm.qcow2" | head -1)
+	# (It names the image by descriptor; its FUSE export lies under $T.)
+	qsd=$(pgrep -f "qemu-storage-daemon.*$T/" | head -1)
 	[ -n "$qsd" ] && pgrep -f "$T/bin/slow" >/dev/null && break
 	sleep 0.1
 done
