@@ -22,7 +22,7 @@ complete_words() {
 plan 7
 like "$(complete_words avbatch '')" '(^| )cleanup .*inspect .*run .*status .*update ' \
 	"the commands, from avbatch --help"
-like "$(complete_words avbatch run --e)" '^--engine $' "run's options, from its usage"
+like "$(complete_words avbatch run --en)" '^--engine $' "run's options, from its usage"
 like "$(complete_words avbatch run --no)" '--no-cache' "... all of them"
 is "$(complete_words avbatch run --engine cla)" "clamav clamd " "engine names"
 is "$(complete_words avbatch run --engine clamav,y)" "clamav,yara " "a list of engines"
