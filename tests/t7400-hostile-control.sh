@@ -10,7 +10,7 @@
 need_root
 need_cmd jq mkfs.ext4 perl setpriv
 
-plan 20
+plan 21
 
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
 cat >"$T/bin/slowscan" <<'SH'
@@ -109,6 +109,9 @@ out=$(av_nobody stop 2>&1); rc=$?
 is "$rc/$(kill -0 "$pid" 2>/dev/null && echo alive)" "2/alive" \
 	"stop as nobody: exit 2, the job runs on"
 like "$out" "may not see the jobs" "stop as nobody: it may not see the jobs"
+out=$(av_nobody inspect "$T/img/vm1.raw" 2>&1)
+like "$out" "must be run as root \(it attaches disk images" \
+	"inspect as nobody: root is needed to attach images, not to mount"
 
 # A job that does not answer (frozen) is not "no job": exit 2 with its id,
 # and a stop sent meanwhile, whose client gave up, is not carried out later.
