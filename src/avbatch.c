@@ -38,7 +38,7 @@ static const struct cmd commands[] = {
 	  "[--report-html FILE] [--metrics FILE] [--exclude GLOB]... "
 	  "[--detach] TARGET...",
 	  "scan every guest file system of every target; report" },
-	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT,
+	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT | CMD_NO_MOUNTS,
 	  "inspect [--json] IMAGE...",
 	  "show format, backing chain, partitions, file systems, and what "
 	  "run would do" },
@@ -348,8 +348,10 @@ int main(int argc, char **argv)
 		G.default_engine = "clamav";
 
 	if ((current->flags & CMD_NEEDS_ROOT) && geteuid() != 0)
-		errx(2, "%s: must be run as root (it opens disk images with "
-		     "loop devices, image locks and mounts)", current->name);
+		errx(2, "%s: must be run as root (%s)", current->name,
+		     current->flags & CMD_NO_MOUNTS ?
+		     "it attaches disk images: loop devices, qemu exports" :
+		     "it mounts file systems");
 	r = proc_signals_init();
 	if (r < 0)
 		errx(2, "cannot set up signal handling: %s", strerror(-r));

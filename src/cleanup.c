@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "ctl.h"
+#include "jobdir.h"
 #include "json.h"
 #include "proc.h"
 
@@ -103,12 +103,21 @@ static void detach_loops(const char *dir, struct buf *done)
 int cleanup_job(const char *jobdir, struct buf *done, char **cause)
 {
 	char *state = xasprintf("%s/state.json", jobdir);
-	char *sock = xasprintf("%s/%s", jobdir, CTL_SOCKET);
-	struct json_object *st = NULL, *reply = NULL;
+	struct json_object *st = NULL;
 	struct buf b = { 0 };
-	char *ignored = NULL;
-	int r = 0;
+	int lock = -1, r;
 
+	/* A live job holds its directory's lock; we hold it while removing. */
+	r = jobdir_lock(jobdir, &lock);
+	if (r == -EBUSY) {
+		*cause = xasprintf("job %s is still running", jobdir);
+		goto done;
+	}
+	if (r < 0) {
+		*cause = xasprintf("cannot lock '%s': %s", jobdir,
+				   strerror(-r));
+		goto done;
+	}
 	if (read_file(state, 1 << 24, &b) == 0)
 		st = json_parse(b.p, b.len, NULL);
 	if (st && same_process(json_get_int(st, "pid", 0),
@@ -116,12 +125,6 @@ int cleanup_job(const char *jobdir, struct buf *done, char **cause)
 		*cause = xasprintf("job %s is still running (pid %lld)",
 				   jobdir, (long long)json_get_int(st, "pid",
 								     0));
-		r = -EBUSY;
-		goto done;
-	}
-	/* No state yet, but it answers: a job that has just started. */
-	if (!st && ctl_request(sock, "status", &reply, &ignored) == 0) {
-		*cause = xasprintf("job %s is still running", jobdir);
 		r = -EBUSY;
 		goto done;
 	}
@@ -140,12 +143,11 @@ int cleanup_job(const char *jobdir, struct buf *done, char **cause)
 	else
 		buf_addf(done, "removed %s\n", jobdir);
 done:
+	if (lock >= 0)
+		close(lock);
 	json_object_put(st);
-	json_object_put(reply);
 	buf_release(&b);
-	free(ignored);
 	free(state);
-	free(sock);
 	return r;
 }
 
@@ -159,7 +161,8 @@ int cleanup_dead_jobs(const char *state_dir, struct buf *done)
 	while (d && (de = readdir(d))) {
 		char *dir, *cause = NULL;
 
-		if (de->d_name[0] == '.')
+		/* A job directory, or one a run that died was making. */
+		if (de->d_name[0] == '.' && !jobdir_is_new(de->d_name))
 			continue;
 		dir = xasprintf("%s/%s", jobs, de->d_name);
 		if (cleanup_job(dir, done, &cause) == 0)

@@ -5,7 +5,8 @@
 #include "util.h"
 
 /*
- * Release a job's leftovers if its avbatch process is gone: its engines,
+ * Release a job's leftovers if its avbatch process is gone (the lock on
+ * its directory is free, see jobdir.h; held while we work): its engines,
  * daemons and helpers (by process group, checked against their start time
  * so a reused pid is never hit), mounts below its directory, loop devices
  * backed by files in it, then the directory.  Returns 0, -EBUSY while the

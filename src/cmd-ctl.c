@@ -11,45 +11,64 @@
 #include "cleanup.h"
 #include "cmd.h"
 #include "ctl.h"
+#include "jobdir.h"
 #include "json.h"
 #include "util.h"
 
-/* Ids of the jobs that answer on their control socket, sorted. */
-static void running_jobs(struct strv *ids)
+/*
+ * Ids of the running jobs, sorted: those whose directory's lock their
+ * process holds (jobdir.h), whether or not they answer.  -errno when we
+ * may not look (not root): that is not "no job".
+ */
+static int running_jobs(struct strv *ids)
 {
 	char *dir = xasprintf("%s/jobs", G.state_dir);
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	int r = 0;
 
-	while (d && (de = readdir(d))) {
-		struct json_object *reply = NULL;
-		char *sock, *cause = NULL;
+	if (!d && errno != ENOENT)
+		r = -errno;
+	while (d && r == 0 && (de = readdir(d))) {
+		char *path;
 
 		if (de->d_name[0] == '.')
 			continue;
-		sock = xasprintf("%s/%s/%s", dir, de->d_name, CTL_SOCKET);
-		if (ctl_request(sock, "status", &reply, &cause) == 0)
+		path = xasprintf("%s/%s", dir, de->d_name);
+		r = jobdir_alive(path);
+		if (r > 0)
 			strv_push(ids, de->d_name);
-		json_object_put(reply);
-		free(cause);
-		free(sock);
+		r = r < 0 ? r : 0;
+		free(path);
 	}
 	if (d)
 		closedir(d);
 	free(dir);
 	strv_sort(ids);
+	return r;
 }
 
-/* JOB as given, or the only running job. */
-static char *pick_job(const char *given)
+static int no_access(int r)
+{
+	fprintf(stderr, "avbatch: may not see the jobs in '%s/jobs' (%s); "
+		"run as root\n", G.state_dir, strerror(-r));
+	return 2;
+}
+
+/* JOB as given, or the only running job; NULL and *r, an exit status. */
+static char *pick_job(const char *given, int *r)
 {
 	struct strv ids = { 0 };
 	char *id = NULL;
+	int e;
 
+	*r = 2;
 	if (given)
 		return xstrdup(given);
-	running_jobs(&ids);
-	if (ids.n == 1)
+	e = running_jobs(&ids);
+	if (e < 0)
+		no_access(e);
+	else if (ids.n == 1)
 		id = xstrdup(ids.v[0]);
 	else if (ids.n == 0)
 		fprintf(stderr, "avbatch: no job is running (state directory "
@@ -61,25 +80,36 @@ static char *pick_job(const char *given)
 	return id;
 }
 
+/*
+ * Send cmd to job id.  A job that was listed as running (listed) but has
+ * ended since is -ESRCH, quietly; other failures are printed.
+ */
 static int request(const char *id, const char *cmd,
-		   struct json_object **reply)
+		   struct json_object **reply, bool listed)
 {
-	char *sock, *cause = NULL;
+	char *dir, *sock, *cause = NULL;
 	int r;
 
 	if (strchr(id, '/') || id[0] == '.') {
 		fprintf(stderr, "avbatch: bad job id '%s'\n", id);
 		return -EINVAL;
 	}
-	sock = xasprintf("%s/jobs/%s/%s", G.state_dir, id, CTL_SOCKET);
+	dir = xasprintf("%s/jobs/%s", G.state_dir, id);
+	sock = xasprintf("%s/%s", dir, CTL_SOCKET);
 	r = ctl_request(sock, cmd, reply, &cause);
 	if (r == 0 && !json_object_get_boolean(json_get(*reply, "ok"))) {
 		cause = xstrdup(json_get_str(*reply, "error") ?
 				json_get_str(*reply, "error") : "refused");
 		r = -EINVAL;
 	}
-	if (r < 0)
+	if (r < 0 && r != -ETIMEDOUT && listed && jobdir_alive(dir) == 0)
+		r = -ESRCH;
+	else if (r == -ETIMEDOUT)
+		fprintf(stderr, "avbatch: job %s is running but does not "
+			"answer (%s)\n", id, cause);
+	else if (r < 0)
 		fprintf(stderr, "avbatch: job %s: %s\n", id, cause);
+	free(dir);
 	free(sock);
 	free(cause);
 	return r;
@@ -138,15 +168,16 @@ static int do_status(const char *given, bool json)
 
 	if (given)
 		strv_push(&ids, given);
-	else
-		running_jobs(&ids);
-	if (!ids.n && !json)
+	else if ((r = running_jobs(&ids)) < 0)
+		r = no_access(r);
+	if (!ids.n && !json && r == 0)
 		printf("no job is running\n");
 	for (size_t i = 0; i < ids.n; i++) {
 		struct json_object *reply = NULL;
+		int e = request(ids.v[i], "status", &reply, !given);
 
-		if (request(ids.v[i], "status", &reply) < 0) {
-			r = 2;
+		if (e < 0) {
+			r = e == -ESRCH ? r : 2;
 			continue;
 		}
 		if (!json)
@@ -182,10 +213,10 @@ int cmd_ctl(int argc, char **argv)
 		return cmd_usage_error("too many arguments");
 	if (!strcmp(cmd, "status"))
 		return do_status(optind < argc ? argv[optind] : NULL, json);
-	id = pick_job(optind < argc ? argv[optind] : NULL);
+	id = pick_job(optind < argc ? argv[optind] : NULL, &r);
 	if (!id)
-		return 2;
-	r = request(id, cmd, &reply);
+		return r;
+	r = request(id, cmd, &reply, false);
 	if (r == 0)
 		printf("job %s: %s\n", id, !strcmp(cmd, "stop") ? "stopping" :
 		       json_get_str(reply, "state"));

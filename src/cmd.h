@@ -18,6 +18,7 @@ extern struct globals G;
 enum cmd_flags {
 	CMD_NEEDS_ROOT = 1 << 0,	/* mounts, loop devices, namespaces */
 	CMD_NEEDS_ENGINES = 1 << 1,	/* loads descriptors */
+	CMD_NO_MOUNTS = 1 << 2,		/* root only to attach images */
 };
 
 struct cmd {

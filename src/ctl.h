@@ -9,7 +9,10 @@
  * object on one line, {"v": 1, "cmd": "status"}, and reads one JSON object
  * on one line: {"v": 1, "ok": true, ...} or {"v": 1, "ok": false,
  * "error": "..."}.  Commands: status, pause, resume, stop.  A request with
- * another "v" is refused; only root and the job's owner may connect.
+ * another "v" is refused; only root and the job's owner may connect.  The
+ * job serves several clients at once, each within a short deadline, and
+ * carries out a request only while its client still waits for the answer
+ * (one that hung up was told the job did not answer).
  */
 #define CTL_PROTOCOL	1
 #define CTL_SOCKET	"ctl.sock"
@@ -27,7 +30,10 @@ int ctl_start(const char *path, ctl_handler fn, void *arg, struct ctl **out,
 /* Stop answering, join the thread, remove the socket. */
 void ctl_stop(struct ctl *c);
 
-/* Send cmd to the job listening on path; *reply is the whole answer. */
+/*
+ * Send cmd to the job listening on path; *reply is the whole answer.
+ * -ETIMEDOUT when it does not answer within a few seconds.
+ */
 int ctl_request(const char *path, const char *cmd, struct json_object **reply,
 		char **cause);
 

@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "ctl.h"
 #include "job.h"
+#include "jobdir.h"
 #include "json.h"
 #include "mount.h"
 #include "proc.h"
@@ -49,12 +50,10 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	struct tm tm;
 	int r;
 
+	j->lock_fd = -1;
 	j->started = time(NULL);
 	gmtime_r(&j->started, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (unsigned short)getpid();
-	j->id = xasprintf("%s-%04x", stamp, rnd);
 	j->pid_start = proc_start_time(getpid());
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->resumed, NULL);
@@ -66,17 +65,26 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	jobs = xasprintf("%s/jobs", state_dir);
 	if (!r)
 		r = mkdir_private(jobs);
-	j->dir = xasprintf("%s/%s", jobs, j->id);
-	free(jobs);
-	if (!r)
-		r = mkdir_private(j->dir);
+	/* Created with its lock held: alive to cleanup from the first. */
+	for (int try = 0; r == 0 && j->lock_fd < 0; try++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (unsigned short)(getpid() + try);
+		free(j->id);
+		free(j->dir);
+		j->id = xasprintf("%s-%04x", stamp, rnd);
+		j->dir = xasprintf("%s/%s", jobs, j->id);
+		r = jobdir_create(jobs, j->id, &j->lock_fd);
+		if ((r == -EEXIST || r == -EAGAIN) && try < 16)
+			r = 0;	/* taken, or lost to a cleanup: another name */
+	}
 	if (r < 0) {
 		*cause = xasprintf("cannot create the job directory '%s': %s",
-				   j->dir, strerror(-r));
+				   j->dir ? j->dir : jobs, strerror(-r));
+		free(jobs);
 		job_free(j);
 		return r;
 	}
-	/* From now on, cleanup can tell this job is alive. */
+	free(jobs);
 	job_save_state(j);
 	*out = j;
 	return 0;
@@ -1400,5 +1408,7 @@ void job_free(struct job *j)
 	free(j->dir);
 	free(j->host);
 	strv_release(&j->exclude);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);	/* the job directory may go now */
 	free(j);
 }

@@ -125,6 +125,7 @@ struct job {
 	struct ctl *ctl;
 	struct cache *cache;	/* verdicts by content, or NULL (--no-cache) */
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
+	int lock_fd;		/* holds dir's lock (jobdir.h) while we live */
 };
 
 /* A new job with its state directory under state_dir/jobs. */
