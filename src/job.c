@@ -807,7 +807,7 @@ static void scan_snapshots(struct job *j, struct target *t,
 	struct fs_result *cur_fsr = t->fsr;
 
 	for (size_t k = 0; k < cur->snapshots.n; k++) {
-		/* Names are the guest's: files are named by index. */
+		/* Names are the guest's: files and reasons use the index. */
 		char *dir = xasprintf("%s/s%zu", workdir, k);
 		char *copy = xasprintf("%s/s%zu.raw", workdir, k);
 		const char *name = cur->snapshots.v[k];
@@ -848,15 +848,15 @@ static void scan_snapshots(struct job *j, struct target *t,
 				    (fsr[f].status != FS_SCANNED &&
 				     fsr[f].status != FS_SKIPPED)))
 					t->snapshot_gap = xasprintf(
-						"snapshot '%s' not fully "
-						"scanned: %s: %s", name,
+						"internal snapshot %zu not "
+						"fully scanned: %s: %s", k + 1,
 						simg->fs[f].id, fsr[f].reason ?
 						fsr[f].reason : "not covered");
 				free(fsr[f].reason);
 			}
 		} else if (!t->snapshot_gap) {
-			t->snapshot_gap = xasprintf("snapshot '%s' not "
-						    "scanned: %s", name,
+			t->snapshot_gap = xasprintf("internal snapshot %zu "
+						    "not scanned: %s", k + 1,
 						    cause);
 		}
 		free(cause);

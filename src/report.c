@@ -568,7 +568,13 @@ void report_print_text(const struct job *j, int code, FILE *out,
 			fputs(": ", out);
 			report_print_safe(out, t->det[k].threat,
 					  strlen(t->det[k].threat));
-			fprintf(out, " [%s]\n", t->det[k].engine);
+			fprintf(out, " [%s]", t->det[k].engine);
+			if (t->det[k].snapshot) {
+				fputs(" in snapshot ", out);
+				report_print_safe(out, t->det[k].snapshot,
+						  strlen(t->det[k].snapshot));
+			}
+			fputc('\n', out);
 		}
 	}
 	if (problems)

@@ -8,7 +8,7 @@
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4
 
-plan 13
+plan 14
 
 mkdir -p "$T/img" "$T/a/dir" "$T/b/dir"
 fx_eicar "$T/a/dir/eicar.com"
@@ -57,6 +57,8 @@ like "$(jq -r '.targets[0].detections[] | .snapshot | select(. != "snap1")' "$T/
 	diag "$(jq -c '.targets[0].detections' "$T/report.json")"
 is "$(jq -c '.targets[0].snapshots | [.count, .scanned]' "$T/report.json")" \
 	'[2,true]' "the report says the snapshots were scanned"
+like "$(cat "$T/out")" 'FOUND whole:/dir/eicar.com: .* in snapshot snap1' \
+	"the text summary names the snapshot too"
 
 # The target's result is remembered with the snapshots asked or not.
 run "$img"
