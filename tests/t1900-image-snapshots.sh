@@ -8,7 +8,7 @@
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4
 
-plan 14
+plan 16
 
 mkdir -p "$T/img" "$T/a/dir" "$T/b/dir"
 fx_eicar "$T/a/dir/eicar.com"
@@ -29,10 +29,12 @@ qemu-img convert -O qcow2 "$T/a.raw" "$img" &&
 is "$(qemu-img info --output=json "$img" | jq '.snapshots | length')" 2 \
 	"the fixture has two internal snapshots"
 sha256sum "$img" >"$T/sum.before"
+sleep 2.1	# an image changed just now is never recalled from the cache
 
 run() {
 	"$AVBATCH" --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
-		run -o clamav.database="$T/sigs" --report "$T/report.json" "$@" \
+		run -o clamav.database="$T/sigs" --cache "$T/cache.sqlite" \
+		--report "$T/report.json" "$@" \
 		>"$T/out" 2>"$T/err"
 }
 
@@ -61,8 +63,14 @@ like "$(cat "$T/out")" 'FOUND whole:/dir/eicar.com: .* in snapshot snap1' \
 	"the text summary names the snapshot too"
 
 # The target's result is remembered with the snapshots asked or not.
+run --snapshots "$img"
+is "$(jq -r '.targets[0] | [.cached, .status] | @tsv' "$T/report.json")" \
+	"true	infected" "a second run with --snapshots recalls the result"
+is "$(jq -r '[.targets[0].detections[].snapshot] | length' "$T/report.json")" 2 \
+	"with the snapshots its detections were found in"
 run "$img"
-is "$(jq -r '.targets[0].status' "$T/report.json")" incomplete \
+is "$(jq -r '.targets[0] | [.cached, .status] | @tsv' "$T/report.json")" \
+	"false	incomplete" \
 	"a run without --snapshots after one with it is incomplete again"
 
 sha256sum "$img" >"$T/sum.after"
