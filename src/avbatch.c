@@ -36,7 +36,7 @@ static const struct cmd commands[] = {
 	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] [--resume JOB] "
 	  "[--cache FILE | --no-cache] [--host NAME] [--force] "
 	  "[--report-html FILE] [--metrics FILE] [--exclude GLOB]... "
-	  "[--detach] TARGET...",
+	  "[--snapshots] [--detach] TARGET...",
 	  "scan every guest file system of every target; report" },
 	{ "inspect", cmd_inspect, CMD_NEEDS_ROOT | CMD_NO_MOUNTS,
 	  "inspect [--json] IMAGE...",

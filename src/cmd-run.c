@@ -170,6 +170,8 @@ static void save_run(const struct job *j, const char *engine_arg,
 		json_object_array_add(ex, json_object_new_string(
 				      j->exclude.v[i]));
 	json_put_obj(o, "exclude", ex);
+	json_object_object_add(o, "snapshots", json_object_new_boolean(
+			       j->snapshots));
 	json_write(o, path);
 	json_object_put(o);
 	free(path);
@@ -421,7 +423,7 @@ int cmd_run(int argc, char **argv)
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
 	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE, OPT_METRICS,
-	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH };
+	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH, OPT_SNAPSHOTS };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -441,6 +443,7 @@ int cmd_run(int argc, char **argv)
 		{ "report-html", required_argument, NULL, OPT_REPORT_HTML },
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "detach", no_argument, NULL, OPT_DETACH },
+		{ "snapshots", no_argument, NULL, OPT_SNAPSHOTS },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *engine_arg = G.default_engine, *report = NULL;
@@ -450,7 +453,7 @@ int cmd_run(int argc, char **argv)
 	const char *shared = NULL, *metrics = NULL, *html = NULL;
 	char *memos = NULL, *report_name = NULL, *html_name = NULL;
 	struct strv exclude = { 0 };
-	bool cache_set = false, detach = false;
+	bool cache_set = false, detach = false, snapshots = false;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -540,6 +543,9 @@ int cmd_run(int argc, char **argv)
 		case OPT_REPORT_HTML:
 			html = optarg;
 			break;
+		case OPT_SNAPSHOTS:
+			snapshots = true;
+			break;
 		case OPT_FORCE:
 			force = true;
 			break;
@@ -586,6 +592,8 @@ int cmd_run(int argc, char **argv)
 		else if (!cache_set && json_object_object_get_ex(old_run,
 							"cache", NULL))
 			cache = NULL;
+		snapshots = snapshots || json_object_get_boolean(
+			json_get(old_run, "snapshots"));
 		o = exclude.n ? NULL : json_get(old_run, "exclude");
 		for (size_t i = 0; o && i < json_object_array_length(o); i++)
 			strv_push(&exclude, json_object_get_string(
@@ -689,6 +697,7 @@ int cmd_run(int argc, char **argv)
 	j->timeout = timeout;
 	j->exclude = exclude;
 	exclude = (struct strv){ 0 };
+	j->snapshots = snapshots;
 	save_run(j, engine_arg, &options, shared ? shared : cache);
 	/* By default, never fewer engine slots than targets at once. */
 	scan_set_max_engines(max_set || max_engines > jobs ? max_engines :

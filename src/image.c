@@ -505,6 +505,64 @@ static int qemu_img_info(const struct image *img, size_t i,
 	return r;
 }
 
+/* The top layer's internal snapshots, from its qemu-img info. */
+static void read_snapshots(struct image *img, struct json_object *info)
+{
+	struct json_object *a = json_get(info, "snapshots");
+
+	if (!a || !json_object_is_type(a, json_type_array))
+		return;
+	for (size_t k = 0; k < json_object_array_length(a); k++) {
+		struct json_object *s = json_object_array_get_idx(a, k);
+		const char *id = json_get_str(s, "id");
+		const char *name = json_get_str(s, "name");
+
+		if (!id)
+			continue;
+		strv_push(&img->snapshot_ids, id);
+		strv_push(&img->snapshots, name ? name : id);
+	}
+}
+
+int image_snapshot_copy(const struct image *img, size_t k, const char *dst,
+			char **cause)
+{
+	struct fdv fds = { 0 };
+	struct json_object *o = image_layer_json(img, 0, true, &fds);
+	char *arg = json_arg(o), *sel;
+	struct buf id = { 0 }, out = { 0 };
+	const char *argv[] = {
+		"qemu-img", "convert", "-n", "-l", NULL, "-O", "raw", arg,
+		dst, NULL
+	};
+	int fd, r;
+
+	/* The id is the header's string: double commas for qemu's options. */
+	for (const char *p = img->snapshot_ids.v[k]; *p; p++)
+		buf_addf(&id, *p == ',' ? ",," : "%c", *p);
+	sel = xasprintf("snapshot.id=%s", id.p ? id.p : "");
+	argv[4] = sel;
+	fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)img->virtual_size) < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot create '%s': %s", dst,
+				   strerror(errno));
+		goto done;
+	}
+	r = proc_capture_io(argv, &(struct proc_io){ .fds = fds.v,
+			    .nfds = fds.n }, -1, &out, NULL, cause);
+done:
+	if (fd >= 0)
+		close(fd);
+	buf_release(&out);
+	buf_release(&id);
+	json_object_put(o);
+	free(arg);
+	free(sel);
+	free(fds.v);
+	return r;
+}
+
 /* The first non-empty line of b, or NULL. */
 static char *first_line(const struct buf *b)
 {
@@ -707,9 +765,11 @@ int image_open(const char *path, const char *format, struct image **out,
 		r = qemu_img_info(img, i, &info, cause);
 		if (r < 0)
 			goto fail;
-		if (cur == img->path)
+		if (cur == img->path) {
 			img->virtual_size = (uint64_t)json_get_int(info,
 						"virtual-size", 0);
+			read_snapshots(img, info);
+		}
 		/* The name as the header has it (qemu saw only our fds). */
 		bfile = json_get_str(info, "backing-filename");
 		if (!bfile)
@@ -1575,6 +1635,8 @@ void image_free(struct image *img)
 	free(img->table);
 	strv_release(&img->backing);
 	strv_release(&img->backing_fmt);
+	strv_release(&img->snapshots);
+	strv_release(&img->snapshot_ids);
 	free(img->files);
 	free(img);
 }

@@ -69,6 +69,9 @@ struct image {
 	struct strv backing;	/* top to bottom, absolute */
 	struct strv backing_fmt;
 	struct image_files *files;	/* [0] the image, [i] backing.v[i - 1] */
+	struct strv snapshots;	/* the image's internal (qcow2) snapshots:
+				   names as qemu-img shows them */
+	struct strv snapshot_ids;	/* and their ids, what selects one */
 	uint64_t virtual_size;
 	char *table;		/* "gpt", "dos" or NULL */
 	unsigned long sector_size;	/* the table's bytes per sector, or 0 */
@@ -140,6 +143,14 @@ char *image_ntfs_warning(const char *root);
  */
 struct json_object *image_layer_json(const struct image *img, size_t i,
 				     bool chain, struct fdv *fds);
+
+/*
+ * Copy internal snapshot k of img (its top layer) into the new file dst
+ * (created with O_EXCL, a sparse raw image of the snapshot's disk) with
+ * qemu-img convert, which only reads the image.
+ */
+int image_snapshot_copy(const struct image *img, size_t k, const char *dst,
+			char **cause);
 
 /* Does path start like a disk image format other than raw (qcow2, ...)? */
 bool image_has_magic(const char *path);

@@ -134,7 +134,9 @@ static struct detection *add_detection(struct target *t, const char *fsid,
 		if (!strcmp(d->fs, fsid) && d->pathlen == len &&
 		    !memcmp(d->path, path, len) && d->engine == engine &&
 		    !strcmp(d->subvolume ? d->subvolume : "",
-			    subvol ? subvol : ""))
+			    subvol ? subvol : "") &&
+		    !strcmp(d->snapshot ? d->snapshot : "",
+			    t->scan_snapshot ? t->scan_snapshot : ""))
 			return d;
 	}
 	t->det = xreallocarray(t->det, t->ndet + 1, sizeof(*t->det));
@@ -145,6 +147,7 @@ static struct detection *add_detection(struct target *t, const char *fsid,
 	d->threat = xstrdup(threat);
 	d->engine = engine;
 	d->subvolume = subvol ? xstrdup(subvol) : NULL;
+	d->snapshot = t->scan_snapshot ? xstrdup(t->scan_snapshot) : NULL;
 	d->hashed = false;
 	return d;
 }
@@ -784,6 +787,97 @@ static void target_settle(struct target *t)
 		t->reason = xasprintf("not fully scanned: %s: %s",
 				      t->img->fs[gap_k].id, gap->reason ?
 				      gap->reason : "not covered");
+	/* Reverting the VM to an internal snapshot brings its files back. */
+	if (!target_snapshots_covered(t) && t->status == TARGET_CLEAN) {
+		t->status = TARGET_INCOMPLETE;
+		if (t->snapshot_gap)
+			t->reason = xstrdup(t->snapshot_gap);
+		else
+			t->reason = xasprintf("%zu internal snapshot%s not "
+					      "scanned (--snapshots)",
+					      t->img->snapshots.n,
+					      t->img->snapshots.n == 1 ?
+					      "" : "s");
+	}
+}
+
+/*
+ * --snapshots: every internal snapshot of the image is copied out
+ * (image_snapshot_copy, a sparse raw file in workdir: qemu's block driver
+ * cannot open a snapshot read-only in place) and its file systems scanned
+ * like the current state's; what is found there names the snapshot.  The
+ * verdict cache makes the files it shares with the current state cheap.
+ */
+static void scan_snapshots(struct job *j, struct target *t,
+			   const char *workdir)
+{
+	struct image *cur = t->img;
+	struct fs_result *cur_fsr = t->fsr;
+
+	for (size_t k = 0; k < cur->snapshots.n; k++) {
+		/* Names are the guest's: files and reasons use the index. */
+		char *dir = xasprintf("%s/s%zu", workdir, k);
+		char *copy = xasprintf("%s/s%zu.raw", workdir, k);
+		const char *name = cur->snapshots.v[k];
+		struct attach *a = NULL, *rw = NULL;
+		struct image *simg = NULL;
+		struct fs_result *fsr = NULL;
+		char *cause = NULL;
+		int r;
+
+		r = mkdir_private(dir);
+		if (r < 0)
+			cause = xasprintf("cannot create '%s': %s", dir,
+					  strerror(-r));
+		if (r == 0)
+			r = image_snapshot_copy(cur, k, copy, &cause);
+		if (r == 0)
+			r = image_open(copy, "raw", &simg, &cause);
+		if (r == 0)
+			r = mount_attach(simg, dir, &a, &cause);
+		if (r == 0)
+			r = image_read_layout(simg, mount_attach_view(a),
+					      &cause);
+		if (r == 0) {
+			fsr = xcalloc(simg->nfs + 1, sizeof(*fsr));
+			pthread_mutex_lock(&j->lock);
+			t->img = simg;
+			t->fsr = fsr;
+			t->scan_snapshot = name;
+			pthread_mutex_unlock(&j->lock);
+			scan_filesystems(j, t, a, &rw, NULL, dir);
+			pthread_mutex_lock(&j->lock);
+			t->img = cur;
+			t->fsr = cur_fsr;
+			t->scan_snapshot = NULL;
+			pthread_mutex_unlock(&j->lock);
+			for (size_t f = 0; f < simg->nfs; f++) {
+				if (!t->snapshot_gap && (fsr[f].uncovered ||
+				    (fsr[f].status != FS_SCANNED &&
+				     fsr[f].status != FS_SKIPPED)))
+					t->snapshot_gap = xasprintf(
+						"internal snapshot %zu not "
+						"fully scanned: %s: %s", k + 1,
+						simg->fs[f].id, fsr[f].reason ?
+						fsr[f].reason : "not covered");
+				free(fsr[f].reason);
+			}
+		} else if (!t->snapshot_gap) {
+			t->snapshot_gap = xasprintf("internal snapshot %zu "
+						    "not scanned: %s", k + 1,
+						    cause);
+		}
+		free(cause);
+		free(fsr);
+		mount_detach(rw);
+		mount_detach(a);
+		image_free(simg);
+		unlink(copy);
+		rmdir(dir);
+		free(copy);
+		free(dir);
+	}
+	t->snapshots_scanned = true;
 }
 
 static void target_fail(struct target *t, enum target_status status,
@@ -826,6 +920,8 @@ static char *recall_key(const struct job *j, const struct target *t)
 			 j->engines[i]->fingerprint);
 	for (size_t i = 0; i < j->exclude.n; i++)
 		buf_addf(&b, "exclude %s\n", j->exclude.v[i]);
+	if (j->snapshots)
+		buf_addf(&b, "snapshots\n");
 	free(real);
 	return b.p;
 }
@@ -886,8 +982,16 @@ done:
 	return r;
 }
 
+bool target_snapshots_covered(const struct target *t)
+{
+	return !t->img || !t->img->snapshots.n ||
+	       (t->snapshots_scanned && !t->snapshot_gap);
+}
+
 bool target_complete(const struct target *t)
 {
+	if (!target_snapshots_covered(t))
+		return false;
 	if (t->status == TARGET_CLEAN)
 		return true;
 	if (t->status != TARGET_INFECTED || !t->img || !t->fsr)
@@ -1006,6 +1110,11 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	progress(j, t, "scanning", NULL, NULL);
 	scan_filesystems(j, t, a, &rw, map.n ? &map : NULL, workdir);
+	if (j->snapshots && t->img->snapshots.n) {
+		mount_detach(rw);
+		rw = NULL;
+		scan_snapshots(j, t, workdir);
+	}
 	target_settle(t);
 	mount_detach(rw);
 	mount_detach(a);
@@ -1382,10 +1491,12 @@ void job_free(struct job *j)
 			free(t->det[k].path);
 			free(t->det[k].threat);
 			free(t->det[k].subvolume);
+			free(t->det[k].snapshot);
 		}
 		free(t->det);
 		free(t->fsr);
 		free(t->reason);
+		free(t->snapshot_gap);
 		free(t->arg);
 		free(t->name);
 		free(t->domain);

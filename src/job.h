@@ -21,6 +21,8 @@ struct detection {
 	bool hashed;		/* sha256 holds the scanned content's hash */
 	unsigned char sha256[32];
 	char *subvolume;	/* btrfs: the subvolume holding it, or NULL */
+	char *snapshot;		/* the internal qcow2 snapshot it lives in,
+				   or NULL: the image's current state */
 };
 
 /* What became of a file system (report schema 2); names in fs_status_names. */
@@ -74,6 +76,9 @@ struct target {
 	char *reason;
 	double duration;
 	bool recalled;		/* its result came from the cache, unchanged */
+	bool snapshots_scanned;	/* its internal snapshots were (--snapshots) */
+	char *snapshot_gap;	/* why a snapshot was not fully covered */
+	const char *scan_snapshot;	/* the one being scanned, or NULL */
 	/* Progress for status, under the job's lock. */
 	const char *phase;	/* pending, opening, scanning, waiting, done */
 	const char *cur_fs, *cur_engine;
@@ -99,6 +104,7 @@ struct job {
 	unsigned jobs;		/* targets worked on at once (--jobs) */
 	double timeout;		/* seconds per target (--timeout); 0: none */
 	struct strv exclude;	/* guest path globs not scanned (--exclude) */
+	bool snapshots;		/* scan internal qcow2 snapshots too */
 	size_t next;		/* the next target a worker takes */
 	/* Control from other shells (ctl.c's thread) meets the run here. */
 	pthread_mutex_t lock;
@@ -153,6 +159,9 @@ void job_save_state(struct job *j);
  * clean target, and for an infected one without gaps.
  */
 bool target_complete(const struct target *t);
+
+/* No internal snapshot of t's image was left unscanned or half scanned. */
+bool target_snapshots_covered(const struct target *t);
 
 /* What the totals, the text summary and the exit status are made of. */
 struct job_tally {

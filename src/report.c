@@ -131,6 +131,22 @@ static bool sha256_parse(const char *s, unsigned char *sha)
 	return s && !s[64];
 }
 
+/* An image's internal snapshots: how many, named, and whether scanned. */
+static struct json_object *snapshots_json(const struct target *t)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *names = json_object_new_array();
+	const struct strv *s = &t->img->snapshots;
+
+	json_put_int(o, "count", (int64_t)s->n);
+	json_object_object_add(o, "scanned", json_object_new_boolean(
+			       t->snapshots_scanned));
+	for (size_t k = 0; k < s->n; k++)
+		json_object_array_add(names, json_object_new_string(s->v[k]));
+	json_put_obj(o, "names", names);
+	return o;
+}
+
 struct json_object *report_target(const struct target *t, const char *host)
 {
 	struct json_object *o = json_object_new_object();
@@ -162,6 +178,8 @@ struct json_object *report_target(const struct target *t, const char *host)
 	for (size_t k = 0; img && t->fsr && k < img->nfs; k++)
 		json_object_array_add(fss, fs_json(&img->fs[k], &t->fsr[k]));
 	json_put_obj(o, "filesystems", fss);
+	if (img && img->snapshots.n)
+		json_put_obj(o, "snapshots", snapshots_json(t));
 	for (size_t k = 0; k < t->ndet; k++) {
 		struct json_object *d = json_object_new_object();
 
@@ -177,6 +195,10 @@ struct json_object *report_target(const struct target *t, const char *host)
 			json_put_bytes(d, "subvolume", "subvolume_b64",
 				       t->det[k].subvolume,
 				       strlen(t->det[k].subvolume));
+		if (t->det[k].snapshot)
+			json_put_bytes(d, "snapshot", "snapshot_b64",
+				       t->det[k].snapshot,
+				       strlen(t->det[k].snapshot));
 		json_object_array_add(dets, d);
 	}
 	json_put_obj(o, "detections", dets);
@@ -307,6 +329,7 @@ static int restore_detection(struct json_object *x, struct detection *d,
 	d->threat = get_bytes(x, "threat", "threat_b64", NULL);
 	d->hashed = sha256_parse(json_get_str(x, "sha256"), d->sha256);
 	d->subvolume = get_bytes(x, "subvolume", "subvolume_b64", NULL);
+	d->snapshot = get_bytes(x, "snapshot", "snapshot_b64", NULL);
 	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
 }
 
@@ -316,6 +339,7 @@ int report_target_restore(struct target *t, struct json_object *o,
 	struct json_object *fss = json_get(o, "filesystems");
 	struct json_object *dets = json_get(o, "detections");
 	struct json_object *backing = json_get(o, "backing");
+	struct json_object *snaps = json_get(o, "snapshots");
 	enum target_status status = status_of(json_get_str(o, "status"),
 					      target_status_names,
 					      TARGET_NSTATUSES);
@@ -358,6 +382,15 @@ int report_target_restore(struct target *t, struct json_object *o,
 		}
 	if (!ndet != (status == TARGET_CLEAN))
 		goto fail;
+	if (snaps && is_array(json_get(snaps, "names"))) {
+		struct json_object *names = json_get(snaps, "names");
+
+		for (size_t k = 0; k < json_object_array_length(names); k++)
+			strv_push(&img->snapshots, json_object_get_string(
+				  json_object_array_get_idx(names, k)));
+		t->snapshots_scanned = json_object_get_boolean(
+			json_get(snaps, "scanned"));
+	}
 	t->img = img;
 	t->fsr = fsr;
 	t->det = det;
@@ -373,6 +406,7 @@ fail:
 		free(det[k].path);
 		free(det[k].threat);
 		free(det[k].subvolume);
+		free(det[k].snapshot);
 	}
 	free(det);
 	free(fsr);
@@ -534,7 +568,13 @@ void report_print_text(const struct job *j, int code, FILE *out,
 			fputs(": ", out);
 			report_print_safe(out, t->det[k].threat,
 					  strlen(t->det[k].threat));
-			fprintf(out, " [%s]\n", t->det[k].engine);
+			fprintf(out, " [%s]", t->det[k].engine);
+			if (t->det[k].snapshot) {
+				fputs(" in snapshot ", out);
+				report_print_safe(out, t->det[k].snapshot,
+						  strlen(t->det[k].snapshot));
+			}
+			fputc('\n', out);
 		}
 	}
 	if (problems)
