@@ -107,7 +107,7 @@ sticky "$T/pub2"
 as_nobody mkdir "$T/pub2/jobs"
 STATE="$T/pub2" av "$T/img/vm.raw"
 is "$?" 2 "a jobs directory planted by another user is refused"
-like "$(cat "$T/err")" "cannot create the job directory '$T/pub2/jobs/" "and says why"
+like "$(cat "$T/err")" "cannot create the job directory '$T/pub2/jobs" "and says why"
 is "$(stat -c %U:%a "$T/pub2/jobs")" "nobody:755" "and left as it is"
 
 mkdir -p "$T/cachedir"
