@@ -58,8 +58,8 @@ static const struct cmd commands[] = {
 	  "list the engine descriptors, show one, check they work here, "
 	  "prove one on a test disk" },
 	{ "report", cmd_report, 0,
-	  "report html REPORT | merge [-o FILE] REPORT...",
-	  "a saved report as an HTML page; many hosts' reports as one" },
+	  "report html REPORT | text REPORT | merge [-o FILE] REPORT...",
+	  "a saved report as an HTML page or text; many hosts' as one" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
 	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]... "
 	  "[--timeout SECONDS]",

@@ -11,6 +11,7 @@
 #include "fleet.h"
 #include "html.h"
 #include "json.h"
+#include "report.h"
 #include "util.h"
 
 /* The largest report read (a fleet of thousands of VMs stays far below). */
@@ -123,11 +124,109 @@ done:
 	return r;
 }
 
+/* A string of a report for a terminal: escaped, "-" when missing. */
+static void put_safe(const char *s)
+{
+	if (!s)
+		s = "-";
+	report_print_safe(stdout, s, strlen(s));
+}
+
+/*
+ * avbatch report text REPORT: its summary as run prints it, from the
+ * file (a host's report or a fleet's): each target (with its host), its
+ * file systems that were not fully scanned, its detections, the totals.
+ * Exit status: the report's.
+ */
+static int report_text(const char *path)
+{
+	struct json_object *o = load_report(path), *ts, *tot;
+	int r;
+
+	if (!o)
+		return 2;
+	ts = json_get(o, "targets");
+	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
+		struct json_object *t = json_object_array_get_idx(ts, i);
+		struct json_object *fss = json_get(t, "filesystems");
+		struct json_object *ds = json_get(t, "detections");
+		struct json_object *c = json_get(t, "complete");
+
+		if (json_get_str(t, "host")) {
+			put_safe(json_get_str(t, "host"));
+			putchar('/');
+		}
+		put_safe(json_get_str(t, "name"));
+		fputs(": ", stdout);
+		put_safe(json_get_str(t, "status"));
+		if (c && !json_object_get_boolean(c))
+			fputs(", not complete", stdout);
+		if (json_get_str(t, "reason")) {
+			fputs(" (", stdout);
+			put_safe(json_get_str(t, "reason"));
+			putchar(')');
+		}
+		putchar('\n');
+		for (size_t k = 0; fss && k < json_object_array_length(fss);
+		     k++) {
+			struct json_object *f = json_object_array_get_idx(fss,
+									  k);
+			const char *st = json_get_str(f, "status");
+
+			if (st && (!strcmp(st, "scanned") ||
+				   !strcmp(st, "skipped")) &&
+			    !json_get_str(f, "warning"))
+				continue;
+			fputs("  ", stdout);
+			put_safe(json_get_str(f, "id"));
+			putchar(' ');
+			put_safe(st);
+			if (json_get_str(f, "reason")) {
+				fputs(" (", stdout);
+				put_safe(json_get_str(f, "reason"));
+				putchar(')');
+			}
+			putchar('\n');
+		}
+		for (size_t k = 0; ds && k < json_object_array_length(ds);
+		     k++) {
+			struct json_object *d = json_object_array_get_idx(ds, k);
+			struct buf b = { 0 };
+
+			json_get_bytes(d, "path", "path_b64", &b);
+			fputs("  FOUND ", stdout);
+			put_safe(json_get_str(d, "fs"));
+			putchar(':');
+			report_print_safe(stdout, b.p ? b.p : "", b.len);
+			fputs(": ", stdout);
+			put_safe(json_get_str(d, "threat"));
+			fputs(" [", stdout);
+			put_safe(json_get_str(d, "engine"));
+			fputs("]\n", stdout);
+			buf_release(&b);
+		}
+	}
+	tot = json_get(o, "totals");
+	r = (int)json_get_int(o, "exit_code", 2);
+	if (json_get_int(tot, "hosts", 0))
+		printf("%lld host(s), ", (long long)json_get_int(tot, "hosts",
+								  0));
+	printf("%lld target(s), %lld detection(s), %lld not fully scanned, "
+	       "exit %d\n", (long long)json_get_int(tot, "targets", 0),
+	       (long long)json_get_int(tot, "detections", 0),
+	       (long long)json_get_int(tot, "uncovered", 0), r);
+	json_object_put(o);
+	return r == 0 || r == 1 ? r : 2;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "html"))
 		return report_html(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "text"))
+		return report_text(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "merge"))
 		return report_merge(argc - 1, argv + 1);
-	return cmd_usage_error("expected 'html REPORT' or 'merge REPORT...'");
+	return cmd_usage_error("expected 'html REPORT', 'text REPORT' or "
+			       "'merge REPORT...'");
 }

@@ -7,7 +7,7 @@
 need_root
 need_cmd mkfs.ext4 clamscan jq
 
-plan 11
+plan 14
 
 mkdir -p "$T/img1" "$T/img2" "$T/sigs" "$T/t1/srv" "$T/t2/etc"
 fx_sigdb "$T/sigs" || bail_out "no signatures"
@@ -41,6 +41,12 @@ is "$(jq -r '.status, .exit_code, (.hosts | join(","))' "$f" | tr '\n' ' ')" \
 is "$(jq -r '.targets[0].detections[0].path' "$f")" "/srv/eicar.com" "detections kept"
 is "$(jq -r '[.engines[].host] | join(",")' "$f")" "$(hostname),kvm02" "engines listed per host"
 
+"$AVBATCH" report text "$f" >"$T/text"
+is "$?" 1 "report text exits as the report says (1)"
+like "$(cat "$T/text")" "/web01\.raw: infected"$'\n'"  FOUND whole:/srv/eicar\.com: [^"$'\n'"]*"$'\n'"kvm02/db02\.raw: clean"$'\n' \
+	"report text: each target with its host and status, detections under it"
+like "$(tail -n 1 "$T/text")" "^2 host\(s\), 3 target\(s\), 1 detection\(s\), 0 not fully scanned, exit 1$" \
+	"and the fleet's totals"
 "$AVBATCH" report merge "$T/h2b.json" >"$T/one.json"
 is "$?:$(jq -r .exit_code "$T/one.json")" "0:0" "a clean fleet exits 0 (report on stdout)"
 jq '.exit_code = 2 | .status = "error" | .host = "kvm03" | .job = "j3"' "$T/h2b.json" >"$T/h3.json"
