@@ -239,6 +239,13 @@ int cmd_cleanup(int argc, char **argv)
 			return cmd_usage_error("bad job id '%s'", argv[1]);
 		dir = xasprintf("%s/jobs/%s", G.state_dir, argv[1]);
 		r = cleanup_job(dir, &done, &cause);
+		if (r == -ENOENT) {
+			/* A mistyped id must not pass for a cleaned job. */
+			free(cause);
+			cause = xasprintf("no job '%s' in %s/jobs (avbatch "
+					  "status lists the running ones)",
+					  argv[1], G.state_dir);
+		}
 		if (r == -EALREADY) {
 			/* A finished job named on purpose: drop its files. */
 			r = rmtree(dir);

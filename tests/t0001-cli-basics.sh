@@ -2,7 +2,7 @@
 # The command line itself: help, version, usage errors, exit statuses.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 21
+plan 22
 
 out=$("$AVBATCH" --version)
 like "$out" '^avbatch [0-9]+\.[0-9]+\.[0-9]+$' "--version prints name and version"
@@ -58,6 +58,14 @@ like "$rc:$(cat "$T/err")" "^2:nonexistent.qcow2: error \(cannot open '$T/nonexi
 	--no-cache "$T/nonexistent.qcow2" >"$T/out2" 2>"$T/err2"; rc=$?
 is "$rc:$(cat "$T/err2")" "2:$(cat "$T/err")" "run -q is the same as -q run"
 is "$(cat "$T/out" "$T/out2")" "" "and prints nothing on stdout"
+
+if [ "$(id -u)" = 0 ]; then
+	"$AVBATCH" --state-dir "$T/state" cleanup nosuchjob >"$T/out" 2>"$T/err"; rc=$?
+	like "$rc:$(cat "$T/out" "$T/err")" "^2:avbatch: no job 'nosuchjob' in $T/state/jobs" \
+		"cleanup of a job that does not exist: exit 2, and says so (not 'removed')"
+else
+	skip "not root" 1
+fi
 
 # The configuration file: its engine is the default, and only root may write it.
 printf '[avbatch]\nengine = fromconfig\n' >"$T/avbatch.conf"
