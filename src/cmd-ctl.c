@@ -217,9 +217,11 @@ int cmd_ctl(int argc, char **argv)
 	if (!id)
 		return r;
 	r = request(id, cmd, &reply, false);
-	if (r == 0)
-		printf("job %s: %s\n", id, !strcmp(cmd, "stop") ? "stopping" :
-		       json_get_str(reply, "state"));
+	if (r == 0 && !strcmp(cmd, "stop"))
+		printf("job %s: stopping; what it did not finish can be "
+		       "scanned later with: avbatch run --resume %s\n", id, id);
+	else if (r == 0)
+		printf("job %s: %s\n", id, json_get_str(reply, "state"));
 	json_object_put(reply);
 	free(id);
 	return r < 0 ? 2 : 0;

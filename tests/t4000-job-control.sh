@@ -77,7 +77,7 @@ done
 job=$(av status --json | jq -r '.[0].job')
 t0=$(date +%s)
 av stop >"$T/s" 2>&1
-like "$(cat "$T/s")" "stopping" "stop: accepted"
+like "$(cat "$T/s")" "stopping; .*avbatch run --resume $job" "stop: accepted, and says how to resume"
 wait "$pid"; rc=$?
 is "$(( $(date +%s) - t0 < 30 ))/$rc" "1/1" "run ends within 30 s; exit 1 (something was found before the stop)"
 like "$(jq -r '[.targets[].status] | join(",")' "$T/report.json")" "stopped" \
