@@ -49,6 +49,8 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_ctl, 0, "resume [JOB]", "resume a paused job" },
 	{ "stop", cmd_ctl, 0, "stop [JOB]",
 	  "stop a job: engines ended, all released, partial report" },
+	{ "jobs", cmd_jobs, 0, "jobs [--json]",
+	  "every job in the state directory: running, or how it ended" },
 	{ "cleanup", cmd_cleanup, CMD_NEEDS_ROOT, "cleanup [JOB]",
 	  "release what a crashed job left behind (mounts, exports, "
 	  "daemons)" },

@@ -268,3 +268,83 @@ int cmd_cleanup(int argc, char **argv)
 	free(cause);
 	return r < 0 ? 2 : 0;
 }
+
+/*
+ * avbatch jobs [--json]: every job in the state directory, newest last:
+ * running, or how it ended (its report's status), with its targets and
+ * detections, so a finished or stopped one can be found (for --resume,
+ * cleanup, its report).
+ */
+int cmd_jobs(int argc, char **argv)
+{
+	char *jobs = xasprintf("%s/jobs", G.state_dir);
+	struct json_object *all = json_object_new_array();
+	struct dirent **list = NULL;
+	bool json = argc == 2 && !strcmp(argv[1], "--json");
+	int n, r = 0;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		free(jobs);
+		json_object_put(all);
+		return cmd_usage_error("expected no argument or --json");
+	}
+	n = scandir(jobs, &list, NULL, alphasort);
+	if (n < 0 && errno != ENOENT) {
+		fprintf(stderr, "avbatch: cannot read '%s': %s\n", jobs,
+			strerror(errno));
+		r = 2;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *id = list[i]->d_name;
+		char *dir = xasprintf("%s/%s", jobs, id);
+		char *rep = xasprintf("%s/report.json", dir);
+		struct json_object *o = NULL, *x;
+		struct buf b = { 0 };
+		int alive;
+
+		if (id[0] == '.' || jobdir_is_new(id))
+			goto next;
+		alive = jobdir_alive(dir);
+		if (read_file(rep, 64 << 20, &b) == 0)
+			o = json_parse(b.p, b.len, NULL);
+		x = json_object_new_object();
+		json_put_str(x, "job", id);
+		json_put_str(x, "state", alive > 0 ? "running" : o ?
+			     json_get_str(o, "status") : "unknown");
+		json_put_str(x, "started", json_get_str(o, "started"));
+		json_put_str(x, "finished", json_get_str(o, "finished"));
+		json_put_int(x, "targets", json_get_int(json_get(o, "totals"),
+							"targets", 0));
+		json_put_int(x, "detections", json_get_int(json_get(o,
+			     "totals"), "detections", 0));
+		/* Stopped before the end: run --resume finishes it. */
+		json_object_object_add(x, "stopped", json_object_new_boolean(
+			alive <= 0 && json_get_int(json_get(o, "totals"),
+						   "stopped", 0) > 0));
+		json_object_array_add(all, x);
+		if (!json)
+			printf("%-22s %-10s %s  %lld target(s), %lld "
+			       "detection(s)%s\n", id,
+			       json_get_str(x, "state"),
+			       json_get_str(x, "started") ?
+			       json_get_str(x, "started") : "-",
+			       (long long)json_get_int(x, "targets", 0),
+			       (long long)json_get_int(x, "detections", 0),
+			       json_object_get_boolean(json_get(x, "stopped")) ?
+			       ", stopped (run --resume finishes it)" : "");
+		json_object_put(o);
+next:
+		buf_release(&b);
+		free(rep);
+		free(dir);
+		free(list[i]);
+	}
+	free(list);
+	if (json && json_write(all, "-") < 0)
+		r = 2;
+	else if (!json && !json_object_array_length(all) && !r)
+		printf("no job in %s\n", jobs);
+	json_object_put(all);
+	free(jobs);
+	return r;
+}

@@ -35,6 +35,7 @@ int cmd_engines(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);	/* status, pause, resume, stop */
 int cmd_cleanup(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
 /* The engine search path as a plain array for engine_find(). */

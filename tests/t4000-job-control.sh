@@ -6,7 +6,7 @@
 need_root
 need_cmd jq mkfs.ext4 sfdisk
 
-plan 23
+plan 24
 
 # A CPU-bound stand-in engine: it works on each listed file for a while.
 mkdir -p "$T/eng" "$T/bin" "$T/img" "$T/tree/d"
@@ -105,4 +105,7 @@ is "$(jq -c '[.cache, .exclude]' "$T/state/jobs/$newjob/run.json")" \
 	'[null,["/no/such/dir/*"]]' \
 	"with the stopped job's cache choice (none) and exclusions"
 is "$(jq -r '[.engines[].name] | join(",")' "$T/resumed.json")" slow "with the job's engine"
+is "$(av jobs --json | jq -r --arg a "$job" --arg b "$newjob" \
+	'[.[] | select(.job == $a or .job == $b) | "\(.state)/\(.stopped)/\(.targets)"] | join(" ")')" \
+	"infected/true/3 infected/false/3" "jobs lists the finished jobs: the stopped one and its resumption"
 done_testing
