@@ -25,7 +25,7 @@
 #define SYSCONFDIR "/usr/local/etc"
 #endif
 
-struct globals G;
+struct globals G = { .keep_jobs = 20, .keep_job_days = 14 };
 
 static const struct cmd *current;
 
@@ -238,7 +238,15 @@ static int config_handler(void *user, const char *section, const char *key,
 		G.state_dir = xstrdup(value);
 	else if (!strcmp(key, "engines_dir"))
 		strv_push(&G.engine_dirs, value);
-	else if (!strcmp(key, "cache"))
+	else if (!strcmp(key, "keep_jobs") || !strcmp(key, "keep_job_days")) {
+		int n;
+
+		if (parse_int(value, &n) < 0 || n < 0)
+			errx(2, "%s: '%s' wants a number, not '%s'", path, key,
+			     value);
+		*(strcmp(key, "keep_jobs") ? &G.keep_job_days : &G.keep_jobs) =
+			(unsigned)n;
+	} else if (!strcmp(key, "cache"))
 		G.cache = strcmp(value, "none") ? xstrdup(value) : "";
 	else
 		errx(2, "%s: unknown key '%s'", path, key);

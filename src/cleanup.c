@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -174,4 +176,49 @@ int cleanup_dead_jobs(const char *state_dir, struct buf *done)
 		closedir(d);
 	free(jobs);
 	return n;
+}
+
+static int cmp_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int cleanup_old_jobs(const char *state_dir, size_t keep, unsigned days,
+		     struct buf *done)
+{
+	char *jobs = xasprintf("%s/jobs", state_dir);
+	time_t cutoff = time(NULL) - (time_t)days * 86400;
+	struct dirent **list = NULL;
+	size_t kept = 0;
+	int n, removed = 0;
+
+	/* Ids begin with the start time: newest last. */
+	n = scandir(jobs, &list, NULL, cmp_name);
+	for (int i = n - 1; i >= 0; i--) {
+		char *dir = xasprintf("%s/%s", jobs, list[i]->d_name);
+		struct stat st;
+		int lock = -1;
+
+		if (list[i]->d_name[0] == '.' ||
+		    lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    jobdir_alive(dir) != 0)
+			goto next;
+		/* A finished job: kept while among the newest and young. */
+		if (kept < keep && (!days || st.st_mtime >= cutoff)) {
+			kept++;
+			goto next;
+		}
+		if (jobdir_lock(dir, &lock) == 0 && rmtree(dir) == 0) {
+			buf_addf(done, "removed old job %s\n", dir);
+			removed++;
+		}
+		if (lock >= 0)
+			close(lock);
+next:
+		free(dir);
+		free(list[i]);
+	}
+	free(list);
+	free(jobs);
+	return removed;
 }

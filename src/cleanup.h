@@ -18,4 +18,12 @@ int cleanup_job(const char *jobdir, struct buf *done, char **cause);
 /* cleanup_job() for every job under state_dir/jobs; the number cleaned. */
 int cleanup_dead_jobs(const char *state_dir, struct buf *done);
 
+/*
+ * Remove the directories of finished jobs beyond the newest keep, and
+ * those older than days (0: no age limit); never a running job's.  The
+ * number removed; what was done goes to *done.
+ */
+int cleanup_old_jobs(const char *state_dir, size_t keep, unsigned days,
+		     struct buf *done);
+
 #endif

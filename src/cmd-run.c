@@ -619,6 +619,11 @@ int cmd_run(int argc, char **argv)
 		if (cleanup_dead_jobs(G.state_dir, &done) > 0)
 			msg_info("released what dead jobs left:\n%s",
 				 done.p);
+		/* Finished jobs' directories do not pile up (tmpfs: RAM). */
+		buf_release(&done);
+		if (cleanup_old_jobs(G.state_dir, G.keep_jobs,
+				     G.keep_job_days, &done) > 0)
+			msg_debug("%s", done.p);
 		buf_release(&done);
 	}
 	/*

@@ -11,6 +11,8 @@ struct globals {
 	const char *default_engine;
 	const char *cache;		/* verdict cache; NULL: none */
 	struct strv engine_dirs;	/* in override order, last wins */
+	unsigned keep_jobs;		/* finished job directories kept */
+	unsigned keep_job_days;		/* ... at most this old (0: any) */
 };
 
 extern struct globals G;

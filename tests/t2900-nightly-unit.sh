@@ -8,7 +8,7 @@
 need_root
 need_cmd systemd-analyze mkfs.ext4 clamscan jq
 
-plan 9
+plan 10
 
 unit=$top_builddir/conf/avbatch.service
 hook=$top_srcdir/conf/avbatch-alert@.service
@@ -43,6 +43,17 @@ names=$(for f in "$T"/reports/report-*.json; do
 	[ "$(basename "$f")" = "report-$(jq -r .job "$f").json" ] && echo ok; done | wc -l)
 is "$jobs:$names:$(ls "$T"/reports/*.html | wc -l)" "2:2:2" \
 	"two nights, two reports and pages, each named by its job"
+
+# Finished job directories do not pile up in the state directory (tmpfs):
+# keep_jobs (and keep_job_days) bound them; each run prunes at its start.
+printf '[avbatch]\ncache = none\nkeep_jobs = 2\n' >"$T/keep.conf"
+chmod 0644 "$T/keep.conf"
+for i in 1 2 3 4; do
+	"$AVBATCH" --config "$T/keep.conf" --engines-dir "$top_srcdir/engines" \
+		--state-dir "$T/kstate" -q run --engine clamav -o "clamav.database=$T/sigs" \
+		"$T/vm.raw" >/dev/null 2>&1
+done
+is "$(ls "$T/kstate/jobs" | wc -l)" 3 "keep_jobs = 2: the two newest finished jobs and the last one stay"
 
 # The hook's script, as systemd would run it ($$ is $, %i the failed unit).
 script=$(sed -n "/^ExecStart=/,/'\$/p" "$hook" | tr -d '\\\n' |
