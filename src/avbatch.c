@@ -295,18 +295,16 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct strv cli_dirs = { 0 };
 	const char *config = NULL;
 	const char *state_dir = NULL;
-	int c, r;
+	int c, r, cmdind;
 
 	while ((c = getopt_long(argc, argv, "+qvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
 			config = G.config = optarg;
 			break;
-		case OPT_ENGINES_DIR:
-			strv_push(&cli_dirs, optarg);
+		case OPT_ENGINES_DIR:	/* taken below, after the defaults */
 			break;
 		case OPT_STATE_DIR:
 			state_dir = optarg;
@@ -347,9 +345,16 @@ int main(int argc, char **argv)
 	strv_push(&G.engine_dirs, SYSCONFDIR "/avbatch/engines.d");
 	load_config(config ? config : SYSCONFDIR "/avbatch/avbatch.conf",
 		    config != NULL);
-	for (size_t i = 0; i < cli_dirs.n; i++)
-		strv_push(&G.engine_dirs, cli_dirs.v[i]);
-	strv_release(&cli_dirs);
+	/*
+	 * --engines-dir last, so they override by name: read from argv again
+	 * now (nothing allocated for them before the early returns above).
+	 */
+	cmdind = optind;
+	optind = 0;
+	while ((c = getopt_long(cmdind, argv, "+qvhV", opts, NULL)) != -1)
+		if (c == OPT_ENGINES_DIR)
+			strv_push(&G.engine_dirs, optarg);
+	optind = cmdind;
 	if (state_dir)
 		G.state_dir = state_dir;
 	if (!G.state_dir)
