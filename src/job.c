@@ -850,6 +850,8 @@ static void scan_snapshots(struct job *j, struct target *t,
 			t->img = cur;
 			t->fsr = cur_fsr;
 			t->scan_snapshot = NULL;
+			/* Progress named the copy's file systems: not after it. */
+			t->cur_fs = NULL;
 			pthread_mutex_unlock(&j->lock);
 			for (size_t f = 0; f < simg->nfs; f++) {
 				if (!t->snapshot_gap && (fsr[f].uncovered ||
