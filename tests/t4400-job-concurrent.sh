@@ -39,11 +39,16 @@ summary() {
 		([.targets[].detections[].path] | join(","))] | join("|")' "$1"
 }
 
+# Every finished job's directory kept (keep_jobs would prune them): the
+# point is that no run removes another's.
+printf '[avbatch]\ncache = none\nkeep_jobs = 1000\n' >"$T/keep.conf"
+chmod 0644 "$T/keep.conf"
 bad=0 good=0
 for round in $(seq 10); do
 	pids=()
 	for k in 1 2 3 4; do
-		"$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" -q run \
+		"$AVBATCH" --config "$T/keep.conf" --engines-dir "$T/eng" \
+			--state-dir "$T/state" -q run \
 			--engine grep --report "$T/r$round-$k.json" \
 			"$T/img/a-$k.raw" "$T/img/b-$k.raw" \
 			>"$T/out$round-$k" 2>"$T/err$round-$k" &
