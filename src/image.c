@@ -1162,7 +1162,7 @@ static bool is_ldm(const struct fdisk_parttype *t)
 	return fdisk_parttype_get_code(t) == 0x42;
 }
 
-/* Does libblkid find a file system (any superblock) at [off, off+size)? */
+/* Does libblkid find any file system superblock at [off, off+size)? */
 static bool has_superblock(int fd, uint64_t off, uint64_t size)
 {
 	blkid_probe pr = blkid_new_probe();

@@ -161,7 +161,7 @@ static void fs_fail(struct fs_result *r, enum fs_status status,
 }
 
 /*
- * Fold one engine's result for a file system (walked as w, mounted at mnt)
+ * Fold one engine's result for a file system, walked as w and mounted at mnt,
  * into the target; each detection gets the hash of the content scanned.
  */
 static void merge_result(struct target *t, struct fs *fs,
