@@ -178,11 +178,6 @@ int cleanup_dead_jobs(const char *state_dir, struct buf *done)
 	return n;
 }
 
-static int cmp_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 int cleanup_old_jobs(const char *state_dir, size_t keep, unsigned days,
 		     struct buf *done)
 {
@@ -193,7 +188,7 @@ int cleanup_old_jobs(const char *state_dir, size_t keep, unsigned days,
 	int n, removed = 0;
 
 	/* Ids begin with the start time: newest last. */
-	n = scandir(jobs, &list, NULL, cmp_name);
+	n = scandir(jobs, &list, NULL, alphasort);
 	for (int i = n - 1; i >= 0; i--) {
 		char *dir = xasprintf("%s/%s", jobs, list[i]->d_name);
 		struct stat st;

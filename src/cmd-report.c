@@ -146,7 +146,7 @@ static int report_text(const char *path)
 	if (!o)
 		return 2;
 	ts = json_get(o, "targets");
-	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
+	for (size_t i = 0; i < json_array_len(ts); i++) {
 		struct json_object *t = json_object_array_get_idx(ts, i);
 		struct json_object *fss = json_get(t, "filesystems");
 		struct json_object *ds = json_get(t, "detections");
@@ -167,7 +167,7 @@ static int report_text(const char *path)
 			putchar(')');
 		}
 		putchar('\n');
-		for (size_t k = 0; fss && k < json_object_array_length(fss);
+		for (size_t k = 0; k < json_array_len(fss);
 		     k++) {
 			struct json_object *f = json_object_array_get_idx(fss,
 									  k);
@@ -188,7 +188,7 @@ static int report_text(const char *path)
 			}
 			putchar('\n');
 		}
-		for (size_t k = 0; ds && k < json_object_array_length(ds);
+		for (size_t k = 0; k < json_array_len(ds);
 		     k++) {
 			struct json_object *d = json_object_array_get_idx(ds, k);
 			struct buf b = { 0 };

@@ -222,7 +222,7 @@ static void add_resumed(struct job *j, struct json_object *run,
 	struct json_object *ts = json_get(run, "targets");
 	struct json_object *done = json_get(report, "targets");
 
-	for (size_t i = 0; i < json_object_array_length(ts); i++) {
+	for (size_t i = 0; i < json_array_len(ts); i++) {
 		struct json_object *x = json_object_array_get_idx(ts, i);
 		struct json_object *d = json_object_array_get_idx(done, i);
 		struct target *t;
@@ -370,11 +370,12 @@ static char *expand_job_id(const struct job *j, const char *name)
 }
 
 /*
- * Write the report as a page or as metrics (a node_exporter textfile,
- * 0644 so the collector may read it) at path, checked again just before.
+ * Write the report (JSON; "-" is stdout), its page or its metrics (a
+ * node_exporter textfile, 0644 so the collector may read it) at path,
+ * checked again just before: the path may have changed during the scan.
  * Says why it could not and returns -errno.
  */
-static int write_form(const struct job *j, const struct output_guard *g,
+static int write_output(const struct job *j, const struct output_guard *g,
 		      const char *path, enum output_kind kind, bool force)
 {
 	struct json_object *o;
@@ -389,14 +390,19 @@ static int write_form(const struct job *j, const struct output_guard *g,
 		return r;
 	}
 	o = report_build(j);
-	if (kind == OUTPUT_HTML)
+	if (kind == OUTPUT_REPORT)
+		r = json_write(o, path);
+	else if (kind == OUTPUT_HTML)
 		html_format(o, &b);
 	else
 		metrics_format(o, &b);
-	r = write_file_atomic_mode(path, b.p, b.len,
-				   kind == OUTPUT_METRICS ? 0644 : 0600);
+	if (kind != OUTPUT_REPORT)
+		r = write_file_atomic_mode(path, b.p, b.len,
+					   kind == OUTPUT_METRICS ? 0644 :
+					   0600);
 	if (r < 0)
-		msg_info("cannot write '%s': %s", path, strerror(-r));
+		msg_info("cannot write the %s '%s': %s",
+			 output_kind_name(kind), path, strerror(-r));
 	buf_release(&b);
 	json_object_put(o);
 	return r;
@@ -595,7 +601,7 @@ int cmd_run(int argc, char **argv)
 		snapshots = snapshots || json_object_get_boolean(
 			json_get(old_run, "snapshots"));
 		o = exclude.n ? NULL : json_get(old_run, "exclude");
-		for (size_t i = 0; o && i < json_object_array_length(o); i++)
+		for (size_t i = 0; i < json_array_len(o); i++)
 			strv_push(&exclude, json_object_get_string(
 				  json_object_array_get_idx(o, i)));
 	} else if (optind >= argc && !all_shutoff) {
@@ -717,24 +723,15 @@ int cmd_run(int argc, char **argv)
 	 * Checked again (the path may have changed during the scan), and
 	 * before anything shows the exit status, which says this too.
 	 */
-	if (report) {
-		r = output_check(guard, report, OUTPUT_REPORT, force, &cause);
-		if (r == 0 && (r = report_write(j, report)) < 0)
-			cause = xasprintf("cannot write the report '%s': %s",
-					  report, strerror(-r));
-		if (r < 0) {
-			j->report_error = r;
-			msg_info("%s", cause);
-			free(cause);
-			cause = NULL;
-		}
-	}
-	if (html && write_form(j, guard, html, OUTPUT_HTML, force) < 0)
-		j->report_error = -EIO;
+	if (report && (r = write_output(j, guard, report, OUTPUT_REPORT,
+				      force)) < 0)
+		j->report_error = r;
+	if (html && (r = write_output(j, guard, html, OUTPUT_HTML, force)) < 0)
+		j->report_error = r;
 	/* Metrics last: they say how the run ended, report errors too. */
-	if (metrics && write_form(j, guard, metrics, OUTPUT_METRICS,
-				  force) < 0)
-		j->report_error = -EIO;
+	if (metrics && (r = write_output(j, guard, metrics, OUTPUT_METRICS,
+				       force)) < 0)
+		j->report_error = r;
 	r = job_exit_code(j);
 	{
 		char *copy = xasprintf("%s/report.json", j->dir);

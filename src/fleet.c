@@ -10,12 +10,6 @@
 #include "report.h"
 #include "util.h"
 
-static size_t array_len(struct json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array) ?
-	       json_object_array_length(a) : 0;
-}
-
 /* A copy of o with key set to a string (o itself is left alone). */
 static struct json_object *with_str(struct json_object *o, const char *key,
 				    const char *v, bool keep)
@@ -86,12 +80,12 @@ int fleet_merge(struct json_object *const *reports, size_t n,
 		json_object_array_add(hosts, json_object_new_string(host));
 		span(&started, &finished, json_get_str(rep, "started"),
 		     json_get_str(rep, "finished"));
-		for (size_t k = 0; k < array_len(json_get(rep, "engines")); k++)
+		for (size_t k = 0; k < json_array_len(json_get(rep, "engines")); k++)
 			json_object_array_add(engines, with_str(
 				json_object_array_get_idx(
 					json_get(rep, "engines"), k),
 				"host", host, false));
-		for (size_t k = 0; k < array_len(json_get(rep, "targets"));
+		for (size_t k = 0; k < json_array_len(json_get(rep, "targets"));
 		     k++) {
 			struct json_object *t = with_str(
 				json_object_array_get_idx(

@@ -99,12 +99,6 @@ static void num_cell(struct buf *b, int64_t v, bool sized)
 	buf_addstr(b, "</td>");
 }
 
-static size_t array_len(struct json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array) ?
-	       json_object_array_length(a) : 0;
-}
-
 /* Is a target fully covered and without detections? */
 static const char *status_class(const char *st, bool complete)
 {
@@ -127,7 +121,7 @@ static bool target_complete(struct json_object *t)
 
 static void fs_table(struct buf *b, struct json_object *fss)
 {
-	size_t n = array_len(fss);
+	size_t n = json_array_len(fss);
 
 	if (!n)
 		return;
@@ -167,7 +161,7 @@ static void fs_table(struct buf *b, struct json_object *fss)
 
 static void detection_table(struct buf *b, struct json_object *ds)
 {
-	size_t n = array_len(ds);
+	size_t n = json_array_len(ds);
 
 	if (!n) {
 		buf_addstr(b, "<p class=\"meta\">No detections.</p>\n");
@@ -231,7 +225,7 @@ static void target_section(struct buf *b, struct json_object *t)
 void html_format(struct json_object *report, struct buf *b)
 {
 	struct json_object *targets = json_get(report, "targets");
-	size_t nt = array_len(targets), clean = 0, infected = 0, gaps = 0;
+	size_t nt = json_array_len(targets), clean = 0, infected = 0, gaps = 0;
 	int64_t ndet = 0;
 
 	for (size_t i = 0; i < nt; i++) {
@@ -239,7 +233,7 @@ void html_format(struct json_object *report, struct buf *b)
 		const char *st = json_get_str(t, "status");
 		bool complete = target_complete(t);
 
-		ndet += (int64_t)array_len(json_get(t, "detections"));
+		ndet += (int64_t)json_array_len(json_get(t, "detections"));
 		if (st && !strcmp(st, "infected"))
 			infected++;
 		else if (st && !strcmp(st, "clean") && complete)
@@ -268,7 +262,7 @@ void html_format(struct json_object *report, struct buf *b)
 		 "<div class=\"card gap\"><b>%zu</b>not fully covered</div>"
 		 "<div class=\"card\"><b>%" PRId64 "</b>detections</div>"
 		 "</div>\n", nt, clean, infected, gaps, ndet);
-	for (size_t i = 0; i < array_len(json_get(report, "engines")); i++) {
+	for (size_t i = 0; i < json_array_len(json_get(report, "engines")); i++) {
 		struct json_object *e = json_object_array_get_idx(
 			json_get(report, "engines"), i);
 

@@ -1660,18 +1660,13 @@ static bool looks_like_image(const char *name)
 	return false;
 }
 
-static int cmp_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 int image_list_dir(const char *dir, struct strv *out, char **cause)
 {
 	size_t before = out->n;
 	struct dirent **list;
 	int n;
 
-	n = scandir(dir, &list, NULL, cmp_name);
+	n = scandir(dir, &list, NULL, alphasort);
 	if (n < 0) {
 		n = -errno;
 		*cause = xasprintf("cannot read directory '%s': %s", dir,

@@ -163,8 +163,7 @@ static int send_detection(struct json_object *report, struct json_object *t,
 int journal_report(struct json_object *report)
 {
 	struct json_object *targets = json_get(report, "targets");
-	size_t nt = targets && json_object_is_type(targets, json_type_array) ?
-		    json_object_array_length(targets) : 0;
+	size_t nt = json_array_len(targets);
 	struct record r = { 0 };
 	struct buf msg = { 0 };
 	int64_t code = json_get_int(report, "exit_code", 2), ndet = 0;
@@ -173,8 +172,7 @@ int journal_report(struct json_object *report)
 	for (size_t i = 0; i < nt; i++) {
 		struct json_object *t = json_object_array_get_idx(targets, i);
 		struct json_object *ds = json_get(t, "detections");
-		size_t nd = ds && json_object_is_type(ds, json_type_array) ?
-			    json_object_array_length(ds) : 0;
+		size_t nd = json_array_len(ds);
 
 		for (size_t k = 0; k < nd; k++, ndet++) {
 			e = send_detection(report, t,

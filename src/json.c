@@ -55,6 +55,12 @@ int64_t json_get_int(struct json_object *o, const char *key, int64_t dflt)
 		json_object_get_int64(v) : dflt;
 }
 
+size_t json_array_len(struct json_object *a)
+{
+	return a && json_object_is_type(a, json_type_array) ?
+	       json_object_array_length(a) : 0;
+}
+
 void json_put_str(struct json_object *o, const char *key, const char *s)
 {
 	char *lossy;

@@ -14,6 +14,9 @@ struct json_object *json_get(struct json_object *o, const char *key);
 const char *json_get_str(struct json_object *o, const char *key);
 int64_t json_get_int(struct json_object *o, const char *key, int64_t dflt);
 
+/* The length of an array, 0 for anything else (NULL, another type). */
+size_t json_array_len(struct json_object *a);
+
 /* Setters: a NULL string is written as null. */
 void json_put_str(struct json_object *o, const char *key, const char *s);
 void json_put_int(struct json_object *o, const char *key, int64_t v);

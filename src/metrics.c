@@ -35,8 +35,7 @@ void metrics_format(struct json_object *report, struct buf *out)
 {
 	struct json_object *targets = json_get(report, "targets");
 	struct json_object *totals = json_get(report, "totals");
-	size_t nt = targets && json_object_is_type(targets, json_type_array) ?
-		    json_object_array_length(targets) : 0;
+	size_t nt = json_array_len(targets);
 	time_t start = iso_time(json_get_str(report, "started"));
 	time_t end = iso_time(json_get_str(report, "finished"));
 	int64_t cached = 0;
@@ -67,8 +66,7 @@ void metrics_format(struct json_object *report, struct buf *out)
 	for (size_t i = 0; i < nt; i++) {
 		struct json_object *fss = json_get(
 			json_object_array_get_idx(targets, i), "filesystems");
-		size_t nf = fss && json_object_is_type(fss, json_type_array) ?
-			    json_object_array_length(fss) : 0;
+		size_t nf = json_array_len(fss);
 
 		for (size_t k = 0; k < nf; k++)
 			cached += json_get_int(json_get(

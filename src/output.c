@@ -127,14 +127,20 @@ static int check_dir(const char *path, enum output_kind kind, char **why)
 	return r;
 }
 
-int output_check(const struct output_guard *g, const char *path,
-		 enum output_kind kind, bool force, char **cause)
+const char *output_kind_name(enum output_kind kind)
 {
-	static const char *const whats[] = {
+	static const char *const names[] = {
 		[OUTPUT_REPORT] = "report", [OUTPUT_DATABASE] = "cache",
 		[OUTPUT_HTML] = "report page", [OUTPUT_METRICS] = "metrics",
 	};
-	const char *what = whats[kind];
+
+	return names[kind];
+}
+
+int output_check(const struct output_guard *g, const char *path,
+		 enum output_kind kind, bool force, char **cause)
+{
+	const char *what = output_kind_name(kind);
 	/* What avbatch writes anew each time (not the cache it reuses). */
 	bool written = kind != OUTPUT_DATABASE;
 	char *why = NULL;

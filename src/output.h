@@ -12,6 +12,9 @@ enum output_kind {
 	OUTPUT_METRICS,		/* metrics: may replace previous ones */
 };
 
+/* What kind is called in messages: "report", "cache", ... */
+const char *output_kind_name(enum output_kind kind);
+
 /* The files no output may be: the targets and their backing chains. */
 struct output_guard;
 

@@ -246,8 +246,7 @@ static char *get_bytes(struct json_object *o, const char *key,
 /* The subvolumes subvols_json wrote (a recalled target's report). */
 static void restore_subvols(struct json_object *a, struct btrfs_layout *l)
 {
-	size_t n = a && json_object_is_type(a, json_type_array) ?
-		   json_object_array_length(a) : 0;
+	size_t n = json_array_len(a);
 
 	l->v = xcalloc(n + 1, sizeof(*l->v));
 	for (size_t i = 0; i < n; i++) {
