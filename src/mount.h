@@ -47,14 +47,6 @@ const char *mount_attach_view(const struct attach *a);
 void mount_detach(struct attach *a);
 
 /*
- * A read-only loop device over [offset, offset+size) of view, for programs
- * that read block devices (LVM's report tools).  Returns its open fd: the
- * device goes away when that fd is closed.  *dev is its name.
- */
-int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
-	       char **cause);
-
-/*
  * Mount one file system of a view at target (created 0700) through a
  * read-only loop device, with fs->plan (a writable one when the plan
  * replays a journal: view must then be an overlay's).  Returns 0 or -errno with *cause
