@@ -838,6 +838,8 @@ static void scan_snapshots(struct job *j, struct target *t,
 		if (r == 0)
 			r = image_read_layout(simg, mount_attach_view(a),
 					      &cause);
+		if (r == 0)
+			mount_plan(simg);
 		if (r == 0) {
 			fsr = xcalloc(simg->nfs + 1, sizeof(*fsr));
 			pthread_mutex_lock(&j->lock);
@@ -1097,6 +1099,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		target_fail(t, TARGET_ERROR, cause);
 		goto done;
 	}
+	mount_plan(t->img);
 	t->fsr = xcalloc(t->img->nfs, sizeof(*t->fsr));
 	pthread_mutex_lock(&j->lock);
 	for (size_t k = 0; k < t->img->nfs; k++)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,9 @@
 #include "mount.h"
 #include "proc.h"
 #include "util.h"
+
+/* Every mount: read-only, and nothing on it runs or is a device. */
+#define RO_OPTS		"ro,nosuid,nodev,noexec"
 
 /* qemu's lock bytes (block/file-posix.c): 100 + permission bit. */
 #define QEMU_LOCK_PERM_BASE	100
@@ -577,6 +581,167 @@ void mount_detach(struct attach *a)
 	free(a->nbd);
 	free(a->log);
 	free(a);
+}
+
+/* Does the running kernel have (or can it load) a file system type? */
+static bool kernel_has_fs(const char *type)
+{
+	struct buf b = { 0 };
+	struct utsname u;
+	char *needle;
+	bool found = false;
+
+	if (read_file("/proc/filesystems", 1 << 16, &b) == 0) {
+		needle = xasprintf("\t%s\n", type);
+		found = strstr(b.p, needle) != NULL;
+		free(needle);
+	}
+	buf_release(&b);
+	if (found || uname(&u) < 0)
+		return found;
+	needle = xasprintf("/lib/modules/%s/modules.dep", u.release);
+	if (read_file(needle, 16 << 20, &b) == 0) {
+		char *mod = xasprintf("/%s.ko", type);
+
+		found = strstr(b.p, mod) != NULL;
+		free(mod);
+	}
+	free(needle);
+	buf_release(&b);
+	return found;
+}
+
+static void plan_skip(struct fs_plan *plan, bool uncovered,
+		      const char *reason)
+{
+	plan->skip = xstrdup(reason);
+	plan->uncovered = uncovered;
+}
+
+static void plan_mount(struct fs_plan *plan, const char *driver,
+		       enum fs_access access, const char *extra)
+{
+	plan->driver = xstrdup(driver);
+	plan->access = access;
+	if (access == FS_EXTRACT)
+		plan->options = xstrdup("copy to a private directory");
+	else
+		plan->options = xasprintf(RO_OPTS "%s%s", *extra ? "," : "",
+					  extra);
+}
+
+/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
+static void plan_type(const char *type, struct fs_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!type)
+		plan_skip(plan, false, "no file system found");
+	else if (!strcmp(type, "ext2") || !strcmp(type, "ext3") ||
+		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
+		/* noload: never replay the journal, not even in memory. */
+		plan_mount(plan, "ext4", FS_KERNEL, "noload");
+	else if (!strcmp(type, "xfs")) {
+		/*
+		 * Clones share UUIDs.  Whether the log is dirty only the
+		 * kernel tells: on a read-only device it refuses (EROFS) to
+		 * mount a dirty log, and the log is replayed in an overlay.
+		 */
+		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
+		plan->log_check = true;
+	} else if (!strcmp(type, "btrfs"))
+		/* The top level: every subvolume and snapshot below it. */
+		plan_mount(plan, "btrfs", FS_KERNEL,
+			   "rescue=nologreplay,subvolid=5");
+	else if (!strcmp(type, "ntfs"))
+		if (kernel_has_fs("ntfs3"))
+			plan_mount(plan, "ntfs3", FS_KERNEL, "");
+		else
+			/* Named data streams as "user." attributes. */
+			plan_mount(plan, "ntfs-3g", FS_FUSE,
+				   "streams_interface=xattr");
+	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
+		/*
+		 * Not fusefat: 0.1a shows short names upper-case and the volume
+		 * label as a file that can hide a directory of the same name.
+		 * mtools copies the files out (read-only) with their real names.
+		 */
+		if (kernel_has_fs("vfat"))
+			plan_mount(plan, "vfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "mtools", FS_EXTRACT, "");
+	else if (!strcmp(type, "exfat"))
+		if (kernel_has_fs("exfat"))
+			plan_mount(plan, "exfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "mount.exfat-fuse", FS_FUSE, "");
+	else if (!strcmp(type, "swap"))
+		plan_skip(plan, false, "swap space");
+	else if (!strcmp(type, "swsuspend"))
+		plan_skip(plan, true, "swap holding a hibernation image");
+	else if (!strcmp(type, "crypto_LUKS"))
+		plan_skip(plan, true, "encrypted (LUKS)");
+	else if (!strcmp(type, "BitLocker"))
+		plan_skip(plan, true, "encrypted (BitLocker)");
+	else if (!strcmp(type, "LVM2_member"))
+		/* image.c's read_lvm() replaces this once it has read the VG. */
+		plan_skip(plan, true, "LVM physical volume");
+	else if (!strcmp(type, "LVM1_member"))
+		plan_skip(plan, true, "LVM1 physical volume: not supported");
+	else if (!strcmp(type, "linux_raid_member"))
+		plan_skip(plan, true, "MD RAID member: guest arrays are not "
+			  "assembled");
+	else if (strstr(type, "_raid_member"))
+		plan_skip(plan, true, "firmware RAID member: guest arrays are "
+			  "not assembled");
+	else if (!strcmp(type, "zfs_member"))
+		plan_skip(plan, true, "ZFS pool member: ZFS is not supported");
+	else if (!strcmp(type, "jbd"))
+		plan_skip(plan, false, "external ext journal");
+	else if (kernel_has_fs(type))
+		plan_mount(plan, type, FS_KERNEL, "");
+	else {
+		char *why = xasprintf("unsupported file system type '%s'",
+				      type);
+
+		plan_skip(plan, true, why);
+		free(why);
+	}
+}
+
+/* Forget a plan (a file system planned again). */
+static void plan_release(struct fs_plan *plan)
+{
+	free(plan->driver);
+	free(plan->options);
+	free(plan->skip);
+	free(plan->warning);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* Plan one file system's mount from what its layout and probe show. */
+static void plan_fs(struct fs *fs)
+{
+	struct fs_plan *plan = &fs->plan;
+
+	plan_release(plan);
+	if (fs->layout_skip) {
+		plan_skip(plan, fs->layout_uncovered, fs->layout_skip);
+		return;
+	}
+	plan_type(fs->type, plan);
+	/* Plan a replay of an unclean ext journal instead of ignoring it. */
+	if (plan->skip || strcmp(plan->driver, "ext4") ||
+	    !fs->journal_unclean)
+		return;
+	free(plan->options);
+	plan->options = xstrdup(RO_OPTS);
+	plan->replay = true;
+}
+
+void mount_plan(struct image *img)
+{
+	for (size_t i = 0; i < img->nfs; i++)
+		plan_fs(&img->fs[i]);
 }
 
 static int mount_kernel(const char *dev, const struct fs *fs,

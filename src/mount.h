@@ -47,6 +47,15 @@ const char *mount_attach_view(const struct attach *a);
 void mount_detach(struct attach *a);
 
 /*
+ * Decide how each file system of img is mounted (fs->plan), or why it is
+ * not, from what image_read_layout found: the driver per type (the kernel's,
+ * or a FUSE program where the kernel has none), read-only options that
+ * never replay a journal on the image, or a replay into an overlay where
+ * an ext journal needs recovery.
+ */
+void mount_plan(struct image *img);
+
+/*
  * Mount one file system of a view at target (created 0700) through a
  * read-only loop device, with fs->plan (a writable one when the plan
  * replays a journal: view must then be an overlay's).  Returns 0 or -errno with *cause
