@@ -884,8 +884,14 @@ done:
 	return r;
 }
 
-int mount_fs(const char *view, const struct fs *fs, const char *target,
-	     struct mnt **out, char **cause)
+/*
+ * Mount one file system of a view at target (created 0700) through a
+ * read-only loop device, with fs->plan (a writable one when the plan
+ * replays a journal: view must then be an overlay's).  Returns 0 or -errno
+ * with *cause holding the driver's message.
+ */
+static int mount_fs(const char *view, const struct fs *fs, const char *target,
+		    struct mnt **out, char **cause)
 {
 	struct mnt *m = xcalloc(1, sizeof(*m));
 	char *dev = NULL, *logdir = NULL, *slash;
@@ -938,6 +944,131 @@ fail:
 	free(dev);
 	free(logdir);
 	mount_release(m);
+	return r;
+}
+
+/*
+ * The view a file system is read through: the image's read-only view, or
+ * for an unclean journal a throwaway overlay (started on first need).  If
+ * no overlay can be had, the journal is left alone (noload) and the file
+ * system marked as not fully covered.
+ */
+static const char *fs_view(const struct mount_source *src, struct fs *fs,
+			   struct mount_note *note)
+{
+	char *cause = NULL, *o;
+
+	if (!fs->plan.replay)
+		return mount_attach_view(src->ro);
+	if (*src->rw || mount_attach_overlay(src->img, src->workdir, src->rw,
+					     &cause) == 0)
+		return mount_attach_view(*src->rw);
+	msg_info("%s: %s: %s", src->name, fs->id, cause);
+	fs->plan.replay = false;
+	fs->plan.log_check = false;
+	o = fs->plan.options;
+	fs->plan.options = xasprintf("%s,%s", o, strcmp(fs->plan.driver,
+				     "xfs") ? "noload" : "norecovery");
+	free(o);
+	note->uncovered = true;
+	free(note->reason);
+	note->reason = xasprintf("journal not replayed (%s): files that live "
+				 "only in the journal were not scanned", cause);
+	free(cause);
+	return mount_attach_view(src->ro);
+}
+
+/*
+ * Mount one file system; an xfs whose dirty log the kernel refuses on a
+ * read-only device is mounted again with the log replayed in an overlay
+ * (or, if even that fails, without the log and marked not covered).
+ */
+static int mount_one(const struct mount_source *src, struct fs *fs,
+		     const char *mnt, struct mnt **m, struct mount_note *note,
+		     char **cause)
+{
+	char *o;
+	int r;
+
+	r = mount_fs(fs_view(src, fs, note), fs, mnt, m, cause);
+	if (r == 0 || !fs->plan.log_check || fs->plan.replay ||
+	    r == -ECANCELED)
+		return r;
+	fs->plan.log_check = false;
+	if (r == -EROFS) {
+		msg_debug("%s: %s: dirty log, replaying it in an overlay",
+			  src->name, fs->id);
+		fs->plan.replay = true;
+	} else {
+		note->uncovered = true;
+		free(note->reason);
+		note->reason = xasprintf("log not replayed (%s): files that "
+					 "live only in the log were not "
+					 "scanned", *cause);
+		o = fs->plan.options;
+		fs->plan.options = xasprintf("%s,norecovery", o);
+		free(o);
+	}
+	free(*cause);
+	*cause = NULL;
+	return mount_fs(fs_view(src, fs, note), fs, mnt, m, cause);
+}
+
+int mount_filesystem(const struct mount_source *src, size_t k,
+		     const char *target, struct mnt **out,
+		     struct mount_note *note, char **cause)
+{
+	struct fs *fs = &src->img->fs[k];
+	int r;
+
+	memset(note, 0, sizeof(*note));
+	r = mount_one(src, fs, target, out, note, cause);
+	if (r < 0)
+		return r;
+	note->replayed = fs->plan.replay;
+	if (fs->type && !strcmp(fs->type, "ntfs") && !fs->plan.warning)
+		fs->plan.warning = image_ntfs_warning(target);
+	return 0;
+}
+
+void mount_note_release(struct mount_note *note)
+{
+	free(note->reason);
+	note->reason = NULL;
+}
+
+bool mount_has_streams(const struct fs *fs)
+{
+	return fs->plan.access == FS_FUSE &&
+	       !strcmp(fs->plan.driver, "ntfs-3g") &&
+	       strstr(fs->plan.options, "streams_interface=xattr");
+}
+
+/*
+ * NTFS named data streams: ntfs-3g opens them by name ("file:stream") only
+ * with streams_interface=windows, which also hides every name that holds a
+ * colon; so the file system is walked through its usual mount and its
+ * streams read through a second one.
+ */
+int mount_streams(struct attach *a, const struct fs *fs, const char *target,
+		  struct mnt **out, char **cause)
+{
+	static const char xattr[] = "streams_interface=xattr";
+	struct fs sfs = *fs;
+	const char *o = sfs.plan.options, *at;
+	int r;
+
+	if (!mount_has_streams(fs)) {
+		/* Not the plan mount_plan makes. */
+		*cause = xasprintf("'%s' has no named data streams to show",
+				   fs->id);
+		return -EINVAL;
+	}
+	at = strstr(o, xattr);
+	sfs.plan.options = xasprintf("%.*sstreams_interface=windows%s",
+				     (int)(at - o), o, at + strlen(xattr));
+	r = mount_fs(mount_attach_view(a), &sfs, target, out, cause);
+	free(sfs.plan.options);
 	return r;
 }
 
