@@ -1,4 +1,4 @@
-/* mount.c - attaching images read-only, mounting guest file systems, release */
+/* mount.c - attaching images; planning, mounting, releasing file systems */
 #include "config.h"
 
 #include <errno.h>

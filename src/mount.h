@@ -1,4 +1,4 @@
-/* mount.h - attaching images read-only, mounting guest file systems, release */
+/* mount.h - attaching images; planning, mounting, releasing file systems */
 #ifndef AVBATCH_MOUNT_H
 #define AVBATCH_MOUNT_H
 
