@@ -65,6 +65,8 @@ static struct json_object *inspect_one(const char *arg, const char *workdir)
 		r = mount_attach(img, workdir, &a, &cause);
 	if (r == 0)
 		r = image_read_layout(img, mount_attach_view(a), &cause);
+	if (r == 0)
+		mount_plan(img);
 	if (r < 0)
 		status = r == -EBUSY ? "skipped" : "error";
 	/* Data run could not read: run would not call it clean either. */

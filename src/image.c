@@ -15,7 +15,6 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -26,8 +25,6 @@
 
 /* Longest backing chain followed; deeper chains are refused. */
 #define MAX_CHAIN	16
-
-#define RO_OPTS		"ro,nosuid,nodev,noexec"
 
 /* Longest vmdk descriptor qemu reads (vmdk_read_desc: 1 MiB - 1). */
 #define VMDK_DESC_MAX	((1 << 20) - 1)
@@ -840,131 +837,6 @@ fail:
 	return r;
 }
 
-/* Does the running kernel have (or can it load) a file system type? */
-static bool kernel_has_fs(const char *type)
-{
-	struct buf b = { 0 };
-	struct utsname u;
-	char *needle;
-	bool found = false;
-
-	if (read_file("/proc/filesystems", 1 << 16, &b) == 0) {
-		needle = xasprintf("\t%s\n", type);
-		found = strstr(b.p, needle) != NULL;
-		free(needle);
-	}
-	buf_release(&b);
-	if (found || uname(&u) < 0)
-		return found;
-	needle = xasprintf("/lib/modules/%s/modules.dep", u.release);
-	if (read_file(needle, 16 << 20, &b) == 0) {
-		char *mod = xasprintf("/%s.ko", type);
-
-		found = strstr(b.p, mod) != NULL;
-		free(mod);
-	}
-	free(needle);
-	buf_release(&b);
-	return found;
-}
-
-static void plan_skip(struct fs_plan *plan, bool uncovered,
-		      const char *reason)
-{
-	plan->skip = xstrdup(reason);
-	plan->uncovered = uncovered;
-}
-
-static void plan_mount(struct fs_plan *plan, const char *driver,
-		       enum fs_access access, const char *extra)
-{
-	plan->driver = xstrdup(driver);
-	plan->access = access;
-	if (access == FS_EXTRACT)
-		plan->options = xstrdup("copy to a private directory");
-	else
-		plan->options = xasprintf(RO_OPTS "%s%s", *extra ? "," : "",
-					  extra);
-}
-
-/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
-static void image_plan_fs(const char *type, struct fs_plan *plan)
-{
-	memset(plan, 0, sizeof(*plan));
-	if (!type)
-		plan_skip(plan, false, "no file system found");
-	else if (!strcmp(type, "ext2") || !strcmp(type, "ext3") ||
-		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
-		/* noload: never replay the journal, not even in memory. */
-		plan_mount(plan, "ext4", FS_KERNEL, "noload");
-	else if (!strcmp(type, "xfs")) {
-		/*
-		 * Clones share UUIDs.  Whether the log is dirty only the
-		 * kernel tells: on a read-only device it refuses (EROFS) to
-		 * mount a dirty log, and the log is replayed in an overlay.
-		 */
-		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
-		plan->log_check = true;
-	} else if (!strcmp(type, "btrfs"))
-		/* The top level: every subvolume and snapshot below it. */
-		plan_mount(plan, "btrfs", FS_KERNEL,
-			   "rescue=nologreplay,subvolid=5");
-	else if (!strcmp(type, "ntfs"))
-		if (kernel_has_fs("ntfs3"))
-			plan_mount(plan, "ntfs3", FS_KERNEL, "");
-		else
-			/* Named data streams as "user." attributes. */
-			plan_mount(plan, "ntfs-3g", FS_FUSE,
-				   "streams_interface=xattr");
-	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
-		/*
-		 * Not fusefat: 0.1a shows short names upper-case and the volume
-		 * label as a file that can hide a directory of the same name.
-		 * mtools copies the files out (read-only) with their real names.
-		 */
-		if (kernel_has_fs("vfat"))
-			plan_mount(plan, "vfat", FS_KERNEL, "");
-		else
-			plan_mount(plan, "mtools", FS_EXTRACT, "");
-	else if (!strcmp(type, "exfat"))
-		if (kernel_has_fs("exfat"))
-			plan_mount(plan, "exfat", FS_KERNEL, "");
-		else
-			plan_mount(plan, "mount.exfat-fuse", FS_FUSE, "");
-	else if (!strcmp(type, "swap"))
-		plan_skip(plan, false, "swap space");
-	else if (!strcmp(type, "swsuspend"))
-		plan_skip(plan, true, "swap holding a hibernation image");
-	else if (!strcmp(type, "crypto_LUKS"))
-		plan_skip(plan, true, "encrypted (LUKS)");
-	else if (!strcmp(type, "BitLocker"))
-		plan_skip(plan, true, "encrypted (BitLocker)");
-	else if (!strcmp(type, "LVM2_member"))
-		/* read_lvm() replaces this once it has read the VG. */
-		plan_skip(plan, true, "LVM physical volume");
-	else if (!strcmp(type, "LVM1_member"))
-		plan_skip(plan, true, "LVM1 physical volume: not supported");
-	else if (!strcmp(type, "linux_raid_member"))
-		plan_skip(plan, true, "MD RAID member: guest arrays are not "
-			  "assembled");
-	else if (strstr(type, "_raid_member"))
-		plan_skip(plan, true, "firmware RAID member: guest arrays are "
-			  "not assembled");
-	else if (!strcmp(type, "zfs_member"))
-		plan_skip(plan, true, "ZFS pool member: ZFS is not supported");
-	else if (!strcmp(type, "jbd"))
-		plan_skip(plan, false, "external ext journal");
-	else if (kernel_has_fs(type))
-		plan_mount(plan, type, FS_KERNEL, "");
-	else {
-		char *why = xasprintf("unsupported file system type '%s'",
-				      type);
-
-		plan_skip(plan, true, why);
-		free(why);
-	}
-}
-
 /*
  * Does an ext3/ext4 file system need its journal replayed?  Two superblock
  * bits (has_journal, needs_recovery) that libblkid does not report; read
@@ -990,17 +862,6 @@ static bool ext_needs_recovery(int fd, const struct fs *fs)
 	       !(incompat & 0x0008);
 }
 
-/* Plan a replay of an unclean ext journal instead of ignoring it. */
-static void plan_replay(int fd, struct fs *fs)
-{
-	if (fs->plan.skip || strcmp(fs->plan.driver, "ext4") ||
-	    !ext_needs_recovery(fd, fs))
-		return;
-	free(fs->plan.options);
-	fs->plan.options = xstrdup(RO_OPTS);
-	fs->plan.replay = true;
-}
-
 /* Probe one file system with libblkid at [offset, offset+size) of fd. */
 /*
  * Does a range without a file system hold nothing (zeros where sampled:
@@ -1023,6 +884,14 @@ static bool looks_blank(int fd, uint64_t off, uint64_t size)
 	return true;
 }
 
+/* Not a file system to mount, for a reason the layout shows. */
+static void layout_skip(struct fs *fs, bool uncovered, char *reason)
+{
+	free(fs->layout_skip);
+	fs->layout_skip = reason;
+	fs->layout_uncovered = uncovered;
+}
+
 static void probe_fs(int fd, struct fs *fs)
 {
 	blkid_probe pr = blkid_new_probe();
@@ -1031,10 +900,7 @@ static void probe_fs(int fd, struct fs *fs)
 
 	if (!pr || blkid_probe_set_device(pr, fd, (blkid_loff_t)fs->offset,
 					  (blkid_loff_t)fs->size) < 0) {
-		image_plan_fs(NULL, &fs->plan);
-		free(fs->plan.skip);
-		fs->plan.skip = xstrdup("cannot probe the file system");
-		fs->plan.uncovered = true;
+		layout_skip(fs, true, xstrdup("cannot probe the file system"));
 		blkid_free_probe(pr);
 		return;
 	}
@@ -1049,37 +915,25 @@ static void probe_fs(int fd, struct fs *fs)
 		fs->label = xstrdup(v);
 	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 		fs->uuid = xstrdup(v);
-	image_plan_fs(fs->type, &fs->plan);
 	if (fs->ldm) {
 		/* Its volumes are described by the LDM database, not here. */
-		free(fs->plan.driver);
-		free(fs->plan.options);
-		free(fs->plan.skip);
-		memset(&fs->plan, 0, sizeof(fs->plan));
-		plan_skip(&fs->plan, true, "Windows dynamic disk (LDM) "
-			  "partition: not supported");
+		layout_skip(fs, true, xstrdup("Windows dynamic disk (LDM) "
+					      "partition: not supported"));
 		blkid_free_probe(pr);
 		return;
 	}
 	if (r == 0)
-		plan_replay(fd, fs);
+		fs->journal_unclean = ext_needs_recovery(fd, fs);
 	if (r == 1 && !fs->boot_code &&
-	    !looks_blank(fd, fs->offset, fs->size)) {
-		free(fs->plan.skip);
-		fs->plan.skip = xstrdup("no known file system, but data: "
-					"nothing avbatch can read");
-		fs->plan.uncovered = true;
-	}
-	if (r == -2) {
-		free(fs->plan.skip);
-		fs->plan.skip = xstrdup("ambiguous: signatures of several "
-					"file systems found");
-		fs->plan.uncovered = true;
-	} else if (r < 0) {
-		free(fs->plan.skip);
-		fs->plan.skip = xstrdup("cannot read the file system");
-		fs->plan.uncovered = true;
-	}
+	    !looks_blank(fd, fs->offset, fs->size))
+		layout_skip(fs, true, xstrdup("no known file system, but "
+					      "data: nothing avbatch can "
+					      "read"));
+	if (r == -2)
+		layout_skip(fs, true, xstrdup("ambiguous: signatures of "
+					      "several file systems found"));
+	else if (r < 0)
+		layout_skip(fs, true, xstrdup("cannot read the file system"));
 	blkid_free_probe(pr);
 }
 
@@ -1347,24 +1201,21 @@ static void read_lvm(struct image *img, const char *view, int fd)
 		return;
 	r = lvm_read(view, pvs, npv, &lvs, &nlv, &cause);
 	for (size_t i = 0; i < npv; i++) {
-		struct fs_plan *plan = &img->fs[idx[i]].plan;
+		struct fs *pv = &img->fs[idx[i]];
 
-		free(plan->skip);
 		if (r < 0) {
-			plan->skip = xasprintf("LVM physical volume: cannot "
-					       "read it: %s", cause);
+			layout_skip(pv, true, xasprintf("LVM physical volume: "
+				    "cannot read it: %s", cause));
 			continue;
 		}
 		if (!pvs[i].vg) {
-			plan->skip = xstrdup("LVM physical volume in no "
-					     "volume group");
-			plan->uncovered = false;
+			layout_skip(pv, false, xstrdup("LVM physical volume "
+				    "in no volume group"));
 			continue;
 		}
-		plan->skip = xasprintf("LVM physical volume of volume group "
-				       "'%s' (its logical volumes are listed "
-				       "as %s/...)", pvs[i].vg, pvs[i].vg);
-		plan->uncovered = false;
+		layout_skip(pv, false, xasprintf("LVM physical volume of "
+			    "volume group '%s' (its logical volumes are "
+			    "listed as %s/...)", pvs[i].vg, pvs[i].vg));
 	}
 	for (size_t i = 0; i < nlv; i++) {
 		struct lvm_lv *lv = &lvs[i];
@@ -1376,13 +1227,13 @@ static void read_lvm(struct image *img, const char *view, int fd)
 		fs->vg_uuid = xstrdup(lv->vg_uuid);
 		fs->lv_uuid = xstrdup(lv->lv_uuid);
 		if (lv->skip) {
-			plan_skip(&fs->plan, true, lv->skip);
+			layout_skip(fs, true, xstrdup(lv->skip));
 			fs->offset = 0;
 			continue;
 		}
 	}
 	for (size_t i = first; i < img->nfs; i++)
-		if (!img->fs[i].plan.skip)
+		if (!img->fs[i].layout_skip)
 			probe_fs(fd, &img->fs[i]);
 	for (size_t i = 0; i < npv; i++)
 		free(pvs[i].vg);
@@ -1471,6 +1322,7 @@ static void fs_release(struct fs *fs)
 	free(fs->type);
 	free(fs->label);
 	free(fs->uuid);
+	free(fs->layout_skip);
 	free(fs->plan.driver);
 	free(fs->plan.options);
 	free(fs->plan.skip);

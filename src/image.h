@@ -22,7 +22,10 @@ enum fs_access {
 	FS_EXTRACT,		/* copy out with a reader program (mtools) */
 };
 
-/* How a file system will be mounted, or why it will not be. */
+/*
+ * How a file system will be mounted, or why it will not be: decided by
+ * mount_plan (mount.h) from what the layout shows.
+ */
 struct fs_plan {
 	char *driver;		/* kernel type ("ext4"), FUSE or reader program */
 	enum fs_access access;
@@ -45,6 +48,11 @@ struct fs {
 	char *type, *label, *uuid;
 	bool ldm;		/* a Windows dynamic disk (LDM) partition */
 	bool boot_code;		/* a boot loader's partition, never a file system */
+	char *layout_skip;	/* what the layout shows instead of a file
+				   system to mount (an LVM PV, unreadable
+				   data), or NULL */
+	bool layout_uncovered;	/* ... and it may hold files */
+	bool journal_unclean;	/* ext3/4: the journal needs recovery */
 	struct fs_plan plan;
 	struct btrfs_layout subvols;	/* btrfs: its subvolumes, once walked */
 };
@@ -93,9 +101,10 @@ int image_open(const char *path, const char *format, struct image **out,
 
 /*
  * Read the partition table (libfdisk) and probe every file system
- * (libblkid) on view, the image's raw block view; fills img->fs with each
- * one's mount plan.  LVM physical volumes are read with LVM's tools
- * (lvm.h) and their logical volumes added as file systems "<vg>/<lv>".
+ * (libblkid) on view, the image's raw block view; fills img->fs with what
+ * the probe finds (mount_plan then plans each one's mount).  LVM physical
+ * volumes are read with LVM's tools (lvm.h) and their logical volumes
+ * added as file systems "<vg>/<lv>".
  */
 int image_read_layout(struct image *img, const char *view, char **cause);
 

@@ -463,107 +463,21 @@ static bool place_known(const struct fs *fs)
 }
 
 /*
- * The view a file system is read through: the image's read-only view, or
- * for an unclean journal a throwaway overlay (started on first need).  If
- * no overlay can be had, the journal is left alone (noload) and the file
- * system marked as not fully covered.
- */
-static const char *fs_view(struct target *t, size_t k, struct attach *a,
-			   struct attach **rw, const char *workdir)
-{
-	struct fs *fs = &t->img->fs[k];
-	struct fs_result *res = &t->fsr[k];
-	char *cause = NULL, *o;
-
-	if (!fs->plan.replay)
-		return mount_attach_view(a);
-	if (*rw || mount_attach_overlay(t->img, workdir, rw, &cause) == 0)
-		return mount_attach_view(*rw);
-	msg_info("%s: %s: %s", t->name, fs->id, cause);
-	fs->plan.replay = false;
-	fs->plan.log_check = false;
-	o = fs->plan.options;
-	fs->plan.options = xasprintf("%s,%s", o, strcmp(fs->plan.driver,
-				     "xfs") ? "noload" : "norecovery");
-	free(o);
-	res->uncovered = true;
-	free(res->reason);
-	res->reason = xasprintf("journal not replayed (%s): files that live "
-				"only in the journal were not scanned", cause);
-	free(cause);
-	return mount_attach_view(a);
-}
-
-/*
- * Mount one file system; an xfs whose dirty log the kernel refuses on a
- * read-only device is mounted again with the log replayed in an overlay
- * (or, if even that fails, without the log and marked not covered).
- */
-static int mount_one(struct target *t, size_t k, struct attach *a,
-		     struct attach **rw, const char *workdir, const char *mnt,
-		     struct mnt **m, char **cause)
-{
-	struct fs *fs = &t->img->fs[k];
-	struct fs_result *res = &t->fsr[k];
-	char *o;
-	int r;
-
-	r = mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
-	if (r == 0 || !fs->plan.log_check || fs->plan.replay ||
-	    r == -ECANCELED)
-		return r;
-	fs->plan.log_check = false;
-	if (r == -EROFS) {
-		msg_debug("%s: %s: dirty log, replaying it in an overlay",
-			  t->name, fs->id);
-		fs->plan.replay = true;
-	} else {
-		res->uncovered = true;
-		free(res->reason);
-		res->reason = xasprintf("log not replayed (%s): files that "
-					"live only in the log were not "
-					"scanned", *cause);
-		o = fs->plan.options;
-		fs->plan.options = xasprintf("%s,norecovery", o);
-		free(o);
-	}
-	free(*cause);
-	*cause = NULL;
-	return mount_fs(fs_view(t, k, a, rw, workdir), fs, mnt, m, cause);
-}
-
-static bool is_ntfs_3g(const struct fs *fs)
-{
-	return fs->plan.access == FS_FUSE && !strcmp(fs->plan.driver,
-						      "ntfs-3g");
-}
-
-/*
- * NTFS named data streams: ntfs-3g opens them by name ("file:stream") only
- * with streams_interface=windows, which also hides every name that holds a
- * colon; so the file system is walked through its usual mount and its
- * streams read through a second one.  If that cannot be mounted, the
- * file system is not fully covered.
+ * NTFS named data streams, read through a second mount (mount_streams):
+ * if that cannot be mounted, the file system is not fully covered.
  */
 static void walk_ntfs_streams(struct target *t, size_t k, struct attach *a,
 			      const char *workdir, bool hash,
 			      struct fs_work *fw)
 {
-	static const char xattr[] = "streams_interface=xattr";
-	struct fs sfs = t->img->fs[k];
+	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
-	const char *o = sfs.plan.options, *at = strstr(o, xattr);
 	char *cause = NULL;
 	int r;
 
-	if (!at)
-		return;		/* not the plan image_plan_fs makes */
-	sfs.plan.options = xasprintf("%.*sstreams_interface=windows%s",
-				     (int)(at - o), o, at + strlen(xattr));
 	/* No fs name holds '#' (LVM names cannot). */
-	fw->smnt = xasprintf("%s/%s#streams", workdir, sfs.name);
-	r = mount_fs(mount_attach_view(a), &sfs, fw->smnt, &fw->sm, &cause);
-	free(sfs.plan.options);
+	fw->smnt = xasprintf("%s/%s#streams", workdir, fs->name);
+	r = mount_streams(a, fs, fw->smnt, &fw->sm, &cause);
 	if (r < 0) {
 		res->uncovered = true;
 		free(res->reason);
@@ -606,13 +520,23 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 			    .cache = j->cache };
 	struct walk_locator loc = { .where = place_where,
 				    .recall = place_recall, .arg = &pl };
+	struct mount_source src = { .img = t->img, .name = t->name,
+				    .ro = a, .rw = rw, .workdir = workdir };
+	struct mount_note note;
 	bool hash = false, locate;
 	char *cause = NULL;
 	int r;
 
 	fw->mnt = xasprintf("%s/%s", workdir, fs->name);
-	r = mount_one(t, k, a, rw, workdir, fw->mnt, &fw->m, &cause);
-	if (r == 0 && fs->plan.replay)
+	r = mount_filesystem(&src, k, fw->mnt, &fw->m, &note, &cause);
+	if (note.uncovered) {
+		res->uncovered = true;
+		free(res->reason);
+		res->reason = note.reason;
+		note.reason = NULL;
+	}
+	mount_note_release(&note);
+	if (r == 0 && note.replayed)
 		res->journal_replayed = true;
 	if (r < 0) {
 		fs_fail(res, r == -ECANCELED ? FS_STOPPED : FS_ERROR, cause);
@@ -621,8 +545,6 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	}
 	msg_debug("%s: mounted %s (%s) at %s", t->name, fs->id,
 		  fs->plan.driver, fw->mnt);
-	if (fs->type && !strcmp(fs->type, "ntfs") && !fs->plan.warning)
-		fs->plan.warning = image_ntfs_warning(fw->mnt);
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
 	/* A replayed journal is read through an overlay, not the map's chain. */
@@ -644,7 +566,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 		res->uncovered = true;
 		return;
 	}
-	if (is_ntfs_3g(fs))
+	if (mount_has_streams(fs))
 		walk_ntfs_streams(t, k, a, workdir, hash, fw);
 	if (fs->type && !strcmp(fs->type, "btrfs"))
 		read_subvols(t, k, fw);
@@ -838,6 +760,8 @@ static void scan_snapshots(struct job *j, struct target *t,
 		if (r == 0)
 			r = image_read_layout(simg, mount_attach_view(a),
 					      &cause);
+		if (r == 0)
+			mount_plan(simg);
 		if (r == 0) {
 			fsr = xcalloc(simg->nfs + 1, sizeof(*fsr));
 			pthread_mutex_lock(&j->lock);
@@ -1097,6 +1021,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		target_fail(t, TARGET_ERROR, cause);
 		goto done;
 	}
+	mount_plan(t->img);
 	t->fsr = xcalloc(t->img->nfs, sizeof(*t->fsr));
 	pthread_mutex_lock(&j->lock);
 	for (size_t k = 0; k < t->img->nfs; k++)

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "loop.h"
 #include "lvm.h"
-#include "mount.h"
 #include "proc.h"
 #include "util.h"
 
@@ -363,8 +363,8 @@ int lvm_read(const char *view, struct lvm_pv *pvs, size_t npv,
 	for (size_t i = 0; i < npv; i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < npv; i++) {
-		fds[i] = mount_loop(view, pvs[i].offset, pvs[i].size,
-				    &devs[i], cause);
+		fds[i] = loop_attach(view, pvs[i].offset, pvs[i].size, false,
+				     &devs[i], cause);
 		if (fds[i] < 0) {
 			r = fds[i];
 			goto done;

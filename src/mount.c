@@ -1,25 +1,28 @@
-/* mount.c - attaching images read-only, mounting guest file systems, release */
+/* mount.c - attaching images; planning, mounting, releasing file systems */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libmount.h>
-#include <linux/loop.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "json.h"
+#include "loop.h"
 #include "mount.h"
 #include "proc.h"
 #include "util.h"
+
+/* Every mount: read-only, and nothing on it runs or is a device. */
+#define RO_OPTS		"ro,nosuid,nodev,noexec"
 
 /* qemu's lock bytes (block/file-posix.c): 100 + permission bit. */
 #define QEMU_LOCK_PERM_BASE	100
@@ -580,74 +583,165 @@ void mount_detach(struct attach *a)
 	free(a);
 }
 
-/*
- * A read-only loop device over [offset, offset+size) of view.  AUTOCLEAR
- * ties its life to its users: it detaches when the mount (or the caller's
- * fd, on failure) lets go.  Returns the open device fd.
- */
-static int loop_attach(const char *view, uint64_t offset, uint64_t size,
-		       bool rw, char **dev, char **cause)
+/* Does the running kernel have (or can it load) a file system type? */
+static bool kernel_has_fs(const char *type)
 {
-	struct loop_config cfg;
-	int ctl, bfd, lfd = -1, r = 0;
+	struct buf b = { 0 };
+	struct utsname u;
+	char *needle;
+	bool found = false;
 
-	bfd = open(view, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (bfd < 0) {
-		*cause = xasprintf("cannot open '%s': %s", view,
-				   strerror(errno));
-		return -errno;
+	if (read_file("/proc/filesystems", 1 << 16, &b) == 0) {
+		needle = xasprintf("\t%s\n", type);
+		found = strstr(b.p, needle) != NULL;
+		free(needle);
 	}
-	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-	if (ctl < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot open /dev/loop-control: %s",
-				   strerror(errno));
-		goto done;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = (uint32_t)bfd;
-	cfg.info.lo_offset = offset;
-	cfg.info.lo_sizelimit = size;
-	cfg.info.lo_flags = (rw ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
-	snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "avbatch:%s",
-		 view);
-	for (int tries = 0; tries < 64; tries++) {
-		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-		char *path;
+	buf_release(&b);
+	if (found || uname(&u) < 0)
+		return found;
+	needle = xasprintf("/lib/modules/%s/modules.dep", u.release);
+	if (read_file(needle, 16 << 20, &b) == 0) {
+		char *mod = xasprintf("/%s.ko", type);
 
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		path = xasprintf("/dev/loop%d", n);
-		/* The kernel makes a loop opened read-only read-only. */
-		lfd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		if (lfd >= 0 && ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
-			*dev = path;
-			r = 0;
-			break;
-		}
-		r = -errno;
-		if (lfd >= 0)
-			close(lfd);
-		lfd = -1;
-		free(path);
-		if (r != -EBUSY && r != -ENOENT && r != -ENXIO)
-			break;
+		found = strstr(b.p, mod) != NULL;
+		free(mod);
 	}
-	if (lfd < 0 && !*cause)
-		*cause = xasprintf("cannot set up a loop device: %s",
-				   strerror(-r));
-	close(ctl);
-done:
-	close(bfd);
-	return lfd >= 0 ? lfd : r;
+	free(needle);
+	buf_release(&b);
+	return found;
 }
 
-int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
-	       char **cause)
+static void plan_skip(struct fs_plan *plan, bool uncovered,
+		      const char *reason)
 {
-	return loop_attach(view, offset, size, false, dev, cause);
+	plan->skip = xstrdup(reason);
+	plan->uncovered = uncovered;
+}
+
+static void plan_mount(struct fs_plan *plan, const char *driver,
+		       enum fs_access access, const char *extra)
+{
+	plan->driver = xstrdup(driver);
+	plan->access = access;
+	if (access == FS_EXTRACT)
+		plan->options = xstrdup("copy to a private directory");
+	else
+		plan->options = xasprintf(RO_OPTS "%s%s", *extra ? "," : "",
+					  extra);
+}
+
+/* The mount plan for a probed type ("ext4", "swap", "crypto_LUKS", ...). */
+static void plan_type(const char *type, struct fs_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!type)
+		plan_skip(plan, false, "no file system found");
+	else if (!strcmp(type, "ext2") || !strcmp(type, "ext3") ||
+		 !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
+		/* noload: never replay the journal, not even in memory. */
+		plan_mount(plan, "ext4", FS_KERNEL, "noload");
+	else if (!strcmp(type, "xfs")) {
+		/*
+		 * Clones share UUIDs.  Whether the log is dirty only the
+		 * kernel tells: on a read-only device it refuses (EROFS) to
+		 * mount a dirty log, and the log is replayed in an overlay.
+		 */
+		plan_mount(plan, "xfs", FS_KERNEL, "nouuid");
+		plan->log_check = true;
+	} else if (!strcmp(type, "btrfs"))
+		/* The top level: every subvolume and snapshot below it. */
+		plan_mount(plan, "btrfs", FS_KERNEL,
+			   "rescue=nologreplay,subvolid=5");
+	else if (!strcmp(type, "ntfs"))
+		if (kernel_has_fs("ntfs3"))
+			plan_mount(plan, "ntfs3", FS_KERNEL, "");
+		else
+			/* Named data streams as "user." attributes. */
+			plan_mount(plan, "ntfs-3g", FS_FUSE,
+				   "streams_interface=xattr");
+	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
+		/*
+		 * Not fusefat: 0.1a shows short names upper-case and the volume
+		 * label as a file that can hide a directory of the same name.
+		 * mtools copies the files out (read-only) with their real names.
+		 */
+		if (kernel_has_fs("vfat"))
+			plan_mount(plan, "vfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "mtools", FS_EXTRACT, "");
+	else if (!strcmp(type, "exfat"))
+		if (kernel_has_fs("exfat"))
+			plan_mount(plan, "exfat", FS_KERNEL, "");
+		else
+			plan_mount(plan, "mount.exfat-fuse", FS_FUSE, "");
+	else if (!strcmp(type, "swap"))
+		plan_skip(plan, false, "swap space");
+	else if (!strcmp(type, "swsuspend"))
+		plan_skip(plan, true, "swap holding a hibernation image");
+	else if (!strcmp(type, "crypto_LUKS"))
+		plan_skip(plan, true, "encrypted (LUKS)");
+	else if (!strcmp(type, "BitLocker"))
+		plan_skip(plan, true, "encrypted (BitLocker)");
+	else if (!strcmp(type, "LVM2_member"))
+		/* image.c's read_lvm() replaces this once it has read the VG. */
+		plan_skip(plan, true, "LVM physical volume");
+	else if (!strcmp(type, "LVM1_member"))
+		plan_skip(plan, true, "LVM1 physical volume: not supported");
+	else if (!strcmp(type, "linux_raid_member"))
+		plan_skip(plan, true, "MD RAID member: guest arrays are not "
+			  "assembled");
+	else if (strstr(type, "_raid_member"))
+		plan_skip(plan, true, "firmware RAID member: guest arrays are "
+			  "not assembled");
+	else if (!strcmp(type, "zfs_member"))
+		plan_skip(plan, true, "ZFS pool member: ZFS is not supported");
+	else if (!strcmp(type, "jbd"))
+		plan_skip(plan, false, "external ext journal");
+	else if (kernel_has_fs(type))
+		plan_mount(plan, type, FS_KERNEL, "");
+	else {
+		char *why = xasprintf("unsupported file system type '%s'",
+				      type);
+
+		plan_skip(plan, true, why);
+		free(why);
+	}
+}
+
+/* Forget a plan (a file system planned again). */
+static void plan_release(struct fs_plan *plan)
+{
+	free(plan->driver);
+	free(plan->options);
+	free(plan->skip);
+	free(plan->warning);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* Plan one file system's mount from what its layout and probe show. */
+static void plan_fs(struct fs *fs)
+{
+	struct fs_plan *plan = &fs->plan;
+
+	plan_release(plan);
+	if (fs->layout_skip) {
+		plan_skip(plan, fs->layout_uncovered, fs->layout_skip);
+		return;
+	}
+	plan_type(fs->type, plan);
+	/* Plan a replay of an unclean ext journal instead of ignoring it. */
+	if (plan->skip || strcmp(plan->driver, "ext4") ||
+	    !fs->journal_unclean)
+		return;
+	free(plan->options);
+	plan->options = xstrdup(RO_OPTS);
+	plan->replay = true;
+}
+
+void mount_plan(struct image *img)
+{
+	for (size_t i = 0; i < img->nfs; i++)
+		plan_fs(&img->fs[i]);
 }
 
 static int mount_kernel(const char *dev, const struct fs *fs,
@@ -790,8 +884,14 @@ done:
 	return r;
 }
 
-int mount_fs(const char *view, const struct fs *fs, const char *target,
-	     struct mnt **out, char **cause)
+/*
+ * Mount one file system of a view at target (created 0700) through a
+ * read-only loop device, with fs->plan (a writable one when the plan
+ * replays a journal: view must then be an overlay's).  Returns 0 or -errno
+ * with *cause holding the driver's message.
+ */
+static int mount_fs(const char *view, const struct fs *fs, const char *target,
+		    struct mnt **out, char **cause)
 {
 	struct mnt *m = xcalloc(1, sizeof(*m));
 	char *dev = NULL, *logdir = NULL, *slash;
@@ -844,6 +944,131 @@ fail:
 	free(dev);
 	free(logdir);
 	mount_release(m);
+	return r;
+}
+
+/*
+ * The view a file system is read through: the image's read-only view, or
+ * for an unclean journal a throwaway overlay (started on first need).  If
+ * no overlay can be had, the journal is left alone (noload) and the file
+ * system marked as not fully covered.
+ */
+static const char *fs_view(const struct mount_source *src, struct fs *fs,
+			   struct mount_note *note)
+{
+	char *cause = NULL, *o;
+
+	if (!fs->plan.replay)
+		return mount_attach_view(src->ro);
+	if (*src->rw || mount_attach_overlay(src->img, src->workdir, src->rw,
+					     &cause) == 0)
+		return mount_attach_view(*src->rw);
+	msg_info("%s: %s: %s", src->name, fs->id, cause);
+	fs->plan.replay = false;
+	fs->plan.log_check = false;
+	o = fs->plan.options;
+	fs->plan.options = xasprintf("%s,%s", o, strcmp(fs->plan.driver,
+				     "xfs") ? "noload" : "norecovery");
+	free(o);
+	note->uncovered = true;
+	free(note->reason);
+	note->reason = xasprintf("journal not replayed (%s): files that live "
+				 "only in the journal were not scanned", cause);
+	free(cause);
+	return mount_attach_view(src->ro);
+}
+
+/*
+ * Mount one file system; an xfs whose dirty log the kernel refuses on a
+ * read-only device is mounted again with the log replayed in an overlay
+ * (or, if even that fails, without the log and marked not covered).
+ */
+static int mount_one(const struct mount_source *src, struct fs *fs,
+		     const char *mnt, struct mnt **m, struct mount_note *note,
+		     char **cause)
+{
+	char *o;
+	int r;
+
+	r = mount_fs(fs_view(src, fs, note), fs, mnt, m, cause);
+	if (r == 0 || !fs->plan.log_check || fs->plan.replay ||
+	    r == -ECANCELED)
+		return r;
+	fs->plan.log_check = false;
+	if (r == -EROFS) {
+		msg_debug("%s: %s: dirty log, replaying it in an overlay",
+			  src->name, fs->id);
+		fs->plan.replay = true;
+	} else {
+		note->uncovered = true;
+		free(note->reason);
+		note->reason = xasprintf("log not replayed (%s): files that "
+					 "live only in the log were not "
+					 "scanned", *cause);
+		o = fs->plan.options;
+		fs->plan.options = xasprintf("%s,norecovery", o);
+		free(o);
+	}
+	free(*cause);
+	*cause = NULL;
+	return mount_fs(fs_view(src, fs, note), fs, mnt, m, cause);
+}
+
+int mount_filesystem(const struct mount_source *src, size_t k,
+		     const char *target, struct mnt **out,
+		     struct mount_note *note, char **cause)
+{
+	struct fs *fs = &src->img->fs[k];
+	int r;
+
+	memset(note, 0, sizeof(*note));
+	r = mount_one(src, fs, target, out, note, cause);
+	if (r < 0)
+		return r;
+	note->replayed = fs->plan.replay;
+	if (fs->type && !strcmp(fs->type, "ntfs") && !fs->plan.warning)
+		fs->plan.warning = image_ntfs_warning(target);
+	return 0;
+}
+
+void mount_note_release(struct mount_note *note)
+{
+	free(note->reason);
+	note->reason = NULL;
+}
+
+bool mount_has_streams(const struct fs *fs)
+{
+	return fs->plan.access == FS_FUSE &&
+	       !strcmp(fs->plan.driver, "ntfs-3g") &&
+	       strstr(fs->plan.options, "streams_interface=xattr");
+}
+
+/*
+ * NTFS named data streams: ntfs-3g opens them by name ("file:stream") only
+ * with streams_interface=windows, which also hides every name that holds a
+ * colon; so the file system is walked through its usual mount and its
+ * streams read through a second one.
+ */
+int mount_streams(struct attach *a, const struct fs *fs, const char *target,
+		  struct mnt **out, char **cause)
+{
+	static const char xattr[] = "streams_interface=xattr";
+	struct fs sfs = *fs;
+	const char *o = sfs.plan.options, *at;
+	int r;
+
+	if (!mount_has_streams(fs)) {
+		/* Not the plan mount_plan makes. */
+		*cause = xasprintf("'%s' has no named data streams to show",
+				   fs->id);
+		return -EINVAL;
+	}
+	at = strstr(o, xattr);
+	sfs.plan.options = xasprintf("%.*sstreams_interface=windows%s",
+				     (int)(at - o), o, at + strlen(xattr));
+	r = mount_fs(mount_attach_view(a), &sfs, target, out, cause);
+	free(sfs.plan.options);
 	return r;
 }
 

@@ -1,7 +1,9 @@
-/* mount.h - attaching images read-only, mounting guest file systems, release */
+/* mount.h - attaching images; planning, mounting, releasing file systems */
 #ifndef AVBATCH_MOUNT_H
 #define AVBATCH_MOUNT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "image.h"
@@ -47,21 +49,58 @@ const char *mount_attach_view(const struct attach *a);
 void mount_detach(struct attach *a);
 
 /*
- * A read-only loop device over [offset, offset+size) of view, for programs
- * that read block devices (LVM's report tools).  Returns its open fd: the
- * device goes away when that fd is closed.  *dev is its name.
+ * Decide how each file system of img is mounted (fs->plan), or why it is
+ * not, from what image_read_layout found: the driver per type (the kernel's,
+ * or a FUSE program where the kernel has none), read-only options that
+ * never replay a journal on the image, or a replay into an overlay where
+ * an ext journal needs recovery.
  */
-int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
-	       char **cause);
+void mount_plan(struct image *img);
+
+/* Where one image's file systems are mounted from. */
+struct mount_source {
+	struct image *img;	/* its plans end as what was done */
+	const char *name;	/* the target's, for log lines */
+	struct attach *ro;	/* the image's read-only view */
+	struct attach **rw;	/* a throwaway overlay, started on first need
+				   (the caller detaches it) */
+	const char *workdir;	/* where the overlay goes */
+};
+
+/* What mounting a file system came to, for its result. */
+struct mount_note {
+	bool replayed;		/* its journal (or log) replayed in an overlay */
+	bool uncovered;		/* not every file can be seen: reason says why */
+	char *reason;		/* or NULL */
+};
 
 /*
- * Mount one file system of a view at target (created 0700) through a
- * read-only loop device, with fs->plan (a writable one when the plan
- * replays a journal: view must then be an overlay's).  Returns 0 or -errno with *cause
- * holding the driver's message.
+ * Mount file system k of src->img at target (created 0700) by its plan,
+ * through a read-only loop device, with the fallbacks: a journal the plan
+ * replays is replayed into the throwaway overlay (the mount stays ro), or
+ * if no overlay can be had left alone (noload, norecovery); an xfs whose
+ * dirty log the kernel refuses on a read-only device is mounted again with
+ * the log replayed, or if that fails without it.  The plan ends as what
+ * was done (the driver and options reported); an NTFS hibernated by
+ * Windows gets its warning.  Returns 0 or -errno with *cause holding the
+ * driver's message; *note says what the result must tell in either case
+ * (released by mount_note_release).
  */
-int mount_fs(const char *view, const struct fs *fs, const char *target,
-	     struct mnt **out, char **cause);
+int mount_filesystem(const struct mount_source *src, size_t k,
+		     const char *target, struct mnt **out,
+		     struct mount_note *note, char **cause);
+void mount_note_release(struct mount_note *note);
+
+/* Is fs mounted by ntfs-3g with named data streams shown as xattrs? */
+bool mount_has_streams(const struct fs *fs);
+
+/*
+ * A second mount of such an NTFS at target, read-only from a's view, where
+ * named data streams open by name ("file:stream").
+ */
+int mount_streams(struct attach *a, const struct fs *fs, const char *target,
+		  struct mnt **out, char **cause);
+
 void mount_release(struct mnt *m);
 
 #endif

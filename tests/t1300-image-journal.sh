@@ -3,13 +3,15 @@
 # newest file lives only in the journal are mounted with the journal
 # replayed into a throwaway qcow2 overlay, so that file is scanned and
 # found; the images stay byte-identical; a clean journal is left alone.
+# Where no overlay can be had, the journal is left alone (noload,
+# norecovery) and the file system reported partial, saying why.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
 need_cmd qemu-img qemu-storage-daemon clamscan jq mkfs.ext4 mkfs.xfs \
 	dumpe2fs debugfs xfs_logprint
 
-plan 11
+plan 14
 
 fx_unclean "$T/img" || bail_out "cannot build the unclean images"
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
@@ -63,6 +65,28 @@ is "$(jq -r '.targets[0] | (.filesystems[] | select(.id == "vg0/root") |
 	join(","))' "$T/lvm.json")" "true vg0/root:/home/alice/new/eicar.com" \
 	"an unclean journal on an LVM logical volume is replayed too" ||
 	_diag_file "$T/err2"
+
+# No overlay (qemu-img cannot create one): mounted without the journal.
+mkdir -p "$T/bin"
+cat >"$T/bin/qemu-img" <<EOF
+#!/bin/bash
+[ "\$1" = create ] && { echo "qemu-img: no room for an overlay" >&2; exit 1; }
+exec $(command -v qemu-img) "\$@"
+EOF
+chmod 0755 "$T/bin/qemu-img"
+(cd "$T/img" && PATH="$T/bin:$PATH" "$AVBATCH" --engines-dir \
+	"$top_srcdir/engines" --state-dir "$T/state" run --engine clamav \
+	-o clamav.database="$T/sigs" --report "$T/noov.json" \
+	unclean.raw unclean-xfs.raw) >"$T/out3" 2>"$T/err3"
+is "$?" 2 "without an overlay, run exits 2: incomplete" || _diag_file "$T/err3"
+is "$(jq -r '.targets[] | .filesystems[0] | [.status, .journal_replayed,
+	.options] | @tsv' "$T/noov.json")" \
+	"$(printf '%s\t%s\t%s\n' partial false ro,nosuid,nodev,noexec,noload \
+		partial false ro,nosuid,nodev,noexec,nouuid,norecovery)" \
+	"the journal is left alone: noload (ext4), norecovery (xfs)"
+is "$(jq -r '.targets[].filesystems[0].reason' "$T/noov.json" | sort -u)" \
+	"journal not replayed (cannot create an overlay: qemu-img: no room for an overlay): files that live only in the journal were not scanned" \
+	"the reason says the journal was not replayed, and why"
 
 (cd "$T/img" && sha256sum "${imgs[@]}") >"$T/sums.after"
 is "$(cat "$T/sums.after")" "$(cat "$T/sums.before")" "no image changed"

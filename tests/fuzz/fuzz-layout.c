@@ -1,4 +1,4 @@
-/* fuzz-layout.c - libFuzzer target: image_read_layout() on any disk */
+/* fuzz-layout.c - libFuzzer: image_read_layout(), mount_plan() on any disk */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "image.h"
 #include "lvm.h"
+#include "mount.h"
 #include "util.h"
 
 /*
@@ -98,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	img->format = xstrdup("raw");
 	img->virtual_size = size;
 	r = image_read_layout(img, view, &cause);
+	if (r == 0)
+		mount_plan(img);
 	if (r < 0) {
 		CHECK(cause);	/* every failure says why */
 	} else {

@@ -7,19 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loop.h"
 #include "lvm.h"
-#include "mount.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* lvm_read's loop devices are not the fuzzer's business: lvm_parse is. */
-int mount_loop(const char *view, uint64_t offset, uint64_t size, char **dev,
-	       char **cause)
+int loop_attach(const char *view, uint64_t offset, uint64_t size, bool rw,
+		char **dev, char **cause)
 {
 	(void)view;
 	(void)offset;
 	(void)size;
+	(void)rw;
 	(void)dev;
 	*cause = xstrdup("no loop devices while fuzzing");
 	return -ENOTSUP;
