@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,7 +82,7 @@ static const struct {
 	{ "wdb", CLASS_CONTEXT }, { "yar", CLASS_CONTEXT },
 	{ "yara", CLASS_CONTEXT }, { "cat", CLASS_CONTEXT },
 	{ "sdb", CLASS_CONTEXT }, { "zmd", CLASS_CONTEXT },
-	{ "rmd", CLASS_CONTEXT },
+	{ "rmd", CLASS_CONTEXT }, { "ioc", CLASS_CONTEXT },
 	{ "cvd", CLASS_CONTAINER }, { "cld", CLASS_CONTAINER },
 	{ "cud", CLASS_CONTAINER },
 	{ "info", CLASS_IGNORED }, { "sign", CLASS_IGNORED },
@@ -102,10 +103,12 @@ static enum class classify(const char *name, char ext[EXTMAX])
 		return CLASS_UNKNOWN;
 	}
 	memcpy(ext, dot + 1, strlen(dot + 1) + 1);
-	/* Case matters: ClamAV loads "x.ndb", not "x.NDB". */
+	/* ClamAV loads "x.NDB" as an .ndb (cli_strbcasestr). */
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
-		if (!strcmp(ext, types[i].ext))
+		if (!strcasecmp(ext, types[i].ext)) {
+			memcpy(ext, types[i].ext, strlen(types[i].ext) + 1);
 			return types[i].class;
+		}
 	return CLASS_UNKNOWN;
 }
 
@@ -195,6 +198,9 @@ static void finish(struct sigset *s)
 			if (!k || memcmp(t->h[k - 1], t->h[j], HLEN))
 				memmove(t->h[k++], t->h[j], HLEN);
 		t->n = k;
+		/* A production set is 100 MB and more: give back the slack. */
+		t->alloc = k ? k : 1;
+		t->h = xreallocarray(t->h, t->alloc, HLEN);
 	}
 	if (s->n)
 		qsort(s->t, s->n, sizeof(*s->t), type_cmp);

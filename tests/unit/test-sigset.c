@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "sigset.h"
 #include "util.h"
 
@@ -101,11 +102,15 @@ static void test_parse(void)
 	ok(sigset_kind_of("x.ndb") == SIGSET_DETECT &&
 	   sigset_kind_of("x.ign2") == SIGSET_ALLOW &&
 	   sigset_kind_of("bytecode.cbc") == SIGSET_CONTEXT &&
-	   sigset_kind_of("x.NDB") == SIGSET_UNKNOWN &&
+	   sigset_kind_of("x.NDB") == SIGSET_DETECT &&
 	   sigset_kind_of("README") == SIGSET_UNKNOWN &&
+	   sigset_kind_of("x.ndb2") == SIGSET_UNKNOWN &&
 	   sigset_kind_of("daily.cvd") == -1 &&
 	   sigset_kind_of("COPYING") == -1, "types by extension, "
-	   "case-sensitive as ClamAV loads them");
+	   "in any case as ClamAV loads them");
+	t = set_of("UPPER.NDB", "A:0:*:41\n", 9);
+	ok(count(t, "ndb") == 1, "x.NDB counts as an .ndb");
+	sigset_free(t);
 	sigset_free(s);
 }
 
@@ -233,6 +238,7 @@ static void test_files(void)
 	char tmp[] = "/tmp/test-sigset.XXXXXX", *p, *cause = NULL;
 	struct strv paths = { 0 };
 	struct sigset *old = NULL, *new = NULL;
+	struct cache *cache = NULL;
 	struct buf b = { 0 };
 	size_t det = 0;
 	int r;
@@ -295,6 +301,30 @@ static void test_files(void)
 	ok(b.p && !strcmp(b.p, "f:1:F\n"), "delta.fp: every allow-list "
 	   "line");
 	free(p);
+	free(cause);
+	cause = NULL;
+
+	p = xasprintf("%s/cache/cache.sqlite", tmp);
+	r = cache_open(p, &cache, &cause);
+	free(p);
+	ok(r == 0, "a cache opened");
+	if (r == 0) {
+		struct sigset *back = NULL;
+		char *h1 = sigset_digest(new), *h2 = NULL;
+
+		ok(sigset_recall(cache, "fp1", &back) == -ENOENT && !back,
+		   "no set remembered for an unknown fingerprint");
+		sigset_remember(cache, "fp1", new);
+		r = sigset_recall(cache, "fp1", &back);
+		if (back)
+			h2 = sigset_digest(back);
+		ok(r == 0 && h2 && !strcmp(h1, h2), "a set remembered by "
+		   "fingerprint comes back equal");
+		free(h1);
+		free(h2);
+		sigset_free(back);
+		cache_close(cache);
+	}
 	free(cause);
 	buf_release(&b);
 	sigset_free(old);
