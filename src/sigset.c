@@ -531,6 +531,65 @@ static int read_path(struct walk *w, const char *path, bool top,
 		     bool nested, char **cause);
 
 /*
+ * Does an unpacked container hold whole-file types only (bytecode.cvd)?
+ * Then the delta keeps the container itself: ClamAV loads bytecode only
+ * from a signed container (or with --bytecode-unsigned).
+ */
+static bool only_whole_files(const char *dir)
+{
+	struct dirent **names;
+	char ext[EXTMAX];
+	bool only = true;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	if (n < 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		enum class c = classify(names[i]->d_name, ext);
+
+		if (names[i]->d_name[0] != '.' && c != CLASS_CONTEXT &&
+		    c != CLASS_IGNORED)
+			only = false;
+		free(names[i]);
+	}
+	free(names);
+	return only;
+}
+
+/* A verbatim copy of a container in the delta, under its own name. */
+static int keep_container(struct walk *w, const char *path, char **cause)
+{
+	const char *base = strrchr(path, '/');
+	char chunk[1 << 16];
+	ssize_t k;
+	int in, out, r = 0;
+
+	base = base ? base + 1 : path;
+	in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot read '%s': %s", path,
+				   strerror(errno));
+		return r;
+	}
+	r = delta_create(w, base, &out);
+	while (r == 0 && (k = read(in, chunk, sizeof(chunk))) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		r = k < 0 ? -errno : write_all(out, chunk, (size_t)k);
+	}
+	if (r == 0 && close(out) < 0)
+		r = -errno;
+	else if (out >= 0 && r < 0)
+		close(out);
+	close(in);
+	if (r < 0)
+		*cause = xasprintf("cannot copy '%s' into the delta: %s",
+				   path, strerror(-r));
+	return r;
+}
+
+/*
  * A container: a 512-byte header "ClamAV-VDB:..." and a tar.  sigtool (the
  * database's own tool, which checks it) unpacks it into a private
  * directory, read like a database directory.
@@ -600,7 +659,17 @@ static int read_container(struct walk *w, const char *path, char **cause)
 				   strerror(-r));
 		goto done;
 	}
-	r = read_path(w, dir, true, true, cause);
+	if (w->dirfd >= 0 && only_whole_files(dir)) {
+		int dirfd = w->dirfd;
+
+		w->dirfd = -1;
+		r = read_path(w, dir, true, true, cause);
+		w->dirfd = dirfd;
+		if (r == 0)
+			r = keep_container(w, path, cause);
+	} else {
+		r = read_path(w, dir, true, true, cause);
+	}
 done:
 	rmtree(tmp);
 	buf_release(&err);

@@ -62,9 +62,10 @@ int sigset_read(const struct strv *paths, const char *tmpdir,
 /*
  * sigset_read, and write to the existing directory dir a database for
  * `clamscan -d dir` of what old lacks: delta.EXT with each detection line
- * not in old, delta.EXT with every allow-list line, and a verbatim copy of
- * every whole-file type (keepN.EXT).  *detections: how many detection
- * lines it holds (0: the delta cannot find anything).
+ * not in old, delta.EXT with every allow-list line, a verbatim copy of
+ * every whole-file type (keepN.EXT), and of every container that holds
+ * whole-file types only (bytecode.cvd, still signed).  *detections: how
+ * many detection lines it holds (0: the delta cannot find anything).
  */
 int sigset_read_delta(const struct strv *paths, const struct sigset *old,
 		      const char *tmpdir, const char *dir,

@@ -6,7 +6,7 @@
 need_root
 need_cmd clamscan sigtool sha256sum md5sum
 
-plan 23
+plan 26
 
 E=$top_srcdir/engines
 av() { "$AVBATCH" --engines-dir "$E" --state-dir "$T/state" "$@"; }
@@ -110,6 +110,23 @@ is "$(found "$T/cvd")" "$(printf '%s\n' 'body.txt: Test.Delta.NDB.UNOFFICIAL' \
 	'clam.exe: Test.ClamExe.HDB.UNOFFICIAL' 'eicar.com: Test.EICAR.NDB.UNOFFICIAL' \
 	'hash.bin: Test.Delta.HSB.UNOFFICIAL')" "(clamscan loads that container)"
 is "$(ls -A "$T/state")" "" "no unpacked container is left behind"
+
+# A container of whole-file types only (as bytecode.cvd): the delta keeps it
+# whole, signed as it is, beside the pieces of the other containers.
+mkdir -p "$T/build2"
+printf 'test\n' >"$T/build2/COPYING"
+printf '0:0:7a7a7a7a7a7a:avbatch test type:CL_TYPE_ANY:CL_TYPE_TEXT_ASCII\n' >"$T/build2/w.ftm"
+(cd "$T/build2" && printf '1\navbatch\n' | sigtool --build=w.cud --unsigned --no-cdiff) \
+	>>"$T/sigtool.log" 2>&1
+cp -- "$T/build2/w.cud" "$T/cvd/"
+sigset "$T/cvd" --save "$T/cvd.set" >/dev/null 2>&1
+printf 'Test.Delta2.NDB:0:*:%s\n' "$(hex avbatch-delta-two)" >"$T/cvd/local.ndb"
+sigset "$T/cvd" --since "$T/cvd.set" --delta "$T/delta2" >"$T/out" 2>&1
+like "$?:$(cat "$T/out")" $'^0:.*\nchange: delta\nadded: 1\n' "a container of whole-file types unchanged, a body added: delta"
+is "$(cd "$T/delta2" && ls)" $'delta.ndb\nw.cud' "the delta: the added line, and that container as it is"
+printf 'x avbatch-delta-two x\n' >"$T/two.txt"
+like "$(clamscan --no-summary -d "$T/delta2" "$T/two.txt" 2>&1)" "^$T/two.txt: Test.Delta2.NDB.UNOFFICIAL FOUND\$" \
+	"clamscan loads that delta"
 
 head -c 4096 /dev/urandom >"$T/cvd/bad.cvd"
 sigset "$T/cvd" >"$T/out" 2>&1
