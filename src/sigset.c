@@ -44,6 +44,7 @@ struct sigtype {
 struct sigset {
 	struct sigtype *t;
 	size_t n, alloc;
+	struct buf context;	/* what else decides a line's meaning */
 };
 
 /* How a file found in a database is read. */
@@ -132,7 +133,14 @@ void sigset_free(struct sigset *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->t[i].h);
 	free(s->t);
+	buf_release(&s->context);
 	free(s);
+}
+
+void sigset_set_context(struct sigset *s, const void *context, size_t len)
+{
+	s->context.len = 0;
+	buf_add(&s->context, context, len);
 }
 
 static size_t type_index(struct sigset *s, const char *ext,
@@ -813,14 +821,16 @@ static void put_u64(struct buf *b, uint64_t v)
 }
 
 /*
- * MAGIC, a version byte, the number of types (u64 LE), then per type (by
- * name): kind byte, name length byte, name, count (u64 LE), count sorted
- * distinct hashes.
+ * MAGIC, a version byte, the context's length (u64 LE) and bytes, the
+ * number of types (u64 LE), then per type (by name): kind byte, name
+ * length byte, name, count (u64 LE), count sorted distinct hashes.
  */
 void sigset_encode(const struct sigset *s, struct buf *out)
 {
 	buf_add(out, MAGIC, strlen(MAGIC));
 	buf_add(out, (unsigned char[]){ SET_VERSION }, 1);
+	put_u64(out, s->context.len);
+	buf_add(out, s->context.p, s->context.len);
 	put_u64(out, s->n);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sigtype *t = &s->t[i];
@@ -873,6 +883,10 @@ int sigset_decode(const void *data, size_t len, struct sigset **out,
 		what = "unknown version";
 		goto fail;
 	}
+	if (end - p < 8 || get_u64(p) > (uint64_t)(end - p - 8))
+		goto fail;
+	buf_add(&s->context, p + 8, (size_t)get_u64(p));
+	p += 8 + s->context.len;
 	if (end - p < 8)
 		goto fail;
 	ntypes = get_u64(p);
@@ -1004,6 +1018,12 @@ void sigset_diff(const struct sigset *old, const struct sigset *new,
 	size_t added, removed;
 
 	memset(d, 0, sizeof(*d));
+	if (old->context.len != new->context.len || (old->context.len &&
+	    memcmp(old->context.p, new->context.p, old->context.len))) {
+		d->change = SIGSET_FULL;
+		d->why = xstrdup("the engine, its version or its options "
+				 "changed");
+	}
 	for (size_t i = 0; i < new->n; i++) {
 		count_changes(type_find(old, new->t[i].ext), &new->t[i],
 			      &added, &removed);

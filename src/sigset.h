@@ -51,6 +51,14 @@ struct sigset *sigset_new(void);
 void sigset_free(struct sigset *s);
 
 /*
+ * What else decides what a signature line means: the engine's name,
+ * version and options (a line with a minimum functionality level starts
+ * to count under a newer engine).  Sets of different contexts differ
+ * fully.
+ */
+void sigset_set_context(struct sigset *s, const void *context, size_t len);
+
+/*
  * Read the signature files below paths (files, or directories read one
  * level deep as ClamAV does; .cvd/.cld/.cud containers are unpacked with
  * sigtool into a private directory below tmpdir, NULL: /tmp).  Returns 0,

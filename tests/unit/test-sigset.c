@@ -124,6 +124,7 @@ static void test_encoding(void)
 
 	sigset_add_file(s, "a.fp", "x:1:y\n", 6, &cause);
 	sigset_add_file(s, "a.cbc", "bytecode", 8, &cause);
+	sigset_set_context(s, "clamav\n1.4.6\n", 13);
 	sigset_encode(s, &enc);
 	r = sigset_decode(enc.p, enc.len, &d, &cause);
 	ok(r == 0 && d, "an encoded set decodes");
@@ -188,6 +189,13 @@ static void test_diff(void)
 	sigset_add_file(new, "d.cbc", "code1", 5, &cause);
 	ok(change(old, new, &d) == SIGSET_SAME && !d.added && !d.removed,
 	   "the same lines in other files and order: same");
+	sigset_set_context(new, "clamav 1.5.0", 12);
+	ok(change(old, new, &d) == SIGSET_FULL && d.why &&
+	   strstr(d.why, "version"), "the same lines under another engine "
+	   "version: full");
+	sigset_set_context(old, "clamav 1.5.0", 12);
+	ok(change(old, new, &d) == SIGSET_SAME, "and the same version: same");
+	sigset_set_context(old, "", 0);
 	sigset_free(new);
 
 	new = set_of("d.ndb", "A:0:*:41\nB:0:*:42\nC:0:*:43\n", 27);
