@@ -830,7 +830,8 @@ void sigset_encode(const struct sigset *s, struct buf *out)
 	buf_add(out, MAGIC, strlen(MAGIC));
 	buf_add(out, (unsigned char[]){ SET_VERSION }, 1);
 	put_u64(out, s->context.len);
-	buf_add(out, s->context.p, s->context.len);
+	if (s->context.len)
+		buf_add(out, s->context.p, s->context.len);
 	put_u64(out, s->n);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sigtype *t = &s->t[i];
