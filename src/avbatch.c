@@ -56,9 +56,11 @@ static const struct cmd commands[] = {
 	  "daemons)" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
 	  "engines list | show ENGINE | check [ENGINE]... [-o E.KEY=VALUE]... "
-	  "| selftest ENGINE [-o E.KEY=VALUE]...",
+	  "| selftest ENGINE [-o E.KEY=VALUE]... "
+	  "| sigset ENGINE [-o E.KEY=VALUE]... [--save FILE] "
+	  "[--since FILE [--delta DIR]]",
 	  "list the engine descriptors, show one, check they work here, "
-	  "prove one on a test disk" },
+	  "prove one on a test disk, show its signature set" },
 	{ "report", cmd_report, 0,
 	  "report html REPORT | text REPORT | merge [-o FILE] REPORT...",
 	  "a saved report as an HTML page or text; many hosts' as one" },

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "proc.h"
 #include "scan.h"
+#include "sigset.h"
 #include "util.h"
 #include "walk.h"
 
@@ -792,6 +793,139 @@ done:
 	return r;
 }
 
+static const char *const kind_names[] = {
+	[SIGSET_DETECT] = "detect",
+	[SIGSET_ALLOW] = "allow",
+	[SIGSET_CONTEXT] = "whole-file",
+	[SIGSET_UNKNOWN] = "unknown",
+};
+
+/*
+ * engines sigset ENGINE [-o E.KEY=VALUE]... [--save FILE]
+ * [--since FILE [--delta DIR]]: the engine's signatures as delta rescans
+ * see them, per type; compared with a set saved before, and the database
+ * of what was added since.
+ */
+static int engines_sigset(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "option", required_argument, NULL, 'o' },
+		{ "save", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "delta", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct strv names = { 0 }, options = { 0 }, paths = { 0 };
+	const char *save = NULL, *since = NULL, *delta = NULL;
+	struct sigset *set = NULL, *old = NULL;
+	struct sigset_diff d = { 0 };
+	struct engine *e = NULL;
+	struct buf b = { 0 };
+	char *cause = NULL, *tmp = NULL, *digest;
+	size_t detections = 0;
+	int c, r, rc = 2;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'o' && (!strchr(optarg, '.') || !strchr(optarg, '=')))
+			return cmd_usage_error("bad option '%s': expected "
+					       "ENGINE.KEY=VALUE", optarg);
+		if (c == 'o')
+			strv_push(&options, optarg);
+		else if (c == 's')
+			save = optarg;
+		else if (c == 'S')
+			since = optarg;
+		else if (c == 'd')
+			delta = optarg;
+		else
+			return cmd_usage_error("bad option");
+	}
+	if (argc - optind != 1 || (delta && !since)) {
+		strv_release(&options);
+		return cmd_usage_error("expected 'sigset ENGINE [-o "
+				       "E.KEY=VALUE]... [--save FILE] "
+				       "[--since FILE [--delta DIR]]'");
+	}
+	strv_push(&names, argv[optind]);
+	rc = options_named(&names, &options);
+	if (rc)
+		goto done;
+	rc = 2;
+	r = load_with(argv[optind], &options, &e, &cause);
+	if (r == 0)
+		r = engine_signature_paths(e, &paths, &cause);
+	if (r == 0 && !paths.n) {
+		cause = xasprintf("engine '%s' names no signatures",
+				  argv[optind]);
+		r = -ENOENT;
+	}
+	if (r == 0 && since && (r = read_file(since, SIZE_MAX, &b)) < 0)
+		cause = xasprintf("cannot read '%s': %s", since,
+				  strerror(-r));
+	if (r == 0 && since && sigset_decode(b.p, b.len, &old, &cause) < 0)
+		r = -EINVAL;
+	if (r == 0 && delta && (r = mkdir_private(delta)) < 0)
+		cause = xasprintf("cannot create '%s': %s", delta,
+				  strerror(-r));
+	if (r == 0)
+		tmp = private_dir("sigset", &cause);
+	if (r == 0 && !tmp)
+		r = -EIO;
+	if (r == 0 && delta)
+		r = sigset_read_delta(&paths, old, tmp, delta, &set,
+				      &detections, &cause);
+	else if (r == 0)
+		r = sigset_read(&paths, tmp, &set, &cause);
+	if (r == 0 && save) {
+		b.len = 0;
+		sigset_encode(set, &b);
+		r = write_file_atomic(save, b.p, b.len);
+		if (r < 0)
+			cause = xasprintf("cannot write '%s': %s", save,
+					  strerror(-r));
+	}
+	if (r < 0) {
+		fprintf(stderr, "avbatch: %s\n", cause);
+		goto done;
+	}
+	digest = sigset_digest(set);
+	printf("engine: %s\ndigest: %s\n", engine_name(e), digest);
+	free(digest);
+	for (size_t i = 0; i < sigset_ntypes(set); i++) {
+		enum sigset_kind kind;
+		size_t n;
+		const char *ext = sigset_type(set, i, &kind, &n);
+
+		printf("%s: %zu (%s)\n", ext, n, kind_names[kind]);
+	}
+	if (old) {
+		sigset_diff(old, set, &d);
+		printf("change: %s\nadded: %zu\nremoved: %zu\n"
+		       "allowed: %zu\n", sigset_change_names[d.change],
+		       d.added, d.removed, d.allowed);
+		if (d.why)
+			printf("why: %s\n", d.why);
+	}
+	if (delta)
+		printf("delta detections: %zu\n", detections);
+	rc = 0;
+done:
+	if (tmp)
+		rmtree(tmp);
+	free(tmp);
+	free(cause);
+	sigset_diff_release(&d);
+	sigset_free(set);
+	sigset_free(old);
+	buf_release(&b);
+	engine_free(e);
+	strv_release(&paths);
+	strv_release(&names);
+	strv_release(&options);
+	return rc;
+}
+
 int cmd_engines(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "list"))
@@ -802,8 +936,11 @@ int cmd_engines(int argc, char **argv)
 		return engines_check(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "selftest"))
 		return engines_selftest(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "sigset"))
+		return engines_sigset(argc - 1, argv + 1);
 	return cmd_usage_error("expected 'list', 'show ENGINE', "
-			       "'check [ENGINE]...' or 'selftest ENGINE'");
+			       "'check [ENGINE]...', 'selftest ENGINE' or "
+			       "'sigset ENGINE'");
 }
 
 /* Print the last n lines of text, indented (an update's failing output). */
