@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cache.h"
+#include "engine-output.h"
 #include "proc.h"
 #include "scan.h"
 #include "util.h"
