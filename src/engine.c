@@ -1,4 +1,4 @@
-/* engine.c - INI engine descriptors: commands, options, reading results */
+/* engine.c - INI engine descriptors: loading, commands, options */
 #include "config.h"
 
 #include <errno.h>
@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ini.h>
 
 #include "engine.h"
+#include "engine-int.h"
 #include "proc.h"
 #include "trust.h"
 #include "util.h"
@@ -23,10 +23,7 @@
 #define DESCRIPTOR_MAX	(256 * 1024)	/* bytes in one descriptor file */
 #define NAME_MAX_LEN	64		/* engine names */
 #define OPTION_MAX_LEN	32		/* option names */
-#define GROUP_MAX	9		/* detection_path/_threat: \1 to \9 */
 #define REGEX_COST_MAX	10000		/* see regex_cost() */
-#define SIG_MAX		64		/* highest signal number on Linux */
-#define NCODES		(256 + SIG_MAX + 1)	/* exit codes, then -1..-64 */
 
 enum section {
 	SECT_NONE,
@@ -59,10 +56,6 @@ enum key_kind {
 	K_LINE,
 	K_STATUS,
 	K_PATHS,
-};
-
-enum regex_slot {
-	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_NSLOTS
 };
 
 /* Every key a descriptor may hold outside [options]. */
@@ -147,38 +140,6 @@ static const struct {
 static const char *const common_vars[] = {
 	"binary", "logdir", "daemon_dir", "daemon_config", "daemon_socket",
 	"engine_log",	/* a report file the engine writes; read like stdout */
-};
-
-struct engine_opt {
-	char *key;
-	char *value;
-};
-
-struct action {
-	bool set;
-	int sig;		/* signal:NAME; 0 for a command */
-	struct strv words;	/* argv template, literal braces doubled */
-	unsigned line;
-};
-
-struct engine {
-	char *path;
-	char *name, *description, *vendor, *binary;
-	unsigned flags;
-	struct engine_opt *opts;
-	size_t nopts;
-	struct action actions[ENGINE_NACTIONS];
-	signed char verdict[NCODES];	/* enum engine_verdict, or -1 */
-	regex_t re[RE_NSLOTS];
-	bool has_re[RE_NSLOTS];
-	int group[2];			/* detection_path, detection_threat */
-	int path_alt[GROUP_MAX];	/* more detection_path groups, 0-ended */
-	struct strv incomplete;
-	char *size_option;		/* option holding the largest file */
-	struct strv daemon_config;	/* lines of the daemon's config file */
-	char *external_option;		/* set: use a running daemon */
-	int version_status;		/* exit status of a working version */
-	struct strv signatures;		/* words: files/dirs of the signatures */
 };
 
 /* One "key = value" as read, kept until the whole file has been read. */
@@ -572,20 +533,6 @@ static int regcomp_bytes(regex_t *re, const char *pattern)
 	locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	locale_t old = c ? uselocale(c) : (locale_t)0;
 	int r = regcomp(re, pattern, REG_EXTENDED);
-
-	if (c) {
-		uselocale(old);
-		freelocale(c);
-	}
-	return r;
-}
-
-static int regexec_bytes(const regex_t *re, const char *s, size_t n,
-			 regmatch_t *m)
-{
-	locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-	locale_t old = c ? uselocale(c) : (locale_t)0;
-	int r = regexec(re, s, n, m, 0);
 
 	if (c) {
 		uselocale(old);
@@ -1660,104 +1607,6 @@ done:
 	else
 		free(x.cause);
 	return r;
-}
-
-enum engine_verdict engine_classify_exit(const struct engine *e, int status)
-{
-	int idx;
-
-	if (WIFEXITED(status))
-		idx = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status) && WTERMSIG(status) <= SIG_MAX)
-		idx = 256 + WTERMSIG(status);
-	else
-		return ENGINE_ERROR;
-	return e->verdict[idx] < 0 ? ENGINE_ERROR :
-				     (enum engine_verdict)e->verdict[idx];
-}
-
-bool engine_match_detection(const struct engine *e, const char *line,
-			    char **path, char **threat)
-{
-	regmatch_t m[GROUP_MAX + 1];
-	const regmatch_t *p = &m[e->group[0]], *t = &m[e->group[1]];
-
-	if (!e->has_re[RE_DETECTION] ||
-	    regexec_bytes(&e->re[RE_DETECTION], line, GROUP_MAX + 1, m) != 0)
-		return false;
-	/* The first path group that took part in the match. */
-	for (int k = 0; p->rm_so < 0 && k < GROUP_MAX && e->path_alt[k]; k++)
-		p = &m[e->path_alt[k]];
-	/*
-	 * A group that took no part in the match: no detection, except a
-	 * threat group where threat_context can name the threat instead.
-	 */
-	if (p->rm_so < 0 || (t->rm_so < 0 && !e->has_re[RE_CONTEXT]))
-		return false;
-	*path = xstrndup(line + p->rm_so, (size_t)(p->rm_eo - p->rm_so));
-	/* No threat group: the caller takes the threat from context. */
-	*threat = e->group[1] == 0 || t->rm_so < 0 ? NULL :
-		xstrndup(line + t->rm_so, (size_t)(t->rm_eo - t->rm_so));
-	return true;
-}
-
-bool engine_threat_is_incomplete(const struct engine *e, const char *threat)
-{
-	for (size_t i = 0; i < e->incomplete.n; i++)
-		if (str_has_prefix(threat, e->incomplete.v[i]))
-			return true;
-	return false;
-}
-
-bool engine_match_error(const struct engine *e, const char *line)
-{
-	return e->has_re[RE_ERROR] &&
-	       regexec_bytes(&e->re[RE_ERROR], line, 0, NULL) == 0;
-}
-
-bool engine_match_summary(const struct engine *e, const char *line,
-			  unsigned long *count)
-{
-	regmatch_t m[2];
-	uint64_t v;
-	char *num;
-	int r;
-
-	if (!e->has_re[RE_SUMMARY] ||
-	    regexec_bytes(&e->re[RE_SUMMARY], line, 2, m) != 0 ||
-	    m[1].rm_so < 0)
-		return false;
-	num = xstrndup(line + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
-	r = parse_u64(num, &v);
-	free(num);
-	if (r < 0)
-		return false;
-	*count = (unsigned long)v;
-	return true;
-}
-
-bool engine_needs_summary(const struct engine *e)
-{
-	if (!e->has_re[RE_SUMMARY])
-		return false;
-	for (size_t i = 0; i < NCODES; i++)
-		if (e->verdict[i] == ENGINE_INFECTED)
-			return false;
-	return true;
-}
-
-bool engine_match_context(const struct engine *e, const char *line,
-			  char **threat)
-{
-	regmatch_t m[2];
-
-	if (!e->has_re[RE_CONTEXT] ||
-	    regexec_bytes(&e->re[RE_CONTEXT], line, 2, m) != 0 ||
-	    m[1].rm_so < 0)
-		return false;
-	*threat = xstrndup(line + m[1].rm_so,
-			   (size_t)(m[1].rm_eo - m[1].rm_so));
-	return true;
 }
 
 bool engine_has_flag(const struct engine *e, enum engine_flag f)

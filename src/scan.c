@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cache.h"
+#include "engine-output.h"
 #include "proc.h"
 #include "scan.h"
 #include "util.h"
@@ -114,152 +115,37 @@ static void add_hit(struct scan_result *res, const char *path,
 }
 
 /*
- * The guest path of a path an engine reported, or NULL if it is not one
- * of ours: in list mode a listed file (or a member of one), in tree mode
- * anything that exists in the guest file system, reached without symlinks.
+ * Read a run's output files (NULL-ended) into its result.  infected_rc:
+ * the exit status said "infected".
  */
-static char *guest_path(const struct run *r, const char *host)
+static void read_output(struct run *r, bool infected_rc,
+			const char *const *files)
 {
-	size_t n = strlen(r->mnt);
-	const struct walk_file *f = NULL;
-	char *g = NULL, *full;
-	bool list = engine_has_action(r->s->e, ENGINE_SCAN_LIST);
-
-	/* A listed file, also one listed from another root (NTFS streams). */
-	if (list && (f = walk_find(r->w, host)))
-		return xstrdup(walk_guest_path(r->w, f));
-	if (strncmp(host, r->mnt, n) != 0 || host[n] != '/')
-		return NULL;
-	if (walk_resolve(r->mnt, host + n, &g) < 0)
-		return NULL;
-	if (list) {
-		full = xasprintf("%s%s", r->mnt, g);
-		f = walk_find(r->w, full);
-		free(full);
-		if (!f) {
-			free(g);
-			return NULL;
-		}
-	}
-	return g;
-}
-
-/* An engine's line for a report: host mount paths shown as guest paths. */
-static char *guest_line(const struct run *r, const char *line)
-{
-	struct buf b = { 0 };
-	size_t n = strlen(r->mnt);
-	const char *p;
-
-	while ((p = strstr(line, r->mnt)) && p[n] == '/') {
-		buf_add(&b, line, (size_t)(p - line));
-		line = p + n;
-	}
-	buf_addstr(&b, line);
-	return b.p;
-}
-
-static void parse_line(struct run *r, const char *line, char **context,
-		       char **last_threat)
-{
-	struct engine *e = r->s->e;
-	char *path = NULL, *threat = NULL, *ctx = NULL, *g;
-	unsigned long count = 0;
-	bool summary = engine_match_summary(e, line, &count);
-
-	/* Seen even when it is an error line too (Dr.Web's "scan errors: 1"). */
-	r->summary_seen |= summary;
 	/*
-	 * Error lines first: a line that could be both is counted as an
-	 * error (visible) rather than dropped as a detection outside the
-	 * guest (silent).
+	 * r->incomplete: also an earlier run's marker when this one timed
+	 * out or was stopped (then infected_rc is that run's too).
 	 */
-	if (engine_match_error(e, line)) {
-		r->res->errors++;
-		set_first(&r->res->error, guest_line(r, line));
-	} else if (!*line) {
-		free(*context);
-		*context = NULL;
-	} else if (engine_match_context(e, line, &ctx)) {
-		free(*context);
-		*context = ctx;
-	} else if (engine_match_detection(e, line, &path, &threat)) {
-		if (!threat && *context)
-			threat = xstrdup(*context);
-		if (!threat) {
-			/* A path line with no heading before it. */
-		} else if (engine_threat_is_incomplete(e, threat)) {
-			r->incomplete = true;
-			set_first(&r->res->incomplete, xasprintf(
-				"not fully scanned: %s", threat));
-		} else if (r->single) {
-			free(*last_threat);
-			*last_threat = threat;
-			threat = NULL;
-		} else if ((g = guest_path(r, path))) {
-			add_hit(r->res, g, threat);
-			free(g);
-		} else {
-			/* Never drop a detection silently. */
-			char *gl = guest_line(r, line);
+	struct engine_output_scope sc = { .w = r->w, .mnt = r->mnt,
+		.single = r->single,
+		.infected_rc = infected_rc && !r->incomplete };
+	struct engine_output *o = engine_output_new(r->s->e, &sc);
+	const struct engine_findings *f;
 
-			r->res->errors++;
-			set_first(&r->res->error, xasprintf("a detection for "
-				"a path that is not a scanned file: %s", gl));
-			free(gl);
-		}
-	} else if (summary) {
-		r->summary += count;
+	for (size_t i = 0; files[i]; i++)
+		engine_output_read(o, files[i]);
+	f = engine_output_findings(o);
+	r->res->errors += f->errors;
+	if (f->error)
+		set_first(&r->res->error, xstrdup(f->error));
+	for (size_t i = 0; i < f->nhits; i++)
+		add_hit(r->res, f->hits[i].path, f->hits[i].threat);
+	if (f->incomplete) {
+		r->incomplete = true;
+		set_first(&r->res->incomplete, xstrdup(f->incomplete));
 	}
-	free(path);
-	free(threat);
-}
-
-/*
- * Read one output file line by line, however long it is; output that
- * cannot be read is an error, never nothing found.
- */
-static void parse_output(struct run *r, const char *file)
-{
-	char *line = NULL, *context = NULL, *last_threat = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f = NULL;
-	int fd;
-
-	fd = open(file, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || !(f = fdopen(fd, "r"))) {
-		r->res->errors++;
-		set_first(&r->res->error, xasprintf("cannot read the engine's "
-			  "output '%s': %s", file, strerror(errno)));
-		if (fd >= 0)
-			close(fd);
-		goto done;
-	}
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			line[n - 1] = '\0';
-		parse_line(r, line, &context, &last_threat);
-	}
-	if (ferror(f)) {
-		r->res->errors++;
-		set_first(&r->res->error, xasprintf("cannot read the engine's "
-			  "output '%s': %s", file, strerror(errno)));
-	}
-	/*
-	 * A name with a newline splits the engine's line: trust the exit
-	 * status, unless it only meant "not fully scanned".
-	 */
-	if (r->single && (last_threat || (r->infected_rc && !r->incomplete)))
-		add_hit(r->res, walk_guest_path(r->w, walk_find(r->w,
-							       r->single)),
-			last_threat ? last_threat : "unknown");
-done:
-	if (f)
-		fclose(f);
-	free(line);
-	free(context);
-	free(last_threat);
+	r->summary += f->summary;
+	r->summary_seen |= f->summary_seen;
+	engine_output_free(o);
 }
 
 /* The variables every action may use: 8 entries of vars. */
@@ -341,17 +227,15 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 		r->res->timed_out = true;
 		r->res->errors++;
 		set_first(&r->res->error, xstrdup("timed out"));
-		parse_output(r, out);
-		if (uses_elog)
-			parse_output(r, elog);
+		read_output(r, r->infected_rc, (const char *[]){ out,
+			    uses_elog ? elog : NULL, NULL });
 		goto done;
 	}
 	if (ret == -ECANCELED) {
 		/* What it found before the stop is still found. */
 		r->res->stopped = true;
-		parse_output(r, out);
-		if (uses_elog)
-			parse_output(r, elog);
+		read_output(r, r->infected_rc, (const char *[]){ out,
+			    uses_elog ? elog : NULL, NULL });
 		goto done;
 	}
 	if (ret < 0) {
@@ -366,10 +250,8 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	r->summary = 0;
 	r->summary_seen = false;
 	errors = r->res->errors;
-	parse_output(r, out);
-	parse_output(r, err);
-	if (uses_elog)
-		parse_output(r, elog);
+	read_output(r, r->infected_rc, (const char *[]){ out, err,
+		    uses_elog ? elog : NULL, NULL });
 	/* A failing exit counts once, unless error lines already said why. */
 	if (verdict == ENGINE_ERROR) {
 		if (r->res->errors == errors)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine-output.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

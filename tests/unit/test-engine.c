@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine-output.h"
 #include "proc.h"
 #include "util.h"
 
