@@ -62,7 +62,7 @@ enum key_kind {
 };
 
 enum regex_slot {
-	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_NSLOTS
+	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_PROGRESS, RE_NSLOTS
 };
 
 /* Every key a descriptor may hold outside [options]. */
@@ -97,6 +97,7 @@ static const struct key {
 	{ SECT_RESULT, "summary_infected", K_REGEX, RE_SUMMARY, false, false },
 	{ SECT_RESULT, "incomplete_prefix", K_PREFIX, 0, true, true },
 	{ SECT_RESULT, "threat_context", K_REGEX, RE_CONTEXT, false, false },
+	{ SECT_RESULT, "progress", K_REGEX, RE_PROGRESS, false, false },
 	{ SECT_RESULT, "version_status", K_STATUS, 0, false, false },
 	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
 	{ SECT_ENGINE, "signatures", K_PATHS, 0, false, true },
@@ -1207,6 +1208,10 @@ static int check_engine(struct parse *ps, struct engine *e)
 	if (ent && e->re[RE_SUMMARY].re_nsub < 1)
 		return parse_error(ps, ent->line, xstrdup(
 			"'summary_infected' needs a group for the count"));
+	ent = find_entry(ps, "progress");
+	if (ent && e->re[RE_PROGRESS].re_nsub < 1)
+		return parse_error(ps, ent->line, xstrdup(
+			"'progress' needs a group for the file's path"));
 	ent = find_entry(ps, "threat_context");
 	if (ent && e->re[RE_CONTEXT].re_nsub < 1)
 		return parse_error(ps, ent->line, xstrdup(
@@ -1757,6 +1762,25 @@ bool engine_match_context(const struct engine *e, const char *line,
 		return false;
 	*threat = xstrndup(line + m[1].rm_so,
 			   (size_t)(m[1].rm_eo - m[1].rm_so));
+	return true;
+}
+
+bool engine_tells_progress(const struct engine *e)
+{
+	return e->has_re[RE_PROGRESS];
+}
+
+bool engine_match_progress(const struct engine *e, const char *line,
+			   size_t *off, size_t *len)
+{
+	regmatch_t m[2];
+
+	if (!e->has_re[RE_PROGRESS] ||
+	    regexec_bytes(&e->re[RE_PROGRESS], line, 2, m) != 0 ||
+	    m[1].rm_so < 0)
+		return false;
+	*off = (size_t)m[1].rm_so;
+	*len = (size_t)(m[1].rm_eo - m[1].rm_so);
 	return true;
 }
 
