@@ -122,6 +122,23 @@ static void print_duration(double s)
 	printf("%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
+/* "F of N files  P%  eta H:MM:SS" of a job or a target, if it has totals. */
+static void print_done(struct json_object *o)
+{
+	int64_t total = json_get_int(o, "bytes_total", 0);
+
+	if (total <= 0)
+		return;
+	printf("  %lld of %lld files  %lld%%",
+	       (long long)json_get_int(o, "files_done", 0),
+	       (long long)json_get_int(o, "files_total", 0),
+	       (long long)(json_get_int(o, "bytes_done", 0) * 100 / total));
+	if (json_get(o, "eta_s")) {
+		printf("  eta ");
+		print_duration(json_object_get_double(json_get(o, "eta_s")));
+	}
+}
+
 static void print_status(struct json_object *st)
 {
 	struct json_object *ts = json_get(st, "targets");
@@ -131,11 +148,11 @@ static void print_status(struct json_object *st)
 	       json_get_str(st, "job"), json_get_str(st, "state"),
 	       (long long)json_get_int(st, "targets_done", 0), n);
 	print_duration(json_object_get_double(json_get(st, "elapsed_s")));
+	print_done(st);
 	printf("  pid %lld\n", (long long)json_get_int(st, "pid", 0));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *t = json_object_array_get_idx(ts, i);
 		const char *state = json_get_str(t, "state");
-		int64_t total = json_get_int(t, "bytes_total", 0);
 
 		printf("  %-20s %-9s", json_get_str(t, "name"), state);
 		if (!strcmp(state, "done"))
@@ -144,17 +161,8 @@ static void print_status(struct json_object *st)
 			printf(" %s", json_get_str(t, "fs"));
 		if (json_get_str(t, "engine"))
 			printf(" %s", json_get_str(t, "engine"));
-		if (!strcmp(state, "scanning") && total > 0) {
-			printf("  %lld files  %lld%%",
-			       (long long)json_get_int(t, "files_done", 0),
-			       (long long)(json_get_int(t, "bytes_done", 0) *
-					   100 / total));
-			if (json_get(t, "eta_s")) {
-				printf("  eta ");
-				print_duration(json_object_get_double(
-					json_get(t, "eta_s")));
-			}
-		}
+		if (!strcmp(state, "scanning"))
+			print_done(t);
 		putchar('\n');
 	}
 }

@@ -277,7 +277,8 @@ static int probe_scan(struct scanner *s, const char *dir, char **cause)
 				   root, strerror(-r));
 		goto done;
 	}
-	scanner_run(s, &w, root, logbase, time_mono() + PROBE_TIMEOUT, &res);
+	scanner_run(s, &w, root, logbase, time_mono() + PROBE_TIMEOUT, NULL,
+		    &res);
 	if (res.errors) {
 		*cause = xasprintf("a test scan of a clean file failed: %s",
 				   res.error ? res.error : "no message");

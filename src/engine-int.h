@@ -19,7 +19,7 @@
 #define NCODES		(256 + SIG_MAX + 1)	/* exit codes, then -1..-64 */
 
 enum regex_slot {
-	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_NSLOTS
+	RE_DETECTION, RE_ERROR, RE_SUMMARY, RE_CONTEXT, RE_PROGRESS, RE_NSLOTS
 };
 
 struct engine_opt {

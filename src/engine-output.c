@@ -138,6 +138,25 @@ bool engine_match_context(const struct engine *e, const char *line,
 	return true;
 }
 
+bool engine_tells_progress(const struct engine *e)
+{
+	return e->has_re[RE_PROGRESS];
+}
+
+bool engine_match_progress(const struct engine *e, const char *line,
+			   size_t *off, size_t *len)
+{
+	regmatch_t m[2];
+
+	if (!e->has_re[RE_PROGRESS] ||
+	    regexec_bytes(&e->re[RE_PROGRESS], line, 2, m) != 0 ||
+	    m[1].rm_so < 0)
+		return false;
+	*off = (size_t)m[1].rm_so;
+	*len = (size_t)(m[1].rm_eo - m[1].rm_so);
+	return true;
+}
+
 static void set_first(char **slot, char *msg)
 {
 	if (*slot)

@@ -100,4 +100,13 @@ bool engine_needs_summary(const struct engine *e);
 bool engine_match_context(const struct engine *e, const char *line,
 			  char **threat);
 
+/*
+ * Does the engine say, line by line, which file it has finished (the
+ * descriptor's progress regex)?  Such a line gives the path's place in it;
+ * it only moves progress, it decides nothing.
+ */
+bool engine_tells_progress(const struct engine *e);
+bool engine_match_progress(const struct engine *e, const char *line,
+			   size_t *off, size_t *len);
+
 #endif

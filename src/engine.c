@@ -90,6 +90,7 @@ static const struct key {
 	{ SECT_RESULT, "summary_infected", K_REGEX, RE_SUMMARY, false, false },
 	{ SECT_RESULT, "incomplete_prefix", K_PREFIX, 0, true, true },
 	{ SECT_RESULT, "threat_context", K_REGEX, RE_CONTEXT, false, false },
+	{ SECT_RESULT, "progress", K_REGEX, RE_PROGRESS, false, false },
 	{ SECT_RESULT, "version_status", K_STATUS, 0, false, false },
 	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
 	{ SECT_ENGINE, "signatures", K_PATHS, 0, false, true },
@@ -1154,6 +1155,10 @@ static int check_engine(struct parse *ps, struct engine *e)
 	if (ent && e->re[RE_SUMMARY].re_nsub < 1)
 		return parse_error(ps, ent->line, xstrdup(
 			"'summary_infected' needs a group for the count"));
+	ent = find_entry(ps, "progress");
+	if (ent && e->re[RE_PROGRESS].re_nsub < 1)
+		return parse_error(ps, ent->line, xstrdup(
+			"'progress' needs a group for the file's path"));
 	ent = find_entry(ps, "threat_context");
 	if (ent && e->re[RE_CONTEXT].re_nsub < 1)
 		return parse_error(ps, ent->line, xstrdup(

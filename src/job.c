@@ -585,12 +585,30 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	}
 }
 
+/* A target's files and bytes finished, as scanner_run tells them. */
+struct target_progress {
+	struct job *j;
+	struct target *t;
+};
+
+static void files_done(void *arg, uint64_t files, uint64_t bytes)
+{
+	struct target_progress *p = arg;
+
+	pthread_mutex_lock(&p->j->lock);
+	p->t->files_done += files;
+	p->t->bytes_done += bytes;
+	pthread_mutex_unlock(&p->j->lock);
+}
+
 /* Scan a walked file system with every engine. */
 static void fs_scan(struct job *j, struct target *t, size_t k,
 		    const char *workdir, struct fs_work *fw)
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
+	struct target_progress tp = { j, t };
+	const struct scan_progress prog = { files_done, &tp };
 
 	for (size_t e = 0; e < j->nengines; e++) {
 		struct scan_result sr = { 0 };
@@ -600,7 +618,7 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 		pause_gate(j);
 		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
 		scanner_run(j->engines[e], &fw->w, fw->mnt, base, t->deadline,
-			    &sr);
+			    &prog, &sr);
 		merge_result(t, fs, res, j->engines[e], &sr, &fw->w, fw->mnt);
 		scan_result_release(&sr);
 		free(base);
@@ -652,6 +670,15 @@ static void scan_filesystems(struct job *j, struct target *t,
 		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
 	lead_end(j, lead);
+	/* What there is to scan: every walked file, for every engine. */
+	pthread_mutex_lock(&j->lock);
+	for (size_t k = 0; k < t->img->nfs; k++) {
+		if (!fws[k].walked)
+			continue;
+		t->files_total += fws[k].w.nfiles * j->nengines;
+		t->bytes_total += fws[k].w.bytes * j->nengines;
+	}
+	pthread_mutex_unlock(&j->lock);
 	for (size_t k = 0; k < t->img->nfs; k++) {
 		struct fs_result *res = &t->fsr[k];
 
@@ -664,12 +691,6 @@ static void scan_filesystems(struct job *j, struct target *t,
 			res->uncovered = true;
 		}
 		fs_work_release(&fws[k]);
-		if (t->img->fs[k].plan.skip)
-			continue;
-		pthread_mutex_lock(&j->lock);
-		t->bytes_done += t->img->fs[k].size;
-		t->files_done += res->scanned;
-		pthread_mutex_unlock(&j->lock);
 	}
 	free(fws);
 }
@@ -1023,11 +1044,6 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	mount_plan(t->img);
 	t->fsr = xcalloc(t->img->nfs, sizeof(*t->fsr));
-	pthread_mutex_lock(&j->lock);
-	for (size_t k = 0; k < t->img->nfs; k++)
-		if (!t->img->fs[k].plan.skip)
-			t->bytes_total += t->img->fs[k].size;
-	pthread_mutex_unlock(&j->lock);
 	/* Clones of one template: name their contents by place. */
 	if (key && t->img->backing.n &&
 	    image_map(t->img, &map, &cause) < 0) {
@@ -1067,6 +1083,38 @@ static double paused_time(const struct job *j)
 				  0);
 }
 
+/*
+ * The whole job's bytes done and to scan, and the seconds left at the rate
+ * measured so far (-1: not known yet).  A target not walked yet counts as
+ * the mean of those walked.  Under j->lock.
+ */
+static double job_eta(const struct job *j, uint64_t *done, uint64_t *total)
+{
+	uint64_t walked_total = 0;
+	size_t walked = 0, unwalked = 0;
+	double el = time_mono() - j->run_start - paused_time(j), rate;
+
+	*done = *total = 0;
+	for (size_t i = 0; i < j->ntargets; i++) {
+		const struct target *t = &j->targets[i];
+
+		*done += t->bytes_done;
+		*total += t->bytes_total;
+		if (t->bytes_total) {
+			walked_total += t->bytes_total;
+			walked++;
+		} else if (strcmp(t->phase, "done")) {
+			unwalked++;
+		}
+	}
+	if (walked)
+		*total += walked_total / walked * unwalked;
+	rate = el > 0 ? (double)*done / el : 0;
+	if (rate <= 0 || *total < *done)
+		return -1;
+	return (double)(*total - *done) / rate;
+}
+
 struct json_object *job_status(struct job *j)
 {
 	struct json_object *o = json_object_new_object();
@@ -1075,6 +1123,8 @@ struct json_object *job_status(struct job *j)
 	struct proc_child *ch = NULL;
 	size_t n = proc_children(&ch), done = 0;
 	char *t0 = time_iso8601(j->started);
+	uint64_t bdone, btotal, fdone = 0, ftotal = 0;
+	double eta;
 
 	pthread_mutex_lock(&j->lock);
 	json_put_str(o, "job", j->id);
@@ -1098,7 +1148,10 @@ struct json_object *job_status(struct job *j)
 		json_put_str(x, "status", target_status_names[t->status]);
 		json_put_str(x, "fs", t->cur_fs);
 		json_put_str(x, "engine", t->cur_engine);
+		fdone += t->files_done;
+		ftotal += t->files_total;
 		json_put_int(x, "files_done", (int64_t)t->files_done);
+		json_put_int(x, "files_total", (int64_t)t->files_total);
 		json_put_int(x, "bytes_done", (int64_t)t->bytes_done);
 		json_put_int(x, "bytes_total", (int64_t)t->bytes_total);
 		if (!strcmp(t->phase, "scanning")) {
@@ -1112,6 +1165,13 @@ struct json_object *job_status(struct job *j)
 		json_object_array_add(ts, x);
 	}
 	json_put_int(o, "targets_done", (int64_t)done);
+	json_put_int(o, "files_done", (int64_t)fdone);
+	json_put_int(o, "files_total", (int64_t)ftotal);
+	eta = job_eta(j, &bdone, &btotal);
+	json_put_int(o, "bytes_done", (int64_t)bdone);
+	json_put_int(o, "bytes_total", (int64_t)btotal);
+	if (eta >= 0 && !j->finished)
+		json_put_double(o, "eta_s", eta);
 	json_put_obj(o, "targets", ts);
 	pthread_mutex_unlock(&j->lock);
 	for (size_t i = 0; i < n; i++) {
@@ -1216,24 +1276,22 @@ static struct json_object *control(void *arg, const char *cmd, char **cause)
 /* One line for a terminal: targets, bytes, rate, time left. */
 static void print_progress(struct job *j)
 {
-	uint64_t done = 0, total = 0;
+	uint64_t done, total;
 	size_t finished = 0;
-	double el, rate;
+	double el, rate, eta;
 
 	pthread_mutex_lock(&j->lock);
-	for (size_t i = 0; i < j->ntargets; i++) {
-		done += j->targets[i].bytes_done;
-		total += j->targets[i].bytes_total;
+	for (size_t i = 0; i < j->ntargets; i++)
 		finished += !strcmp(j->targets[i].phase, "done");
-	}
 	el = time_mono() - j->run_start - paused_time(j);
+	eta = job_eta(j, &done, &total);
 	pthread_mutex_unlock(&j->lock);
 	rate = el > 0 ? (double)done / el : 0;
 	fprintf(stderr, "\r\033[K%zu/%zu targets  %.1f of %.1f GiB  %.1f MiB/s",
 		finished, j->ntargets, (double)done / (1 << 30),
 		(double)total / (1 << 30), rate / (1 << 20));
-	if (rate > 0 && total > done)
-		fprintf(stderr, "  eta %.0f s", (double)(total - done) / rate);
+	if (eta >= 0)
+		fprintf(stderr, "  eta %.0f s", eta);
 	if (j->paused)
 		fputs("  (paused)", stderr);
 	fflush(stderr);

@@ -82,7 +82,9 @@ struct target {
 	/* Progress for status, under the job's lock. */
 	const char *phase;	/* pending, opening, scanning, waiting, done */
 	const char *cur_fs, *cur_engine;
-	uint64_t bytes_total, bytes_done, files_done;
+	/* Files and bytes to scan (walked, times the engines), and done:
+	   finished by the engine or answered by the cache. */
+	uint64_t files_total, files_done, bytes_total, bytes_done;
 	double started_at;
 	double deadline;	/* time_mono() when --timeout ends it; 0: none */
 	struct fs_result *fsr;

@@ -312,6 +312,7 @@ struct copy {
 	int from[2];	/* read ends (non-blocking); -1 once at their end */
 	int to[2];	/* out_path, err_path; -1: discarded */
 	int err;	/* the first failure, -errno */
+	const struct proc_io *io;	/* its on_out, if any */
 };
 
 static void copy_fail(struct copy *c, int i, int err)
@@ -342,6 +343,8 @@ static bool copy_some(struct copy *c, int i)
 		c->from[i] = -1;
 		return false;
 	}
+	if (i == 0 && c->io->on_out)
+		c->io->on_out(c->io->on_out_arg, chunk, (size_t)n);
 	for (char *p = chunk; c->to[i] >= 0 && n > 0; p += w, n -= w) {
 		w = write(c->to[i], p, (size_t)n);
 		if (w < 0 && errno == EINTR) {
@@ -360,6 +363,7 @@ static int copy_open(struct copy *c, const struct proc_io *io, int *pipes)
 	const char *path[2] = { io->out_path, io->err_path };
 	int fds[2];
 
+	c->io = io;
 	for (int i = 0; i < 2; i++) {
 		c->to[i] = open(path[i] ? path[i] : "/dev/null",
 				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
@@ -500,7 +504,7 @@ void proc_kill_group(pid_t pid, double grace, int *status)
 int proc_run(char *const argv[], const struct proc_io *io, double timeout,
 	     int *status)
 {
-	struct copy c = { { -1, -1 }, { -1, -1 }, 0 }, *cp = NULL;
+	struct copy c = { { -1, -1 }, { -1, -1 }, 0, NULL }, *cp = NULL;
 	int pipes[2] = { -1, -1 }, r;
 	pid_t pid;
 

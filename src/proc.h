@@ -24,6 +24,9 @@ struct proc_io {
 	 * 0, or the -errno of the first write or close that failed.
 	 */
 	int *copy_error;
+	/* With copy_error: also shown each piece of stdout as it comes. */
+	void (*on_out)(void *arg, const char *data, size_t n);
+	void *on_out_arg;
 };
 
 /* A running child, as recorded by proc_spawn (for pause and cleanup). */

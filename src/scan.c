@@ -65,7 +65,66 @@ struct run {
 	size_t hits_before;	/* res->nhits when the run started */
 	unsigned errors_before;	/* res->errors when the run started */
 	double deadline;	/* time_mono() when the target's time is up */
+	const struct scan_progress *prog;
+	/* Progress lines of the run going on: files told finished, and a
+	   line not complete yet. */
+	unsigned char *told;	/* a bit per file of w */
+	uint64_t told_files, told_bytes;
+	struct buf partial;
 };
+
+/* Tell the job that files (bytes) are finished. */
+static void tell(const struct run *r, uint64_t files, uint64_t bytes)
+{
+	if (r->prog && (files || bytes))
+		r->prog->done(r->prog->arg, files, bytes);
+}
+
+/* A line of output as it comes: is it about a file the engine finished? */
+static void live_line(struct run *r, const char *line)
+{
+	const struct walk_file *f;
+	size_t off, len, i;
+	char *path;
+
+	if (!engine_match_progress(r->s->e, line, &off, &len))
+		return;
+	path = xstrndup(line + off, len);
+	f = walk_find(r->w, path);
+	free(path);
+	if (!f)
+		return;
+	i = (size_t)(f - r->w->files);
+	if (r->told[i / 8] & (1u << (i % 8)))
+		return;
+	r->told[i / 8] |= (unsigned char)(1u << (i % 8));
+	r->told_files++;
+	r->told_bytes += f->size;
+	tell(r, 1, f->size);
+}
+
+/* Longer than this, a line is no progress line we could use. */
+#define LIVE_LINE_MAX	65536
+
+/* proc_run's on_out: the engine's stdout in pieces, cut into lines. */
+static void live_output(void *arg, const char *data, size_t n)
+{
+	struct run *r = arg;
+	const char *nl;
+
+	while ((nl = memchr(data, '\n', n))) {
+		buf_add(&r->partial, data, (size_t)(nl - data));
+		if (r->partial.len <= LIVE_LINE_MAX)
+			live_line(r, r->partial.p);
+		r->partial.len = 0;
+		n -= (size_t)(nl + 1 - data);
+		data = nl + 1;
+	}
+	if (r->partial.len + n <= LIVE_LINE_MAX + 1)
+		buf_add(&r->partial, data, n);
+	else
+		r->partial.len = LIVE_LINE_MAX + 1;
+}
 
 /*
  * Count what a run of the engine finished: all it was given (files, bytes)
@@ -75,11 +134,12 @@ static void count_finished(struct run *r, int ret, uint64_t files,
 			   uint64_t bytes)
 {
 	struct scan_result *res = r->res;
+	uint64_t files0 = res->scanned, bytes0 = res->bytes;
 
 	if (ret == 0 && res->errors == r->errors_before) {
 		res->scanned += files;
 		res->bytes += bytes;
-		return;
+		goto tell;
 	}
 	for (size_t i = r->hits_before; i < res->nhits; i++) {
 		char *host = xasprintf("%s%s", r->mnt, res->hits[i].path);
@@ -89,6 +149,12 @@ static void count_finished(struct run *r, int ret, uint64_t files,
 		res->bytes += f ? f->size : 0;
 		free(host);
 	}
+tell:
+	/* What its progress lines did not tell already. */
+	files = res->scanned - files0;
+	bytes = res->bytes - bytes0;
+	tell(r, files > r->told_files ? files - r->told_files : 0,
+	     bytes > r->told_bytes ? bytes - r->told_bytes : 0);
 }
 
 static void set_first(char **slot, char *msg)
@@ -192,6 +258,10 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	vars[9] = value;
 	r->hits_before = r->res->nhits;
 	r->errors_before = r->res->errors;
+	r->told_files = r->told_bytes = 0;
+	r->partial.len = 0;
+	if (r->prog && engine_tells_progress(r->s->e))
+		r->told = xcalloc(r->w->nfiles / 8 + 1, 1);
 	/* {engine_log}: a report the engine writes, read like its stdout. */
 	vars[10] = "engine_log";
 	vars[11] = elog;
@@ -212,7 +282,9 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	/* A harmless working directory: engines resolve stray relative paths. */
 	ret = proc_run(argv.v, &(struct proc_io){ .out_path = out,
 		       .err_path = err, .cwd = logdir, .tag = r->s,
-		       .copy_error = &lost },
+		       .copy_error = &lost,
+		       .on_out = r->told ? live_output : NULL,
+		       .on_out_arg = r },
 		       r->deadline ? r->deadline - time_mono() : -1, &st);
 	slot_give();
 	if (!engine_has_flag(r->s->e, ENGINE_PARALLEL_SAFE))
@@ -283,6 +355,9 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 			r->res->nhits - r->hits_before));
 	}
 done:
+	free(r->told);
+	r->told = NULL;
+	buf_release(&r->partial);
 	free(out);
 	free(err);
 	free(elog);
@@ -960,12 +1035,28 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 	return ret;
 }
 
+/* Tell what became known (from the cache) since last told. */
+static void tell_known(const struct run *r, const bool *known, bool *told)
+{
+	uint64_t files = 0, bytes = 0;
+
+	for (size_t i = 0; i < r->w->nfiles; i++) {
+		if (!known[i] || told[i])
+			continue;
+		told[i] = true;
+		files++;
+		bytes += r->w->files[i].size;
+	}
+	tell(r, files, bytes);
+}
+
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
-		 const char *logbase, double deadline, struct scan_result *res)
+		 const char *logbase, double deadline,
+		 const struct scan_progress *prog, struct scan_result *res)
 {
 	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
-			 .deadline = deadline };
-	bool *known = NULL, *todo = NULL, *wait = NULL;
+			 .deadline = deadline, .prog = prog };
+	bool *known = NULL, *todo = NULL, *wait = NULL, *told = NULL;
 
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
@@ -1009,6 +1100,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	known = xcalloc(w->nfiles + 1, sizeof(*known));
 	todo = xcalloc(w->nfiles + 1, sizeof(*todo));
 	wait = xcalloc(w->nfiles + 1, sizeof(*wait));
+	told = xcalloc(w->nfiles + 1, sizeof(*told));
 	/*
 	 * Rounds: scan what has no verdict and nobody else is scanning; then
 	 * take the verdicts of what others were scanning.  Content they could
@@ -1018,10 +1110,13 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		struct claim mine = { 0 };
 		unsigned errors = res->errors;
 		bool any_todo = false, any_wait = false;
+		size_t nknown;
 		char *base;
 		int ret = 0;
 
-		if (from_cache(s, w, known, res) == w->nfiles)
+		nknown = from_cache(s, w, known, res);
+		tell_known(&r, known, told);
+		if (nknown == w->nfiles)
 			break;
 		claim(s, w, known, todo, wait, &mine);
 		for (size_t i = 0; i < w->nfiles; i++) {
@@ -1041,8 +1136,11 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		if (!res->stopped && !res->timed_out)
 			to_cache(s, w, todo, res, res->errors == errors);
 		unclaim(s, &mine);
-		for (size_t i = 0; i < w->nfiles; i++)
+		/* Scanning told its own progress. */
+		for (size_t i = 0; i < w->nfiles; i++) {
 			known[i] |= todo[i];
+			told[i] |= todo[i];
+		}
 		if (!any_wait || ret == -ECANCELED || ret == -ETIMEDOUT)
 			break;
 		ret = wait_claims(s, w, wait, deadline);
@@ -1065,6 +1163,7 @@ done:
 	free(known);
 	free(todo);
 	free(wait);
+	free(told);
 }
 
 int scanner_action(struct scanner *s, enum engine_action a)

@@ -77,14 +77,23 @@ void scan_set_max_engines(unsigned n);
 int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 		 char **cause);
 
+/* Files (and their bytes) the engine finished or the cache answered. */
+struct scan_progress {
+	void (*done)(void *arg, uint64_t files, uint64_t bytes);
+	void *arg;
+};
+
 /*
  * Scan the files of w (mounted at mnt) with the engine: a file list where
  * the descriptor takes one, odd names one by one, the mount point itself
  * otherwise.  Logs go to logbase.{list,out,err}.  An engine still running
  * at deadline (time_mono(); 0: none) is ended and res->timed_out set.
+ * What is finished is told to prog (may be NULL) as it happens: file by
+ * file where the engine says so (its progress lines), else a list at once.
  */
 void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
-		 const char *logbase, double deadline, struct scan_result *res);
+		 const char *logbase, double deadline,
+		 const struct scan_progress *prog, struct scan_result *res);
 
 struct cache;
 

@@ -293,7 +293,7 @@ static void test_shipped(void)
 	/* PATH was pointed at tmpdir/bin, which has fake programs */
 	fake = xasprintf("[%s/bin/clamscan]", tmpdir);
 	{
-		char *want = xasprintf("%s [-r] [-o] [--no-summary] "
+		char *want = xasprintf("%s [-r] [--no-summary] "
 			"[--alert-exceeds-max] [--cross-fs=no] "
 			"[--follow-dir-symlinks=0] [--follow-file-symlinks=0] "
 			"[--max-dir-recursion=2147483647] "
@@ -303,7 +303,7 @@ static void test_shipped(void)
 		expect_argv("clamav: scan argv", e, ENGINE_SCAN, scan_vars,
 			    want);
 		free(want);
-		want = xasprintf("%s [-o] [--no-summary] "
+		want = xasprintf("%s [--no-summary] "
 			"[--alert-exceeds-max] "
 			"[--follow-dir-symlinks=0] [--follow-file-symlinks=0] "
 			"[--max-filesize=100M] [--max-scansize=400M] "
@@ -404,6 +404,20 @@ static void test_shipped(void)
 		free(line);
 	}
 
+	{
+		size_t off = 0, len = 0;
+
+		ok(engine_tells_progress(e) &&
+		   engine_match_progress(e, "/mnt/g/a: b: OK", &off, &len) &&
+		   off == 0 && len == 11, "clamav: progress line: OK");
+		ok(engine_match_progress(e, "/mnt/g/x: Sig FOUND", &off,
+					 &len) && len == 8,
+		   "clamav: progress line: FOUND");
+		ok(!engine_match_progress(e, "LibClamAV Warning: odd", &off,
+					  &len) &&
+		   !engine_match_progress(e, "/mnt/g/x: OK ", &off, &len),
+		   "clamav: no progress line");
+	}
 	ok(engine_match_error(e, "WARNING: /mnt/g/x: Can't access file"),
 	   "clamav: error line: can't access");
 	ok(engine_match_error(e, "/mnt/g/x: Access denied"),
@@ -715,6 +729,9 @@ static void test_errors(void)
 	expect_error("group 10", BASE_ENGINE BASE_ACTIONS "[result]\n"
 		     "detection_threat = 10\n", 7,
 		     "'detection_threat' must be a group number from 0 to 9");
+	expect_error("progress without group", BASE
+		     "progress = ^.*: OK$\n", 11,
+		     "'progress' needs a group for the file's path");
 	expect_error("summary without group", BASE
 		     "summary_infected = ^Infected files: [0-9]+$\n", 11,
 		     "'summary_infected' needs a group for the count");
