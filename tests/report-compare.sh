@@ -1,7 +1,7 @@
 #!/bin/bash
 # report-compare.sh - do two avbatch builds write the same report?
 #
-#   tests/report-compare.sh DIR OLD_AVBATCH NEW_AVBATCH
+#   tests/report-compare.sh DIR OLD_AVBATCH NEW_AVBATCH [OLD_ENGINES_DIR]
 #
 # Builds the suite's fixture images once under DIR (kept, so a second call
 # compares on the very same bytes), scans them with each binary (clamav,
@@ -9,13 +9,15 @@
 # with a new one) and with `inspect --json`, and diffs the
 # outputs after deleting what differs from run to run: times, durations,
 # job ids, state paths.  For refactors that must not change behaviour.
+# The old binary reads OLD_ENGINES_DIR (default: this tree's engines/).
 # Exit 0: identical; 1: a difference (shown); 2: could not run.
 set -u
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 . "$top_srcdir/tests/fixtures.sh"
 
-[ $# -eq 3 ] || { echo "usage: $0 DIR OLD_AVBATCH NEW_AVBATCH" >&2; exit 2; }
-dir=$1 old=$2 new=$3
+[ $# -eq 3 ] || [ $# -eq 4 ] ||
+	{ echo "usage: $0 DIR OLD_AVBATCH NEW_AVBATCH [OLD_ENGINES_DIR]" >&2; exit 2; }
+dir=$1 old=$2 new=$3 old_engines=${4:-$top_srcdir/engines}
 mkdir -p "$dir" || exit 2
 dir=$(cd "$dir" && pwd)
 
@@ -40,7 +42,7 @@ norm='walk(if type == "object" then
 run1() {	# run1 BINARY OUT NAME [OPTION...]: one run, normalised
 	local bin=$1 out=$2 name=$3
 	shift 3
-	"$bin" --engines-dir "$top_srcdir/engines" --state-dir "$dir/state.$out" \
+	"$bin" --engines-dir "$engines" --state-dir "$dir/state.$out" \
 		run --jobs 1 "$@" --engine clamav -o clamav.database="$dir/sigs" \
 		--report "$dir/$out.json" "${images[@]}" >"$dir/$out.txt" 2>"$dir/$out.err"
 	echo "exit $?" >>"$dir/$out.txt"
@@ -49,8 +51,8 @@ run1() {	# run1 BINARY OUT NAME [OPTION...]: one run, normalised
 }
 
 # Without the cache, then twice with it: the second run is recalled.
-scan() {	# scan BINARY OUT
-	local bin=$1 out=$2 i
+scan() {	# scan BINARY OUT ENGINES_DIR
+	local bin=$1 out=$2 engines=$3 i
 	rm -rf "$dir/state.$out" "$dir/$out.norm" "$dir/$out.txts"
 	run1 "$bin" "$out" no-cache --no-cache || return 2
 	rm -f "$dir/cache.$out".sqlite*
@@ -58,13 +60,13 @@ scan() {	# scan BINARY OUT
 	run1 "$bin" "$out" recalled --cache "$dir/cache.$out.sqlite" || return 2
 	for i in "${images[@]}"; do
 		echo "== ${i##*/}"
-		"$bin" --engines-dir "$top_srcdir/engines" inspect --json "$i" |
+		"$bin" --engines-dir "$engines" inspect --json "$i" |
 			jq -S "$norm"
 	done >"$dir/$out.inspect" 2>&1
 }
 
-scan "$old" old || exit 2
-scan "$new" new || exit 2
+scan "$old" old "$old_engines" || exit 2
+scan "$new" new "$top_srcdir/engines" || exit 2
 rc=0
 for f in norm txts inspect; do
 	diff -u "$dir/old.$f" "$dir/new.$f" || rc=1
