@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "jobdir.h"
 #include "json.h"
+#include "result.h"
 #include "util.h"
 
 /*
@@ -135,16 +136,17 @@ static void print_status(struct json_object *st)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *t = json_object_array_get_idx(ts, i);
 		const char *state = json_get_str(t, "state");
+		enum target_phase phase = target_phase_from_name(state);
 		int64_t total = json_get_int(t, "bytes_total", 0);
 
 		printf("  %-20s %-9s", json_get_str(t, "name"), state);
-		if (!strcmp(state, "done"))
+		if (phase == PHASE_DONE)
 			printf(" %s", json_get_str(t, "status"));
 		if (json_get_str(t, "fs"))
 			printf(" %s", json_get_str(t, "fs"));
 		if (json_get_str(t, "engine"))
 			printf(" %s", json_get_str(t, "engine"));
-		if (!strcmp(state, "scanning") && total > 0) {
+		if (phase == PHASE_SCANNING && total > 0) {
 			printf("  %lld files  %lld%%",
 			       (long long)json_get_int(t, "files_done", 0),
 			       (long long)(json_get_int(t, "bytes_done", 0) *

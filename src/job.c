@@ -154,7 +154,7 @@ struct target *job_add_target(struct job *j, const char *arg)
 	t = &j->targets[j->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->arg = xstrdup(arg);
-	t->phase = "pending";
+	t->phase = PHASE_PENDING;
 	slash = strrchr(arg, '/');
 	t->name = xstrdup(slash && slash[1] ? slash + 1 : arg);
 	return t;
@@ -219,12 +219,16 @@ static void merge_result(struct target *t, struct fs *fs,
 	}
 }
 
+/* progress() with this phase leaves the target's as it is. */
+#define PHASE_SAME	PHASE_NPHASES
+
 /* Record progress for status and state.json (main thread only writes). */
-static void progress(struct job *j, struct target *t, const char *phase,
-		     const char *fs, const char *engine)
+static void progress(struct job *j, struct target *t,
+		     enum target_phase phase, const char *fs,
+		     const char *engine)
 {
 	pthread_mutex_lock(&j->lock);
-	if (phase)
+	if (phase != PHASE_SAME)
 		t->phase = phase;
 	t->cur_fs = fs;
 	t->cur_engine = engine;
@@ -289,7 +293,7 @@ static void idle_leave(void *arg)
 	j->active--;
 	j->parked++;
 	if (working)
-		working->phase = "waiting";
+		working->phase = PHASE_WAITING;
 	if (!j->idle_workers && j->next < j->ntargets && may_start(j))
 		add_worker(j);
 	pthread_cond_broadcast(&j->slot_free);
@@ -313,7 +317,7 @@ static void idle_enter(void *arg)
 	j->parked--;
 	j->active++;
 	if (working)
-		working->phase = "scanning";
+		working->phase = PHASE_SCANNING;
 	pthread_cond_broadcast(&j->slot_free);
 	pthread_mutex_unlock(&j->lock);
 	job_save_state(j);
@@ -684,7 +688,7 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 				       engine_name(j->engines[e]->e));
 
 		pause_gate(j);
-		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
+		progress(j, t, PHASE_SAME, fs->id, engine_name(j->engines[e]->e));
 		scanner_run(j->engines[e], &fw->w, fw->mnt, base, t->deadline,
 			    &sr);
 		merge_result(t, fs, res, j->engines[e], &sr, &fw->w, fw->mnt);
@@ -734,7 +738,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		}
 		if (!fs_gate(j, t, res))
 			continue;
-		progress(j, t, NULL, fs->id, NULL);
+		progress(j, t, PHASE_SAME, fs->id, NULL);
 		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
 	lead_end(j, lead);
@@ -980,7 +984,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	t->started_at = t0;
 	/* A target the job it resumes finished keeps that result. */
 	if (t->recalled) {
-		progress(j, t, "done", NULL, NULL);
+		progress(j, t, PHASE_DONE, NULL, NULL);
 		free(workdir);
 		return;
 	}
@@ -990,7 +994,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	if (j->timeout > 0)
 		t->deadline = t0 + j->timeout;
-	progress(j, t, "opening", NULL, NULL);
+	progress(j, t, PHASE_OPENING, NULL, NULL);
 	r = mount_check_in_use(t->arg, &cause);
 	if (r == -EBUSY) {
 		target_fail(t, TARGET_SKIPPED, cause);
@@ -1045,7 +1049,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		free(cause);
 		cause = NULL;
 	}
-	progress(j, t, "scanning", NULL, NULL);
+	progress(j, t, PHASE_SCANNING, NULL, NULL);
 	scan_filesystems(j, t, a, &rw, map.n ? &map : NULL, workdir);
 	if (j->snapshots && t->img->snapshots.n) {
 		mount_detach(rw);
@@ -1068,7 +1072,7 @@ done:
 	buf_release(&ids);
 	image_map_release(&map);
 	t->duration = time_mono() - t0;
-	progress(j, t, "done", NULL, NULL);
+	progress(j, t, PHASE_DONE, NULL, NULL);
 }
 
 static double paused_time(const struct job *j)
@@ -1102,16 +1106,16 @@ struct json_object *job_status(struct job *j)
 		struct json_object *x = json_object_new_object();
 		double el = t->started_at ? time_mono() - t->started_at : 0;
 
-		done += !strcmp(t->phase, "done");
+		done += t->phase == PHASE_DONE;
 		json_put_str(x, "name", t->name);
-		json_put_str(x, "state", t->phase);
+		json_put_str(x, "state", target_phase_names[t->phase]);
 		json_put_str(x, "status", target_status_names[t->status]);
 		json_put_str(x, "fs", t->cur_fs);
 		json_put_str(x, "engine", t->cur_engine);
 		json_put_int(x, "files_done", (int64_t)t->files_done);
 		json_put_int(x, "bytes_done", (int64_t)t->bytes_done);
 		json_put_int(x, "bytes_total", (int64_t)t->bytes_total);
-		if (!strcmp(t->phase, "scanning")) {
+		if (t->phase == PHASE_SCANNING) {
 			el -= paused_time(j);
 			json_put_double(x, "elapsed_s", el > 0 ? el : 0);
 			if (t->bytes_done && t->bytes_total > t->bytes_done)
@@ -1230,7 +1234,7 @@ void job_progress(struct job *j, struct job_progress *p)
 	for (size_t i = 0; i < j->ntargets; i++) {
 		p->bytes_done += j->targets[i].bytes_done;
 		p->bytes_total += j->targets[i].bytes_total;
-		p->targets_done += !strcmp(j->targets[i].phase, "done");
+		p->targets_done += j->targets[i].phase == PHASE_DONE;
 	}
 	p->targets = j->ntargets;
 	p->elapsed = time_mono() - j->run_start - paused_time(j);
@@ -1285,7 +1289,7 @@ static void *worker(void *arg)
 		if (proc_stop_requested()) {
 			target_fail(t, TARGET_STOPPED, xstrdup("stopped before "
 							  "it started"));
-			progress(j, t, "done", NULL, NULL);
+			progress(j, t, PHASE_DONE, NULL, NULL);
 		} else {
 			msg_info("scanning %s", t->arg);
 			working = t;

@@ -26,6 +26,14 @@ const char *const target_status_names[TARGET_NSTATUSES] = {
 	[TARGET_STOPPED] = "stopped",
 };
 
+const char *const target_phase_names[PHASE_NPHASES] = {
+	[PHASE_PENDING] = "pending",
+	[PHASE_OPENING] = "opening",
+	[PHASE_SCANNING] = "scanning",
+	[PHASE_WAITING] = "waiting",
+	[PHASE_DONE] = "done",
+};
+
 /* The status whose name s is, or n if none (pending has no name). */
 static int status_of(const char *s, const char *const *names, int n)
 {
@@ -45,6 +53,12 @@ enum target_status target_status_from_name(const char *name)
 {
 	return (enum target_status)status_of(name, target_status_names,
 					      TARGET_NSTATUSES);
+}
+
+enum target_phase target_phase_from_name(const char *name)
+{
+	return (enum target_phase)status_of(name, target_phase_names,
+					     PHASE_NPHASES);
 }
 
 struct detection *result_add_detection(struct target *t, const char *fsid,

@@ -58,6 +58,24 @@ extern const char *const target_status_names[TARGET_NSTATUSES];
 enum fs_status fs_status_from_name(const char *name);
 enum target_status target_status_from_name(const char *name);
 
+/*
+ * Where a target is in its job (the "state" status shows); names in
+ * target_phase_names.
+ */
+enum target_phase {
+	PHASE_PENDING,
+	PHASE_OPENING,
+	PHASE_SCANNING,
+	PHASE_WAITING,		/* parked: waiting without a slot */
+	PHASE_DONE,
+	PHASE_NPHASES
+};
+
+extern const char *const target_phase_names[PHASE_NPHASES];
+
+/* The phase status names name; PHASE_NPHASES if none. */
+enum target_phase target_phase_from_name(const char *name);
+
 /* What happened to one file system of a target (parallel to img->fs). */
 struct fs_result {
 	enum fs_status status;
@@ -86,7 +104,7 @@ struct target {
 	char *snapshot_gap;	/* why a snapshot was not fully covered */
 	const char *scan_snapshot;	/* the one being scanned, or NULL */
 	/* Progress for status, under the job's lock. */
-	const char *phase;	/* pending, opening, scanning, waiting, done */
+	enum target_phase phase;
 	const char *cur_fs, *cur_engine;
 	uint64_t bytes_total, bytes_done, files_done;
 	double started_at;

@@ -85,6 +85,11 @@ int main(void)
 	   "names are exact");
 	ok(fs_status_from_name("ready") == FS_NSTATUSES,
 	   "an unknown file system status: none");
+	for (int s = 0; s < PHASE_NPHASES; s++)
+		ok(target_phase_from_name(target_phase_names[s]) ==
+		   (enum target_phase)s, target_phase_names[s]);
+	ok(target_phase_from_name("finished") == PHASE_NPHASES,
+	   "a job's state is no target's phase");
 
 	/* Totals and the exit status. */
 	make_target(&ts[0], TARGET_CLEAN);
