@@ -793,6 +793,7 @@ done:
 	json_object_put(old_report);
 	strv_release(&options);
 	output_guard_free(guard);
+	cache_close(vc);
 	job_free(j);
 	free(memos);
 	free(report_name);

@@ -159,7 +159,7 @@ bool target_complete(const struct target *t);
 /* No internal snapshot of t's image was left unscanned or half scanned. */
 bool target_snapshots_covered(const struct target *t);
 
-/* Free what t's results hold (not t itself); t is then empty of them. */
+/* Free everything t holds (not t itself), leaving it empty. */
 void target_release(struct target *t);
 
 /* What the totals, the text summary and the exit status are made of. */
