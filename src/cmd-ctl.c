@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "jobdir.h"
 #include "json.h"
+#include "result.h"
 #include "util.h"
 
 /*
@@ -153,15 +154,16 @@ static void print_status(struct json_object *st)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *t = json_object_array_get_idx(ts, i);
 		const char *state = json_get_str(t, "state");
+		enum target_phase phase = target_phase_from_name(state);
 
 		printf("  %-20s %-9s", json_get_str(t, "name"), state);
-		if (!strcmp(state, "done"))
+		if (phase == PHASE_DONE)
 			printf(" %s", json_get_str(t, "status"));
 		if (json_get_str(t, "fs"))
 			printf(" %s", json_get_str(t, "fs"));
 		if (json_get_str(t, "engine"))
 			printf(" %s", json_get_str(t, "engine"));
-		if (!strcmp(state, "scanning"))
+		if (phase == PHASE_SCANNING)
 			print_done(t);
 		putchar('\n');
 	}

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "json.h"
 #include "proc.h"
+#include "result.h"
 #include "scan.h"
 #include "sigset.h"
 #include "util.h"
@@ -723,7 +724,7 @@ static int engines_selftest(int argc, char **argv)
 	verdict(&failed, WIFEXITED(st) && WEXITSTATUS(st) == 1,
 		"run exits 1 (something found): exit status %d",
 		WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	verdict(&failed, status && !strcmp(status, "scanned"),
+	verdict(&failed, fs_status_from_name(status) == FS_SCANNED,
 		"the file system is scanned without errors: %s%s%s",
 		status ? status : "no file system", reason ? ": " : "",
 		reason ? reason : "");

@@ -15,47 +15,55 @@
 #include "mount.h"
 #include "proc.h"
 #include "report.h"
+#include "result.h"
 #include "util.h"
 
+/* What run would make of an image, as far as inspect can tell. */
+enum inspect_status {
+	INSPECT_READY,
+	INSPECT_INCOMPLETE,	/* data it could not read */
+	INSPECT_SKIPPED,	/* in use */
+	INSPECT_ERROR
+};
+
+static const char *const inspect_status_names[] = {
+	[INSPECT_READY] = "ready",
+	[INSPECT_INCOMPLETE] = "incomplete",
+	[INSPECT_SKIPPED] = "skipped",
+	[INSPECT_ERROR] = "error",
+};
+
+/* A file system as the report shows it, with what run would do to it. */
 static struct json_object *fs_plan_json(const struct fs *fs)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = result_fs_json(fs, NULL);
 
-	json_put_str(o, "id", fs->id);
-	json_put_str(o, "type", fs->type);
-	json_put_str(o, "label", fs->label);
-	json_put_str(o, "uuid", fs->uuid);
-	json_put_int(o, "offset", (int64_t)fs->offset);
-	json_put_int(o, "size", (int64_t)fs->size);
-	report_put_lvm(o, fs);
 	json_put_str(o, "action", fs->plan.skip ? "skip" :
 		     fs->plan.access == FS_EXTRACT ? "extract" : "mount");
-	json_put_str(o, "driver", fs->plan.skip ? NULL : fs->plan.driver);
-	json_put_str(o, "options", fs->plan.skip ? NULL : fs->plan.options);
 	json_put_str(o, "reason", fs->plan.skip);
 	if (fs->plan.replay)
 		json_put_str(o, "journal", "unclean: replayed into a "
 			     "throwaway overlay");
-	if (fs->plan.warning)
-		json_put_str(o, "warning", fs->plan.warning);
 	return o;
 }
 
-/* Inspect one image: in-use check, format, chain, layout. */
-static struct json_object *inspect_one(const char *arg, const char *workdir)
+/* Inspect one image: in-use check, format, chain, layout; ready or not. */
+static struct json_object *inspect_one(const char *arg, const char *workdir,
+				       bool *ready)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *fss = json_object_new_array();
 	struct json_object *backing = json_object_new_array();
 	struct image *img = NULL;
 	struct attach *a = NULL;
-	const char *status = "ready", *slash;
+	enum inspect_status status = INSPECT_READY;
+	const char *slash;
 	char *cause = NULL;
 	int r;
 
 	r = mount_check_in_use(arg, &cause);
 	if (r == -EBUSY) {
-		status = "skipped";
+		status = INSPECT_SKIPPED;
 		goto done;
 	}
 	free(cause);
@@ -68,11 +76,11 @@ static struct json_object *inspect_one(const char *arg, const char *workdir)
 	if (r == 0)
 		mount_plan(img);
 	if (r < 0)
-		status = r == -EBUSY ? "skipped" : "error";
+		status = r == -EBUSY ? INSPECT_SKIPPED : INSPECT_ERROR;
 	/* Data run could not read: run would not call it clean either. */
 	for (size_t i = 0; r == 0 && i < img->nfs; i++)
 		if (img->fs[i].plan.skip && img->fs[i].plan.uncovered)
-			status = "incomplete";
+			status = INSPECT_INCOMPLETE;
 	for (size_t i = 0; img && i < img->backing.n; i++)
 		json_object_array_add(backing,
 			json_object_new_string(img->backing.v[i]));
@@ -88,12 +96,13 @@ done:
 	json_put_str(o, "partition_table", img ? img->table : NULL);
 	if (img && img->sector_size)
 		json_put_int(o, "sector_size", (int64_t)img->sector_size);
-	json_put_str(o, "status", status);
+	json_put_str(o, "status", inspect_status_names[status]);
 	json_put_str(o, "reason", cause);
 	json_put_obj(o, "filesystems", fss);
 	mount_detach(a);
 	image_free(img);
 	free(cause);
+	*ready = status == INSPECT_READY;
 	return o;
 }
 
@@ -123,18 +132,21 @@ static void print_text(struct json_object *t)
 	for (size_t i = 0; i < json_object_array_length(fss); i++) {
 		struct json_object *f = json_object_array_get_idx(fss, i);
 		const char *type = json_get_str(f, "type");
-		const char *label = json_get_str(f, "label");
+		struct buf label = { 0 };
 
 		char *size = size_human((uint64_t)json_get_int(f, "size", 0));
 
 		printf("  %-10s %-10s %10s  ", json_get_str(f, "id"),
 		       type ? type : "-", size);
 		free(size);
-		if (label) {
+		/* The label's bytes, as the guest wrote them. */
+		if (json_get_bytes(f, "label", "label_b64", &label) == 0) {
 			fputs("label '", stdout);
-			report_print_safe(stdout, label, strlen(label));
+			report_print_safe(stdout, label.p ? label.p : "",
+					  label.len);
 			fputs("'  ", stdout);
 		}
+		buf_release(&label);
 		if (json_get_str(f, "reason"))
 			printf("skip: %s\n", json_get_str(f, "reason"));
 		else
@@ -194,6 +206,7 @@ int cmd_inspect(int argc, char **argv)
 	all = json_object_new_array();
 	for (size_t i = 0; i < args.n && !proc_stop_requested(); i++) {
 		struct json_object *t;
+		bool ready;
 
 		dir = xasprintf("%s/inspect-%d-%zu", G.state_dir,
 				(int)getpid(), i);
@@ -203,10 +216,10 @@ int cmd_inspect(int argc, char **argv)
 			r = 2;
 			break;
 		}
-		t = inspect_one(args.v[i], dir);
+		t = inspect_one(args.v[i], dir, &ready);
 		rmdir(dir);
 		free(dir);
-		if (strcmp(json_get_str(t, "status"), "ready"))
+		if (!ready)
 			r = 2;
 		if (!json)
 			print_text(t);

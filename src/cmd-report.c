@@ -172,9 +172,9 @@ static int report_text(const char *path)
 			struct json_object *f = json_object_array_get_idx(fss,
 									  k);
 			const char *st = json_get_str(f, "status");
+			enum fs_status s = fs_status_from_name(st);
 
-			if (st && (!strcmp(st, "scanned") ||
-				   !strcmp(st, "skipped")) &&
+			if ((s == FS_SCANNED || s == FS_SKIPPED) &&
 			    !json_get_str(f, "warning"))
 				continue;
 			fputs("  ", stdout);

@@ -116,12 +116,12 @@ static int add_libvirt(struct job *j, const char *uri, bool all_shutoff,
  * may be.  A target that cannot be opened, or is skipped (in use), protects
  * at least its own path.
  */
-static struct output_guard *guard_targets(const struct job *j)
+static struct output_guard *guard_targets(const struct results *res)
 {
 	struct output_guard *g = output_guard_new();
 
-	for (size_t i = 0; i < j->ntargets; i++) {
-		const struct target *t = &j->targets[i];
+	for (size_t i = 0; i < res->ntargets; i++) {
+		const struct target *t = &res->targets[i];
 		struct image *img = NULL;
 		char *cause = NULL;
 
@@ -137,22 +137,24 @@ static struct output_guard *guard_targets(const struct job *j)
 }
 
 /* run.json: what a later --resume needs to do the rest of this job. */
-static void save_run(const struct job *j, const char *engine_arg,
-		     const struct strv *options, const char *cache)
+static void save_run(struct job *j, const struct job_options *jo,
+		     const char *engine_arg, const struct strv *options,
+		     const char *cache)
 {
+	const struct results *res = job_results(j);
 	struct json_object *o = json_object_new_object();
 	struct json_object *ex = json_object_new_array();
 	struct json_object *opts = json_object_new_array();
 	struct json_object *ts = json_object_new_array();
-	char *path = xasprintf("%s/run.json", j->dir);
+	char *path = xasprintf("%s/run.json", job_dir(j));
 
 	json_put_str(o, "engine", engine_arg);
 	for (size_t i = 0; i < options->n; i++)
 		json_object_array_add(opts,
 				      json_object_new_string(options->v[i]));
 	json_put_obj(o, "options", opts);
-	for (size_t i = 0; i < j->ntargets; i++) {
-		const struct target *t = &j->targets[i];
+	for (size_t i = 0; i < res->ntargets; i++) {
+		const struct target *t = &res->targets[i];
 		struct json_object *x = json_object_new_object();
 
 		json_put_str(x, "arg", t->arg);
@@ -162,16 +164,16 @@ static void save_run(const struct job *j, const char *engine_arg,
 		json_object_array_add(ts, x);
 	}
 	json_put_obj(o, "targets", ts);
-	json_put_int(o, "jobs", j->jobs);
-	json_put_double(o, "timeout", j->timeout);
+	json_put_int(o, "jobs", jo->jobs);
+	json_put_double(o, "timeout", jo->timeout);
 	/* What --resume must ask again: the cache (null: none), exclusions. */
 	json_put_str(o, "cache", cache);
-	for (size_t i = 0; i < j->exclude.n; i++)
+	for (size_t i = 0; i < jo->exclude.n; i++)
 		json_object_array_add(ex, json_object_new_string(
-				      j->exclude.v[i]));
+				      jo->exclude.v[i]));
 	json_put_obj(o, "exclude", ex);
 	json_object_object_add(o, "snapshots", json_object_new_boolean(
-			       j->snapshots));
+			       jo->snapshots));
 	json_write(o, path);
 	json_object_put(o);
 	free(path);
@@ -225,6 +227,7 @@ static void add_resumed(struct job *j, struct json_object *run,
 	for (size_t i = 0; i < json_array_len(ts); i++) {
 		struct json_object *x = json_object_array_get_idx(ts, i);
 		struct json_object *d = json_object_array_get_idx(done, i);
+		const struct results *res = job_results(j);
 		struct target *t;
 
 		t = job_add_target(j, json_get_str(x, "arg"));
@@ -234,8 +237,8 @@ static void add_resumed(struct job *j, struct json_object *run,
 			t->domain = xstrdup(json_get_str(x, "domain"));
 		if (json_get_str(x, "format"))
 			t->format = xstrdup(json_get_str(x, "format"));
-		if (d && report_target_restore(t, d, j->engines,
-					       j->nengines) == 0)
+		if (d && result_target_load(t, d, res->engines,
+					    res->nengines) == 0)
 			msg_debug("%s: finished by job %s", t->name,
 				  json_get_str(report, "job"));
 	}
@@ -362,7 +365,7 @@ static char *expand_job_id(const struct job *j, const char *name)
 
 	while ((p = strstr(name, "{job}"))) {
 		buf_add(&b, name, (size_t)(p - name));
-		buf_addstr(&b, j->id);
+		buf_addstr(&b, job_id(j));
 		name = p + 5;
 	}
 	buf_addstr(&b, name);
@@ -375,8 +378,9 @@ static char *expand_job_id(const struct job *j, const char *name)
  * checked again just before: the path may have changed during the scan.
  * Says why it could not and returns -errno.
  */
-static int write_output(const struct job *j, const struct output_guard *g,
-		      const char *path, enum output_kind kind, bool force)
+static int write_output(const struct results *res,
+			const struct output_guard *g, const char *path,
+			enum output_kind kind, bool force)
 {
 	struct json_object *o;
 	struct buf b = { 0 };
@@ -389,7 +393,7 @@ static int write_output(const struct job *j, const struct output_guard *g,
 		free(cause);
 		return r;
 	}
-	o = report_build(j);
+	o = report_build(res);
 	if (kind == OUTPUT_REPORT)
 		r = json_write(o, path);
 	else if (kind == OUTPUT_HTML)
@@ -413,15 +417,36 @@ static int write_output(const struct job *j, const struct output_guard *g,
  * SIEM that does not read reports; best effort: a log that refuses them
  * changes nothing about the run.
  */
-static void send_records(const struct job *j)
+static void send_records(const struct results *res)
 {
-	struct json_object *o = report_build(j);
+	struct json_object *o = report_build(res);
 	int r = journal_report(o);
 
 	if (r < 0)
 		msg_info("cannot send detection records to the journal: %s",
 			 strerror(-r));
 	json_object_put(o);
+}
+
+/* The progress line on a terminal: targets, bytes, rate, time left. */
+static void print_progress(const struct job_progress *p, void *arg)
+{
+	double rate = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed : 0;
+
+	(void)arg;
+	if (p->ended) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	fprintf(stderr, "\r\033[K%zu/%zu targets  %.1f of %.1f GiB  %.1f MiB/s",
+		p->targets_done, p->targets,
+		(double)p->bytes_done / (1 << 30),
+		(double)p->bytes_total / (1 << 30), rate / (1 << 20));
+	if (p->eta >= 0)
+		fprintf(stderr, "  eta %.0f s", p->eta);
+	if (p->paused)
+		fputs("  (paused)", stderr);
+	fflush(stderr);
 }
 
 int cmd_run(int argc, char **argv)
@@ -471,6 +496,9 @@ int cmd_run(int argc, char **argv)
 	bool host_mounts = false;
 	struct output_guard *guard = NULL;
 	struct job *j = NULL;
+	struct job_options jo = { 0 };
+	struct results res;
+	struct cache *vc = NULL;
 	char *cause = NULL;
 	int c, r = 2;
 
@@ -640,11 +668,6 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	if (job_create(G.state_dir, &j, &cause) < 0)
 		goto fail;
-	if (host) {
-		/* The fleet's name for this host (an inventory name). */
-		free(j->host);
-		j->host = xstrdup(host);
-	}
 	for (size_t i = 0; i < nengines; i++) {
 		struct engine *e = engines[i];
 
@@ -677,7 +700,7 @@ int cmd_run(int argc, char **argv)
 	if (html)
 		html = html_name = expand_job_id(j, html);
 	/* Outputs are checked before anything is scanned. */
-	guard = guard_targets(j);
+	guard = guard_targets(job_results(j));
 	if (cache && output_check(guard, cache, OUTPUT_DATABASE, force,
 				  &cause) < 0)
 		goto fail;
@@ -691,63 +714,70 @@ int cmd_run(int argc, char **argv)
 				     &cause) < 0))
 		goto fail;
 	if (cache) {
-		if (cache_open(cache, &j->cache, &cause) < 0)
+		if (cache_open(cache, &vc, &cause) < 0)
 			goto fail;
 		/* A database out of reach costs time, never a verdict. */
-		if (shared && cache_share(j->cache, shared, &cause) < 0) {
+		if (shared && cache_share(vc, shared, &cause) < 0) {
 			msg_info("warning: %s: scanning without it", cause);
 			free(cause);
 			cause = NULL;
 		}
-		for (size_t i = 0; i < j->nengines; i++)
-			if (scanner_use_cache(j->engines[i], j->cache,
-					      &cause) < 0)
-				goto fail;
+		r = job_use_cache(j, vc, &cause);
+		vc = NULL;
+		if (r < 0)
+			goto fail;
 	}
-	j->jobs = jobs;
-	j->timeout = timeout;
-	j->exclude = exclude;
+	jo.jobs = jobs;
+	jo.timeout = timeout;
+	jo.exclude = exclude;
 	exclude = (struct strv){ 0 };
-	j->snapshots = snapshots;
-	save_run(j, engine_arg, &options, shared ? shared : cache);
+	jo.snapshots = snapshots;
+	/* The fleet's name for this host (an inventory name). */
+	jo.host = host;
+	if (verbosity >= 0 && isatty(STDERR_FILENO))
+		jo.progress = print_progress;
+	save_run(j, &jo, engine_arg, &options, shared ? shared : cache);
+	job_set_options(j, &jo);
 	/* By default, never fewer engine slots than targets at once. */
 	scan_set_max_engines(max_set || max_engines > jobs ? max_engines :
 			     jobs);
-	msg_info("job %s: %zu target(s), state in %s", j->id, j->ntargets,
-		 j->dir);
+	msg_info("job %s: %zu target(s), state in %s", job_id(j),
+		 job_results(j)->ntargets, job_dir(j));
 
 	job_run(j);
-	send_records(j);
+	res = *job_results(j);
+	send_records(&res);
 
 	/*
 	 * Checked again (the path may have changed during the scan), and
 	 * before anything shows the exit status, which says this too.
 	 */
-	if (report && (r = write_output(j, guard, report, OUTPUT_REPORT,
+	if (report && (r = write_output(&res, guard, report, OUTPUT_REPORT,
 				      force)) < 0)
-		j->report_error = r;
-	if (html && (r = write_output(j, guard, html, OUTPUT_HTML, force)) < 0)
-		j->report_error = r;
+		res.report_error = r;
+	if (html && (r = write_output(&res, guard, html, OUTPUT_HTML,
+				      force)) < 0)
+		res.report_error = r;
 	/* Metrics last: they say how the run ended, report errors too. */
-	if (metrics && (r = write_output(j, guard, metrics, OUTPUT_METRICS,
+	if (metrics && (r = write_output(&res, guard, metrics, OUTPUT_METRICS,
 				       force)) < 0)
-		j->report_error = r;
-	r = job_exit_code(j);
+		res.report_error = r;
+	r = results_exit_code(&res);
 	{
-		char *copy = xasprintf("%s/report.json", j->dir);
+		char *copy = xasprintf("%s/report.json", job_dir(j));
 
-		report_write(j, copy);
+		report_write(&res, copy);
 		free(copy);
 	}
 	if (json) {
 		if (!report || strcmp(report, "-"))
-			report_write(j, "-");
+			report_write(&res, "-");
 	} else {
 		/*
 		 * With --report -, stdout is the report alone; with -q, only
 		 * what needs someone's attention, on stderr.
 		 */
-		report_print_text(j, r, verbosity < 0 || (report &&
+		report_print_text(&res, r, verbosity < 0 || (report &&
 				  !strcmp(report, "-")) ? stderr : stdout,
 				  verbosity < 0);
 	}
@@ -762,10 +792,12 @@ done:
 	json_object_put(old_report);
 	strv_release(&options);
 	output_guard_free(guard);
+	cache_close(vc);
 	job_free(j);
 	free(memos);
 	free(report_name);
 	free(html_name);
 	strv_release(&exclude);
+	strv_release(&jo.exclude);
 	return r;
 }

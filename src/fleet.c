@@ -103,9 +103,11 @@ int fleet_merge(struct json_object *const *reports, size_t n,
 		/* Why not covered, worst first: error, stopped, incomplete. */
 		if (code != 0 && code != 1) {
 			const char *st = json_get_str(rep, "status");
+			/* A job's status: its worst target's, by name. */
+			enum target_status s = target_status_from_name(st);
 
-			error |= !st || !strcmp(st, "error");
-			stopped |= st && !strcmp(st, "stopped");
+			error |= !st || s == TARGET_ERROR;
+			stopped |= s == TARGET_STOPPED;
 		}
 	}
 	json_put_int(totals, "hosts", (int64_t)n);

@@ -7,6 +7,7 @@
 
 #include "html.h"
 #include "json.h"
+#include "result.h"
 
 /* No asset, no request: the page may only use what it carries. */
 static const char head[] =
@@ -100,23 +101,25 @@ static void num_cell(struct buf *b, int64_t v, bool sized)
 }
 
 /* Is a target fully covered and without detections? */
-static const char *status_class(const char *st, bool complete)
+static const char *status_class(enum target_status st, bool complete)
 {
-	if (st && !strcmp(st, "infected"))
+	if (st == TARGET_INFECTED)
 		return "infected";
-	if (st && !strcmp(st, "clean") && complete)
+	if (st == TARGET_CLEAN && complete)
 		return "clean";
 	return "gap";
 }
 
-static bool target_complete(struct json_object *t)
+/* Does a report's target say it is complete (older reports: by status)? */
+static bool shown_complete(struct json_object *t)
 {
 	struct json_object *c = json_get(t, "complete");
-	const char *st = json_get_str(t, "status");
+	enum target_status st = target_status_from_name(
+		json_get_str(t, "status"));
 
 	if (c && json_object_is_type(c, json_type_boolean))
 		return json_object_get_boolean(c);
-	return st && (!strcmp(st, "clean") || !strcmp(st, "infected"));
+	return st == TARGET_CLEAN || st == TARGET_INFECTED;
 }
 
 static void fs_table(struct buf *b, struct json_object *fss)
@@ -134,6 +137,7 @@ static void fs_table(struct buf *b, struct json_object *fss)
 		struct json_object *fs = json_object_array_get_idx(fss, i);
 		struct json_object *files = json_get(fs, "files");
 		const char *st = json_get_str(fs, "status");
+		enum fs_status fst = fs_status_from_name(st);
 
 		buf_addstr(b, "<tr><td><code>");
 		esc_or(b, json_get_str(fs, "id"), "?");
@@ -143,8 +147,8 @@ static void fs_table(struct buf *b, struct json_object *fss)
 		esc_or(b, json_get_str(fs, "label"), "");
 		buf_addstr(b, "</td>");
 		num_cell(b, json_get_int(fs, "size", 0), true);
-		buf_addf(b, "<td class=\"%s\">", st && (!strcmp(st, "scanned") ||
-			 !strcmp(st, "skipped")) ? "" : "gap");
+		buf_addf(b, "<td class=\"%s\">", fst == FS_SCANNED ||
+			 fst == FS_SKIPPED ? "" : "gap");
 		esc_or(b, st, "?");
 		buf_addstr(b, "</td>");
 		num_cell(b, json_get_int(files, "seen", 0), false);
@@ -192,7 +196,8 @@ static void detection_table(struct buf *b, struct json_object *ds)
 static void target_section(struct buf *b, struct json_object *t)
 {
 	const char *st = json_get_str(t, "status");
-	bool complete = target_complete(t);
+	enum target_status tst = target_status_from_name(st);
+	bool complete = shown_complete(t);
 	const char *host = json_get_str(t, "host");
 
 	buf_addstr(b, "<section class=\"target\">\n<h2>");
@@ -201,10 +206,10 @@ static void target_section(struct buf *b, struct json_object *t)
 		buf_addstr(b, " / ");
 	}
 	esc_or(b, json_get_str(t, "name"), "?");
-	buf_addf(b, " &mdash; <span class=\"%s\">", status_class(st,
+	buf_addf(b, " &mdash; <span class=\"%s\">", status_class(tst,
 							       complete));
 	esc_or(b, st, "?");
-	if (!complete && st && !strcmp(st, "infected"))
+	if (!complete && tst == TARGET_INFECTED)
 		buf_addstr(b, ", not fully covered");
 	buf_addstr(b, "</span></h2>\n<p class=\"meta\"><code>");
 	esc_or(b, json_get_str(t, "image"), "?");
@@ -230,13 +235,14 @@ void html_format(struct json_object *report, struct buf *b)
 
 	for (size_t i = 0; i < nt; i++) {
 		struct json_object *t = json_object_array_get_idx(targets, i);
-		const char *st = json_get_str(t, "status");
-		bool complete = target_complete(t);
+		enum target_status st = target_status_from_name(
+			json_get_str(t, "status"));
+		bool complete = shown_complete(t);
 
 		ndet += (int64_t)json_array_len(json_get(t, "detections"));
-		if (st && !strcmp(st, "infected"))
+		if (st == TARGET_INFECTED)
 			infected++;
-		else if (st && !strcmp(st, "clean") && complete)
+		else if (st == TARGET_CLEAN && complete)
 			clean++;
 		if (!complete)
 			gaps++;

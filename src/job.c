@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,29 +17,62 @@
 
 #include "cache.h"
 #include "ctl.h"
+#include "image.h"
 #include "job.h"
 #include "jobdir.h"
 #include "json.h"
 #include "mount.h"
 #include "proc.h"
-#include "report.h"
+#include "scan.h"
 #include "util.h"
+#include "walk.h"
 
-const char *const fs_status_names[FS_NSTATUSES] = {
-	[FS_SCANNED] = "scanned",
-	[FS_PARTIAL] = "partial",
-	[FS_SKIPPED] = "skipped",
-	[FS_ERROR] = "error",
-	[FS_STOPPED] = "stopped",
-};
-
-const char *const target_status_names[TARGET_NSTATUSES] = {
-	[TARGET_CLEAN] = "clean",
-	[TARGET_INCOMPLETE] = "incomplete",
-	[TARGET_INFECTED] = "infected",
-	[TARGET_ERROR] = "error",
-	[TARGET_SKIPPED] = "skipped",
-	[TARGET_STOPPED] = "stopped",
+/* A batch: what job.h hands out, opaque to the commands. */
+struct job {
+	char *id;
+	char *dir;		/* private state directory, 0700 */
+	char *host;
+	time_t started, finished;
+	struct scanner **engines;
+	struct result_engine *einfo;	/* parallel to engines, for reports */
+	size_t nengines;
+	struct target *targets;
+	size_t ntargets;
+	bool stopped;
+	unsigned jobs;		/* targets worked on at once (--jobs) */
+	double timeout;		/* seconds per target (--timeout); 0: none */
+	struct strv exclude;	/* guest path globs not scanned (--exclude) */
+	bool snapshots;		/* scan internal qcow2 snapshots too */
+	size_t next;		/* the next target a worker takes */
+	/* Control from other shells (ctl.c's thread) meets the run here. */
+	pthread_mutex_t lock;
+	/*
+	 * Slots, under lock: a target holds one of the jobs slots while it
+	 * works.  One that only waits (for the daemon to load, for verdicts
+	 * another target is computing) steps aside: it is parked, its slot
+	 * goes to the next target, and it takes one back before going on.
+	 */
+	unsigned active;	/* targets holding a slot */
+	unsigned parked;	/* targets waiting without one */
+	unsigned resuming;	/* parked ones waiting for a slot back */
+	unsigned idle_workers;	/* worker threads without a target */
+	pthread_cond_t slot_free;
+	pthread_t *threads;	/* every worker thread started */
+	size_t nthreads;
+	/* Templates (bottom chain files) being walked first, and walked. */
+	struct strv leading, led;
+	pthread_cond_t resumed;
+	bool paused;
+	double paused_since, paused_total;
+	double run_start;	/* time_mono() when scanning began */
+	bool ended;		/* no more work: the progress line stops */
+	void (*progress)(const struct job_progress *p, void *arg);
+	void *progress_arg;
+	struct results results;	/* what job_results() returns */
+	struct ctl *ctl;
+	struct cache *cache;	/* verdicts by content, or NULL (--no-cache) */
+	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
+	int lock_fd;		/* holds dir's lock (jobdir.h) while we live */
 };
 
 int job_create(const char *state_dir, struct job **out, char **cause)
@@ -102,6 +136,10 @@ int job_add_engine(struct job *j, struct engine *e, char **cause)
 	}
 	j->engines = xreallocarray(j->engines, j->nengines + 1,
 				   sizeof(*j->engines));
+	j->einfo = xreallocarray(j->einfo, j->nengines + 1,
+				 sizeof(*j->einfo));
+	j->einfo[j->nengines] = (struct result_engine){
+		.name = engine_name(sc->e) };
 	j->engines[j->nengines++] = sc;
 	return 0;
 }
@@ -116,40 +154,10 @@ struct target *job_add_target(struct job *j, const char *arg)
 	t = &j->targets[j->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->arg = xstrdup(arg);
-	t->phase = "pending";
+	t->phase = PHASE_PENDING;
 	slash = strrchr(arg, '/');
 	t->name = xstrdup(slash && slash[1] ? slash + 1 : arg);
 	return t;
-}
-
-static struct detection *add_detection(struct target *t, const char *fsid,
-					const char *path, size_t len,
-					const char *threat, const char *engine,
-					const char *subvol)
-{
-	struct detection *d;
-
-	for (size_t i = 0; i < t->ndet; i++) {
-		d = &t->det[i];
-		if (!strcmp(d->fs, fsid) && d->pathlen == len &&
-		    !memcmp(d->path, path, len) && d->engine == engine &&
-		    !strcmp(d->subvolume ? d->subvolume : "",
-			    subvol ? subvol : "") &&
-		    !strcmp(d->snapshot ? d->snapshot : "",
-			    t->scan_snapshot ? t->scan_snapshot : ""))
-			return d;
-	}
-	t->det = xreallocarray(t->det, t->ndet + 1, sizeof(*t->det));
-	d = &t->det[t->ndet++];
-	d->fs = xstrdup(fsid);
-	d->path = xstrndup(path, len);
-	d->pathlen = len;
-	d->threat = xstrdup(threat);
-	d->engine = engine;
-	d->subvolume = subvol ? xstrdup(subvol) : NULL;
-	d->snapshot = t->scan_snapshot ? xstrdup(t->scan_snapshot) : NULL;
-	d->hashed = false;
-	return d;
 }
 
 static void fs_fail(struct fs_result *r, enum fs_status status,
@@ -175,7 +183,7 @@ static void merge_result(struct target *t, struct fs *fs,
 		const struct btrfs_subvol *sv = NULL;
 		char *path = btrfs_guest_path(&fs->subvols, sr->hits[i].path,
 					      &sv);
-		struct detection *d = add_detection(t, fs->id, path,
+		struct detection *d = result_add_detection(t, fs->id, path,
 			strlen(path), sr->hits[i].threat, name,
 			sv ? sv->path : NULL);
 
@@ -211,12 +219,16 @@ static void merge_result(struct target *t, struct fs *fs,
 	}
 }
 
+/* progress() with this phase leaves the target's as it is. */
+#define PHASE_SAME	PHASE_NPHASES
+
 /* Record progress for status and state.json (main thread only writes). */
-static void progress(struct job *j, struct target *t, const char *phase,
-		     const char *fs, const char *engine)
+static void progress(struct job *j, struct target *t,
+		     enum target_phase phase, const char *fs,
+		     const char *engine)
 {
 	pthread_mutex_lock(&j->lock);
-	if (phase)
+	if (phase != PHASE_SAME)
 		t->phase = phase;
 	t->cur_fs = fs;
 	t->cur_engine = engine;
@@ -281,7 +293,7 @@ static void idle_leave(void *arg)
 	j->active--;
 	j->parked++;
 	if (working)
-		working->phase = "waiting";
+		working->phase = PHASE_WAITING;
 	if (!j->idle_workers && j->next < j->ntargets && may_start(j))
 		add_worker(j);
 	pthread_cond_broadcast(&j->slot_free);
@@ -305,7 +317,7 @@ static void idle_enter(void *arg)
 	j->parked--;
 	j->active++;
 	if (working)
-		working->phase = "scanning";
+		working->phase = PHASE_SCANNING;
 	pthread_cond_broadcast(&j->slot_free);
 	pthread_mutex_unlock(&j->lock);
 	job_save_state(j);
@@ -616,7 +628,7 @@ static void fs_scan(struct job *j, struct target *t, size_t k,
 				       engine_name(j->engines[e]->e));
 
 		pause_gate(j);
-		progress(j, t, NULL, fs->id, engine_name(j->engines[e]->e));
+		progress(j, t, PHASE_SAME, fs->id, engine_name(j->engines[e]->e));
 		scanner_run(j->engines[e], &fw->w, fw->mnt, base, t->deadline,
 			    &prog, &sr);
 		merge_result(t, fs, res, j->engines[e], &sr, &fw->w, fw->mnt);
@@ -666,7 +678,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		}
 		if (!fs_gate(j, t, res))
 			continue;
-		progress(j, t, NULL, fs->id, NULL);
+		progress(j, t, PHASE_SAME, fs->id, NULL);
 		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
 	lead_end(j, lead);
@@ -693,55 +705,6 @@ static void scan_filesystems(struct job *j, struct target *t,
 		fs_work_release(&fws[k]);
 	}
 	free(fws);
-}
-
-/*
- * A scanned target's status, from its file systems' (the one place it is
- * decided): stopped or error if one of them is; infected if something was
- * found; incomplete if some data was not covered (a partial file system,
- * one skipped though it holds data), saying where; clean otherwise.
- */
-static void target_settle(struct target *t)
-{
-	const struct fs_result *gap = NULL;
-	size_t gap_k = 0;
-
-	t->status = TARGET_CLEAN;
-	for (size_t k = 0; k < t->img->nfs; k++) {
-		const struct fs_result *r = &t->fsr[k];
-
-		if (r->status == FS_STOPPED)
-			t->status = TARGET_STOPPED;
-		else if ((r->status == FS_ERROR || r->status == FS_PENDING) &&
-			 t->status != TARGET_STOPPED)
-			t->status = TARGET_ERROR;
-		if (r->timed_out && !t->reason)
-			t->reason = xstrdup("timed out");
-		if ((r->uncovered || r->status == FS_PARTIAL) && !gap) {
-			gap = r;
-			gap_k = k;
-		}
-	}
-	if (t->ndet && t->status != TARGET_STOPPED)
-		t->status = TARGET_INFECTED;
-	else if (gap && t->status == TARGET_CLEAN)
-		t->status = TARGET_INCOMPLETE;
-	if (gap && !t->reason && t->status == TARGET_INCOMPLETE)
-		t->reason = xasprintf("not fully scanned: %s: %s",
-				      t->img->fs[gap_k].id, gap->reason ?
-				      gap->reason : "not covered");
-	/* Reverting the VM to an internal snapshot brings its files back. */
-	if (!target_snapshots_covered(t) && t->status == TARGET_CLEAN) {
-		t->status = TARGET_INCOMPLETE;
-		if (t->snapshot_gap)
-			t->reason = xstrdup(t->snapshot_gap);
-		else
-			t->reason = xasprintf("%zu internal snapshot%s not "
-					      "scanned (--snapshots)",
-					      t->img->snapshots.n,
-					      t->img->snapshots.n == 1 ?
-					      "" : "s");
-	}
 }
 
 /*
@@ -920,37 +883,13 @@ static int recall(struct job *j, struct target *t, const char *key)
 	chain_identity(top, &chain, &now);
 	if (!now.p || strcmp(now.p, ids))
 		goto done;
-	r = report_target_restore(t, result, j->engines, j->nengines);
+	r = result_target_load(t, result, j->einfo, j->nengines);
 done:
 	json_object_put(o);
 	strv_release(&chain);
 	buf_release(&memo);
 	buf_release(&now);
 	return r;
-}
-
-bool target_snapshots_covered(const struct target *t)
-{
-	return !t->img || !t->img->snapshots.n ||
-	       (t->snapshots_scanned && !t->snapshot_gap);
-}
-
-bool target_complete(const struct target *t)
-{
-	if (!target_snapshots_covered(t))
-		return false;
-	if (t->status == TARGET_CLEAN)
-		return true;
-	if (t->status != TARGET_INFECTED || !t->img || !t->fsr)
-		return false;
-	for (size_t k = 0; k < t->img->nfs; k++) {
-		const struct fs_result *r = &t->fsr[k];
-
-		if (r->uncovered || r->engine_errors || r->timed_out ||
-		    (r->status != FS_SCANNED && r->status != FS_SKIPPED))
-			return false;
-	}
-	return true;
 }
 
 /* Remember t's result if its image files did not change meanwhile. */
@@ -969,7 +908,7 @@ static void remember(struct job *j, struct target *t, const char *key,
 	}
 	o = json_object_new_object();
 	json_put_str(o, "identity", ids);
-	json_put_obj(o, "result", report_target(t, j->host));
+	json_put_obj(o, "result", result_target_json(t, j->host));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	cache_memo_put(j->cache, "target", key, text, strlen(text));
 	json_object_put(o);
@@ -990,7 +929,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	t->started_at = t0;
 	/* A target the job it resumes finished keeps that result. */
 	if (t->recalled) {
-		progress(j, t, "done", NULL, NULL);
+		progress(j, t, PHASE_DONE, NULL, NULL);
 		free(workdir);
 		return;
 	}
@@ -1000,7 +939,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	}
 	if (j->timeout > 0)
 		t->deadline = t0 + j->timeout;
-	progress(j, t, "opening", NULL, NULL);
+	progress(j, t, PHASE_OPENING, NULL, NULL);
 	r = mount_check_in_use(t->arg, &cause);
 	if (r == -EBUSY) {
 		target_fail(t, TARGET_SKIPPED, cause);
@@ -1051,7 +990,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		free(cause);
 		cause = NULL;
 	}
-	progress(j, t, "scanning", NULL, NULL);
+	progress(j, t, PHASE_SCANNING, NULL, NULL);
 	scan_filesystems(j, t, a, &rw, map.n ? &map : NULL, workdir);
 	if (j->snapshots && t->img->snapshots.n) {
 		mount_detach(rw);
@@ -1074,7 +1013,7 @@ done:
 	buf_release(&ids);
 	image_map_release(&map);
 	t->duration = time_mono() - t0;
-	progress(j, t, "done", NULL, NULL);
+	progress(j, t, PHASE_DONE, NULL, NULL);
 }
 
 static double paused_time(const struct job *j)
@@ -1103,7 +1042,7 @@ static double job_eta(const struct job *j, uint64_t *done, uint64_t *total)
 		if (t->bytes_total) {
 			walked_total += t->bytes_total;
 			walked++;
-		} else if (strcmp(t->phase, "done")) {
+		} else if (t->phase != PHASE_DONE) {
 			unwalked++;
 		}
 	}
@@ -1142,9 +1081,9 @@ struct json_object *job_status(struct job *j)
 		struct json_object *x = json_object_new_object();
 		double el = t->started_at ? time_mono() - t->started_at : 0;
 
-		done += !strcmp(t->phase, "done");
+		done += t->phase == PHASE_DONE;
 		json_put_str(x, "name", t->name);
-		json_put_str(x, "state", t->phase);
+		json_put_str(x, "state", target_phase_names[t->phase]);
 		json_put_str(x, "status", target_status_names[t->status]);
 		json_put_str(x, "fs", t->cur_fs);
 		json_put_str(x, "engine", t->cur_engine);
@@ -1154,7 +1093,7 @@ struct json_object *job_status(struct job *j)
 		json_put_int(x, "files_total", (int64_t)t->files_total);
 		json_put_int(x, "bytes_done", (int64_t)t->bytes_done);
 		json_put_int(x, "bytes_total", (int64_t)t->bytes_total);
-		if (!strcmp(t->phase, "scanning")) {
+		if (t->phase == PHASE_SCANNING) {
 			el -= paused_time(j);
 			json_put_double(x, "elapsed_s", el > 0 ? el : 0);
 			if (t->bytes_done && t->bytes_total > t->bytes_done)
@@ -1273,44 +1212,37 @@ static struct json_object *control(void *arg, const char *cmd, char **cause)
 	return NULL;
 }
 
-/* One line for a terminal: targets, bytes, rate, time left. */
-static void print_progress(struct job *j)
+void job_progress(struct job *j, struct job_progress *p)
 {
-	uint64_t done, total;
-	size_t finished = 0;
-	double el, rate, eta;
-
+	memset(p, 0, sizeof(*p));
 	pthread_mutex_lock(&j->lock);
 	for (size_t i = 0; i < j->ntargets; i++)
-		finished += !strcmp(j->targets[i].phase, "done");
-	el = time_mono() - j->run_start - paused_time(j);
-	eta = job_eta(j, &done, &total);
+		p->targets_done += j->targets[i].phase == PHASE_DONE;
+	p->targets = j->ntargets;
+	p->elapsed = time_mono() - j->run_start - paused_time(j);
+	p->eta = job_eta(j, &p->bytes_done, &p->bytes_total);
+	p->paused = j->paused;
+	p->ended = j->ended;
 	pthread_mutex_unlock(&j->lock);
-	rate = el > 0 ? (double)done / el : 0;
-	fprintf(stderr, "\r\033[K%zu/%zu targets  %.1f of %.1f GiB  %.1f MiB/s",
-		finished, j->ntargets, (double)done / (1 << 30),
-		(double)total / (1 << 30), rate / (1 << 20));
-	if (eta >= 0)
-		fprintf(stderr, "  eta %.0f s", eta);
-	if (j->paused)
-		fputs("  (paused)", stderr);
-	fflush(stderr);
 }
 
-/* On a terminal, the progress line, once a second until the job ends. */
+/* The progress callback, once a second until the job ends, then once more. */
 static void *progress_loop(void *arg)
 {
 	struct job *j = arg;
+	struct job_progress p;
 
 	pthread_mutex_lock(&j->lock);
 	while (!j->ended) {
 		pthread_mutex_unlock(&j->lock);
-		print_progress(j);
+		job_progress(j, &p);
+		j->progress(&p, j->progress_arg);
 		pthread_mutex_lock(&j->lock);
 		cond_wait_ms(&j->resumed, &j->lock, 1000);
 	}
 	pthread_mutex_unlock(&j->lock);
-	fputs("\r\033[K", stderr);
+	job_progress(j, &p);
+	j->progress(&p, j->progress_arg);
 	return NULL;
 }
 
@@ -1340,7 +1272,7 @@ static void *worker(void *arg)
 		if (proc_stop_requested()) {
 			target_fail(t, TARGET_STOPPED, xstrdup("stopped before "
 							  "it started"));
-			progress(j, t, "done", NULL, NULL);
+			progress(j, t, PHASE_DONE, NULL, NULL);
 		} else {
 			msg_info("scanning %s", t->arg);
 			working = t;
@@ -1407,7 +1339,7 @@ void job_run(struct job *j)
 	proc_on_change(save_state_cb, j);
 	job_save_state(j);
 	j->run_start = time_mono();
-	show = verbosity >= 0 && isatty(STDERR_FILENO) &&
+	show = j->progress &&
 	       pthread_create(&bar, NULL, progress_loop, j) == 0;
 	run_workers(j);
 	j->stopped = proc_stop_requested();
@@ -1425,74 +1357,75 @@ void job_run(struct job *j)
 	job_save_state(j);
 }
 
-size_t job_detections(const struct job *j)
+void job_set_options(struct job *j, struct job_options *o)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < j->ntargets; i++)
-		n += j->targets[i].ndet;
-	return n;
-}
-
-void job_tally(const struct job *j, struct job_tally *n)
-{
-	memset(n, 0, sizeof(*n));
-	for (size_t i = 0; i < j->ntargets; i++) {
-		const struct target *t = &j->targets[i];
-
-		n->status[t->status]++;
-		n->uncovered += !target_complete(t);
-		n->detections += t->ndet;
-		for (size_t k = 0; t->fsr && k < t->img->nfs; k++) {
-			n->files += t->fsr[k].scanned;
-			n->bytes += t->fsr[k].bytes;
-		}
+	j->jobs = o->jobs;
+	j->timeout = o->timeout;
+	strv_release(&j->exclude);
+	j->exclude = o->exclude;
+	o->exclude = (struct strv){ 0 };
+	j->snapshots = o->snapshots;
+	if (o->host) {
+		free(j->host);
+		j->host = xstrdup(o->host);
 	}
+	j->progress = o->progress;
+	j->progress_arg = o->progress_arg;
 }
 
-int job_exit_code(const struct job *j)
+int job_use_cache(struct job *j, struct cache *c, char **cause)
 {
-	struct job_tally n;
+	cache_close(j->cache);
+	j->cache = c;
+	for (size_t i = 0; i < j->nengines; i++) {
+		int r = scanner_use_cache(j->engines[i], j->cache, cause);
 
-	job_tally(j, &n);
-	if (j->report_error)
-		return 2;
-	if (n.detections)
-		return 1;
-	return n.uncovered || j->stopped ? 2 : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+const char *job_id(const struct job *j)
+{
+	return j->id;
+}
+
+const char *job_dir(const struct job *j)
+{
+	return j->dir;
+}
+
+const struct results *job_results(struct job *j)
+{
+	struct results *r = &j->results;
+
+	/* An engine's version may have been read again while it ran. */
+	for (size_t i = 0; i < j->nengines; i++) {
+		j->einfo[i].binary = j->engines[i]->binary;
+		j->einfo[i].version = j->engines[i]->version;
+	}
+	*r = (struct results){
+		.id = j->id, .host = j->host,
+		.started = j->started, .finished = j->finished,
+		.targets = j->targets, .ntargets = j->ntargets,
+		.engines = j->einfo, .nengines = j->nengines,
+		.stopped = j->stopped,
+	};
+	return r;
 }
 
 void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	for (size_t i = 0; i < j->ntargets; i++) {
-		struct target *t = &j->targets[i];
-
-		for (size_t k = 0; t->fsr && k < t->img->nfs; k++)
-			free(t->fsr[k].reason);
-		for (size_t k = 0; k < t->ndet; k++) {
-			free(t->det[k].fs);
-			free(t->det[k].path);
-			free(t->det[k].threat);
-			free(t->det[k].subvolume);
-			free(t->det[k].snapshot);
-		}
-		free(t->det);
-		free(t->fsr);
-		free(t->reason);
-		free(t->snapshot_gap);
-		free(t->arg);
-		free(t->name);
-		free(t->domain);
-		free(t->format);
-		free(t->skip);
-		image_free(t->img);
-	}
+	for (size_t i = 0; i < j->ntargets; i++)
+		target_release(&j->targets[i]);
 	for (size_t i = 0; i < j->nengines; i++)
 		scanner_close(j->engines[i]);
 	cache_close(j->cache);
 	free(j->engines);
+	free(j->einfo);
 	free(j->targets);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->resumed);

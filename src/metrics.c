@@ -6,10 +6,12 @@
 
 #include "json.h"
 #include "metrics.h"
+#include "result.h"
 
 /* Every target status a report may hold, so each has a series (0 too). */
-static const char *const statuses[] = {
-	"clean", "infected", "incomplete", "error", "skipped", "stopped",
+static const enum target_status statuses[] = {
+	TARGET_CLEAN, TARGET_INFECTED, TARGET_INCOMPLETE, TARGET_ERROR,
+	TARGET_SKIPPED, TARGET_STOPPED,
 };
 
 /* A report's "2026-11-27T09:30:00Z" as Unix time; 0 when missing. */
@@ -58,10 +60,10 @@ void metrics_format(struct json_object *report, struct buf *out)
 				json_object_array_get_idx(targets, i),
 				"status");
 
-			n += st && !strcmp(st, statuses[s]);
+			n += target_status_from_name(st) == statuses[s];
 		}
 		buf_addf(out, "avbatch_last_run_targets{status=\"%s\"} %lld\n",
-			 statuses[s], (long long)n);
+			 target_status_names[statuses[s]], (long long)n);
 	}
 	for (size_t i = 0; i < nt; i++) {
 		struct json_object *fss = json_get(
