@@ -121,8 +121,6 @@ struct job {
 	pthread_cond_t slot_free;
 	pthread_t *threads;	/* every worker thread started */
 	size_t nthreads;
-	/* Templates (bottom chain files) being walked first, and walked. */
-	struct strv leading, led;
 	pthread_cond_t resumed;
 	bool paused;
 	double paused_since, paused_total;
@@ -130,6 +128,7 @@ struct job {
 	bool ended;		/* no more work: the progress line stops */
 	struct ctl *ctl;
 	struct cache *cache;	/* verdicts by content, or NULL (--no-cache) */
+	struct recall *recall;	/* over cache, once the job runs */
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 	int lock_fd;		/* holds dir's lock (jobdir.h) while we live */
 };

@@ -10,11 +10,14 @@
 #include "walk.h"
 
 struct cache;
+struct fs;
+struct image_map;
+struct json_object;
 
 /*
- * Around a wait for work another target is doing (verdicts it computes):
- * the waiter is parked meanwhile, its slot going to other work.  leave
- * and enter may be NULL: it just waits.
+ * Around a wait for work another target is doing (a template's walk,
+ * verdicts it computes): the waiter is parked meanwhile, its slot going
+ * to other work.  leave and enter may be NULL: it just waits.
  */
 struct recall_park {
 	void (*leave)(void *arg);
@@ -22,8 +25,83 @@ struct recall_park {
 	void *arg;
 };
 
+/* What one batch recalls: over a cache (or none), shared by its threads. */
+struct recall;
+
+/* Takes c (NULL: nothing is recalled); recall_close() closes it. */
+struct recall *recall_open(struct cache *c);
+void recall_close(struct recall *r);
+
 /* The verdicts of one engine with one signature fingerprint. */
 struct recall_verdicts;
+
+/*
+ * A target whose image files are exactly as they were when every one of
+ * its file systems was fully scanned needs no attaching, mounting or
+ * walking: its result is recalled.  The key says what was asked: avbatch,
+ * image (as named), declared format (or NULL), the engines (NULL where
+ * one does not cache: then no key), exclusions, snapshots.  NULL: the
+ * target is not to be recalled.
+ */
+char *recall_target_key(const struct recall *r, const char *image,
+			const char *format,
+			struct recall_verdicts *const *engines, size_t n,
+			const struct strv *exclude, bool snapshots);
+
+/*
+ * The result kept under key (report_target()'s object; the caller puts
+ * it) if the image files it names are unchanged: 0, or -ENOENT.
+ */
+int recall_target_lookup(struct recall *r, const char *key,
+			 struct json_object **result);
+
+/*
+ * Keep result (taken) under key if the image files (top, then backing)
+ * still have the identities ids they had before the scan.
+ */
+void recall_target_store(struct recall *r, const char *key, const char *ids,
+			 const char *top, const struct strv *backing,
+			 struct json_object *result);
+
+/*
+ * The identities of the image files (top to bottom): 0, or -EAGAIN when one
+ * is not a regular file or changed too recently to vouch for its content.
+ */
+int recall_chain_identity(const char *top, const struct strv *backing,
+			  struct buf *b);
+
+/*
+ * File contents known by where they lie in the image chain (map): set
+ * up before a walk of the file system at base in map's raw view; loc is
+ * what walk_fs() takes (pl stays where it is while loc is used).
+ */
+struct recall_place {
+	struct walk_locator loc;
+	struct recall *r;
+	const struct image_map *map;
+	uint64_t base;		/* the file system's offset in the raw view */
+};
+
+void recall_place_init(struct recall *r, const struct image_map *map,
+		       uint64_t base, struct recall_place *pl);
+
+/* May a walk of fs (as planned) name its contents by place? */
+bool recall_place_known(const struct fs *fs);
+
+/* After a walk: remember where the contents it read lie. */
+void recall_place_remember(struct recall *r, const struct walk *w);
+
+/*
+ * Clones of one template (map's bottom chain file): the first target to
+ * walk it leads; the others wait (parked) until its walk is done.
+ * Returns the template's key if this target leads: recall_lead_end()
+ * follows; NULL if it does not.
+ */
+const char *recall_lead_begin(struct recall *r, const struct image_map *map,
+			      const struct recall_park *park);
+
+/* The leader's walk is done (however it went): the others go on. */
+void recall_lead_end(struct recall *r, const char *key);
 
 /*
  * Verdicts of engine with signature fingerprint fp, over c (which must
