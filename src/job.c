@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cache.h"
 #include "ctl.h"
 #include "image.h"
 #include "job.h"
@@ -23,6 +22,7 @@
 #include "json.h"
 #include "mount.h"
 #include "proc.h"
+#include "recall.h"
 #include "scan.h"
 #include "util.h"
 #include "walk.h"
@@ -59,8 +59,6 @@ struct job {
 	pthread_cond_t slot_free;
 	pthread_t *threads;	/* every worker thread started */
 	size_t nthreads;
-	/* Templates (bottom chain files) being walked first, and walked. */
-	struct strv leading, led;
 	pthread_cond_t resumed;
 	bool paused;
 	double paused_since, paused_total;
@@ -70,7 +68,7 @@ struct job {
 	void *progress_arg;
 	struct results results;	/* what job_results() returns */
 	struct ctl *ctl;
-	struct cache *cache;	/* verdicts by content, or NULL (--no-cache) */
+	struct recall *recall;	/* over the verdict cache, if any */
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 	int lock_fd;		/* holds dir's lock (jobdir.h) while we live */
 };
@@ -323,52 +321,6 @@ static void idle_enter(void *arg)
 	job_save_state(j);
 }
 
-/*
- * Clones of one template: the first target to walk it leads; the others
- * wait (parked) until its walk is done, and then know most of their files
- * by where they lie instead of reading and hashing the template again.
- * Returns the template's key if this target leads: lead_end() follows.
- */
-static const char *lead_begin(struct job *j, const struct image_map *map)
-{
-	const char *key = map && map->ids.n ? map->ids.v[map->ids.n - 1] : "";
-	bool parked = false;
-
-	if (!*key)
-		return NULL;
-	pthread_mutex_lock(&j->lock);
-	while (strv_has(&j->leading, key) && !proc_stop_requested()) {
-		if (!parked) {
-			pthread_mutex_unlock(&j->lock);
-			idle_leave(j);
-			parked = true;
-			pthread_mutex_lock(&j->lock);
-			continue;
-		}
-		cond_wait_ms(&j->slot_free, &j->lock, 200);
-	}
-	if (parked || strv_has(&j->led, key))
-		key = NULL;
-	else
-		strv_push(&j->leading, key);
-	pthread_mutex_unlock(&j->lock);
-	if (parked)
-		idle_enter(j);
-	return key;
-}
-
-/* The leader's walk is done (however it went): the others go on. */
-static void lead_end(struct job *j, const char *key)
-{
-	if (!key)
-		return;
-	pthread_mutex_lock(&j->lock);
-	strv_push(&j->led, key);
-	strv_remove(&j->leading, key);
-	pthread_cond_broadcast(&j->slot_free);
-	pthread_mutex_unlock(&j->lock);
-}
-
 /* A file system on its way: mounted and walked, then scanned. */
 struct fs_work {
 	struct mnt *m;
@@ -397,81 +349,6 @@ static bool fs_gate(struct job *j, struct target *t, struct fs_result *res)
 		return false;
 	}
 	return true;
-}
-
-/*
- * File contents known by where they lie in the image chain: a clone's file
- * whose extents lie in its template's unchanged backing file has the
- * content the template's file there had, and is not read again.
- */
-struct place {
-	const struct image_map *map;
-	uint64_t base;		/* the file system's offset in the raw view */
-	struct cache *cache;
-};
-
-static char *place_where(void *arg, const struct walk_extent *x, size_t n,
-			 uint64_t size)
-{
-	const struct place *pl = arg;
-	struct buf b = { 0 };
-
-	buf_addf(&b, "%llu", (unsigned long long)size);
-	for (size_t i = 0; i < n; i++) {
-		buf_addf(&b, " %llu:", (unsigned long long)x[i].logical);
-		if (image_map_where(pl->map, pl->base + x[i].physical,
-				    x[i].length, &b) < 0) {
-			buf_release(&b);
-			return NULL;
-		}
-	}
-	return b.p;
-}
-
-static bool place_recall(void *arg, const char *where, unsigned char sha[32])
-{
-	const struct place *pl = arg;
-	struct buf v = { 0 };
-	bool ok = cache_memo_get(pl->cache, "content", where, &v) == 0 &&
-		  v.len == 32;
-
-	if (ok)
-		memcpy(sha, v.p, 32);
-	buf_release(&v);
-	return ok;
-}
-
-/* After a walk: remember where the contents it read lie. */
-static void place_remember(struct cache *c, const struct walk *w)
-{
-	struct cache_memo *m = xcalloc(w->nfiles + 1, sizeof(*m));
-	size_t n = 0;
-
-	for (size_t i = 0; i < w->nfiles; i++) {
-		const struct walk_file *f = &w->files[i];
-
-		if (f->where && f->hashed && !f->recalled)
-			m[n++] = (struct cache_memo){ .key = f->where,
-				  .value = f->sha256, .len = 32 };
-	}
-	cache_memo_put_many(c, "content", m, n);
-	free(m);
-}
-
-/*
- * Does FIEMAP on this file system give offsets on the device it is
- * mounted from, the image's raw view at its offset?
- */
-static bool place_known(const struct fs *fs)
-{
-	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs" };
-
-	if (fs->plan.access != FS_KERNEL || !fs->type)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
-		if (!strcmp(fs->type, types[i]))
-			return true;
-	return false;
 }
 
 /*
@@ -528,10 +405,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 {
 	struct fs *fs = &t->img->fs[k];
 	struct fs_result *res = &t->fsr[k];
-	struct place pl = { .map = map, .base = fs->offset,
-			    .cache = j->cache };
-	struct walk_locator loc = { .where = place_where,
-				    .recall = place_recall, .arg = &pl };
+	struct recall_place pl;
 	struct mount_source src = { .img = t->img, .name = t->name,
 				    .ro = a, .rw = rw, .workdir = workdir };
 	struct mount_note note;
@@ -539,6 +413,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	char *cause = NULL;
 	int r;
 
+	recall_place_init(j->recall, map, fs->offset, &pl);
 	fw->mnt = xasprintf("%s/%s", workdir, fs->name);
 	r = mount_filesystem(&src, k, fw->mnt, &fw->m, &note, &cause);
 	if (note.uncovered) {
@@ -560,9 +435,9 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 	for (size_t e = 0; e < j->nengines; e++)
 		hash |= scanner_caches(j->engines[e]);
 	/* A replayed journal is read through an overlay, not the map's chain. */
-	locate = hash && map && place_known(fs) && !fs->plan.replay;
+	locate = hash && map && recall_place_known(fs) && !fs->plan.replay;
 	fw->w.exclude = &j->exclude;
-	r = walk_fs(&fw->w, fw->mnt, hash, locate ? &loc : NULL);
+	r = walk_fs(&fw->w, fw->mnt, hash, locate ? &pl.loc : NULL);
 	if (r == 0 && locate) {
 		size_t known = 0;
 
@@ -570,7 +445,7 @@ static void fs_walk(struct job *j, struct target *t, size_t k,
 			known += fw->w.files[i].recalled;
 		msg_debug("%s: %s: %zu of %zu files known by where they lie",
 			  t->name, fs->id, known, fw->w.nfiles);
-		place_remember(j->cache, &fw->w);
+		recall_place_remember(j->recall, &fw->w);
 	}
 	if (r < 0) {
 		fs_fail(res, FS_ERROR, xasprintf("cannot walk the file system: "
@@ -664,7 +539,8 @@ static void scan_filesystems(struct job *j, struct target *t,
 			     const struct image_map *map, const char *workdir)
 {
 	struct fs_work *fws = xcalloc(t->img->nfs + 1, sizeof(*fws));
-	const char *lead = lead_begin(j, map);
+	struct recall_park park = { idle_leave, idle_enter, j };
+	const char *lead = recall_lead_begin(j->recall, map, &park);
 	char *cause = NULL;
 
 	for (size_t k = 0; k < t->img->nfs; k++) {
@@ -681,7 +557,7 @@ static void scan_filesystems(struct job *j, struct target *t,
 		progress(j, t, PHASE_SAME, fs->id, NULL);
 		fs_walk(j, t, k, a, rw, map, workdir, &fws[k]);
 	}
-	lead_end(j, lead);
+	recall_lead_end(j->recall, lead);
 	/* What there is to scan: every walked file, for every engine. */
 	pthread_mutex_lock(&j->lock);
 	for (size_t k = 0; k < t->img->nfs; k++) {
@@ -798,121 +674,28 @@ static void target_fail(struct target *t, enum target_status status,
 	t->reason = reason;
 }
 
-/*
- * A target whose image files are exactly as they were when every one of
- * its file systems was fully scanned, by these engines with these
- * signatures and this avbatch, needs no attaching, mounting or walking:
- * its result is recalled from the cache.  The key says what was asked
- * (avbatch, image, declared format, engines and their fingerprints); the
- * memo holds the image files' identities then, and the result.
- */
+/* The key t's result is recalled by (recall.h), or NULL. */
 static char *recall_key(const struct job *j, const struct target *t)
 {
-	struct buf b = { 0 };
-	struct stat st;
-	char *real;
+	struct recall_verdicts **v = xcalloc(j->nengines + 1, sizeof(*v));
+	char *key;
 
-	if (!j->cache)
-		return NULL;
 	for (size_t i = 0; i < j->nengines; i++)
-		if (!scanner_caches(j->engines[i]))
-			return NULL;
-	real = realpath(t->arg, NULL);
-	if (!real)
-		return NULL;
-	buf_addf(&b, "%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-	/* A rebuilt avbatch may mount or walk differently. */
-	if (stat("/proc/self/exe", &st) == 0)
-		file_identity(&st, &b);
-	buf_addf(&b, "%s\n%s\n", real, t->format ? t->format : "");
-	for (size_t i = 0; i < j->nengines; i++)
-		buf_addf(&b, "%s %s\n", engine_name(j->engines[i]->e),
-			 j->engines[i]->fingerprint);
-	for (size_t i = 0; i < j->exclude.n; i++)
-		buf_addf(&b, "exclude %s\n", j->exclude.v[i]);
-	if (j->snapshots)
-		buf_addf(&b, "snapshots\n");
-	free(real);
-	return b.p;
-}
-
-/*
- * The identities of the image files (top to bottom): 0, or -EAGAIN when one
- * is not a regular file or changed too recently to vouch for its content.
- */
-static int chain_identity(const char *top, const struct strv *backing,
-			  struct buf *b)
-{
-	int r = 0;
-
-	for (size_t i = 0; i <= backing->n; i++) {
-		const char *p = i ? backing->v[i - 1] : top;
-
-		buf_addf(b, "%s\n", p);
-		if (path_identity(p, b) < 0)
-			r = -EAGAIN;
-	}
-	return r;
-}
-
-static int recall(struct job *j, struct target *t, const char *key)
-{
-	struct buf memo = { 0 }, now = { 0 };
-	struct json_object *o = NULL, *result, *backing;
-	struct strv chain = { 0 };
-	const char *top, *ids;
-	int r = -ENOENT;
-
-	if (cache_memo_get(j->cache, "target", key, &memo) < 0)
-		goto done;
-	o = json_parse(memo.p, memo.len, NULL);
-	result = json_get(o, "result");
-	backing = json_get(result, "backing");
-	top = json_get_str(result, "image");
-	ids = json_get_str(o, "identity");
-	if (!top || !ids || !backing ||
-	    !json_object_is_type(backing, json_type_array))
-		goto done;
-	for (size_t i = 0; i < json_object_array_length(backing); i++) {
-		struct json_object *p = json_object_array_get_idx(backing, i);
-
-		if (!json_object_is_type(p, json_type_string))
-			goto done;
-		strv_push(&chain, json_object_get_string(p));
-	}
-	chain_identity(top, &chain, &now);
-	if (!now.p || strcmp(now.p, ids))
-		goto done;
-	r = result_target_load(t, result, j->einfo, j->nengines);
-done:
-	json_object_put(o);
-	strv_release(&chain);
-	buf_release(&memo);
-	buf_release(&now);
-	return r;
+		v[i] = j->engines[i]->verdicts;
+	key = recall_target_key(j->recall, t->arg, t->format, v, j->nengines,
+				&j->exclude, j->snapshots);
+	free(v);
+	return key;
 }
 
 /* Remember t's result if its image files did not change meanwhile. */
 static void remember(struct job *j, struct target *t, const char *key,
 		     const char *ids)
 {
-	struct json_object *o;
-	struct buf now = { 0 };
-	const char *text;
-
-	if (!key || !ids || !target_complete(t) ||
-	    chain_identity(t->img->path, &t->img->backing, &now) < 0 ||
-	    strcmp(now.p, ids)) {
-		buf_release(&now);
+	if (!key || !ids || !target_complete(t))
 		return;
-	}
-	o = json_object_new_object();
-	json_put_str(o, "identity", ids);
-	json_put_obj(o, "result", result_target_json(t, j->host));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	cache_memo_put(j->cache, "target", key, text, strlen(text));
-	json_object_put(o);
-	buf_release(&now);
+	recall_target_store(j->recall, key, ids, t->img->path,
+			    &t->img->backing, result_target_json(t, j->host));
 }
 
 static void run_target(struct job *j, struct target *t, size_t idx)
@@ -923,6 +706,7 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	char *key = NULL;
 	struct buf ids = { 0 };
 	struct image_map map = { 0 };
+	struct json_object *memo = NULL;
 	double t0 = time_mono();
 	int r;
 
@@ -948,7 +732,8 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 	free(cause);
 	cause = NULL;
 	key = recall_key(j, t);
-	if (key && recall(j, t, key) == 0) {
+	if (key && recall_target_lookup(j->recall, key, &memo) == 0 &&
+	    result_target_load(t, memo, j->einfo, j->nengines) == 0) {
 		msg_debug("%s: unchanged since it was scanned: result recalled",
 			  t->name);
 		goto done;
@@ -961,7 +746,8 @@ static void run_target(struct job *j, struct target *t, size_t idx)
 		target_fail(t, TARGET_ERROR, cause);
 		goto done;
 	}
-	if (key && chain_identity(t->img->path, &t->img->backing, &ids) < 0)
+	if (key && recall_chain_identity(t->img->path, &t->img->backing,
+					  &ids) < 0)
 		buf_release(&ids);
 	r = mkdir_private(workdir);
 	if (r < 0) {
@@ -1010,6 +796,7 @@ done:
 		rmdir(workdir);
 	free(workdir);
 	free(key);
+	json_object_put(memo);
 	buf_release(&ids);
 	image_map_release(&map);
 	t->duration = time_mono() - t0;
@@ -1330,6 +1117,9 @@ void job_run(struct job *j)
 	pthread_t bar;
 	bool show;
 
+	/* What the batch need not do again (nothing without a cache). */
+	if (!j->recall)
+		j->recall = recall_open(NULL);
 	if (ctl_start(sock, control, j, &j->ctl, &cause) < 0) {
 		msg_info("%s; status, pause, resume and stop will not reach "
 			 "this job", cause);
@@ -1375,10 +1165,10 @@ void job_set_options(struct job *j, struct job_options *o)
 
 int job_use_cache(struct job *j, struct cache *c, char **cause)
 {
-	cache_close(j->cache);
-	j->cache = c;
+	recall_close(j->recall);
+	j->recall = recall_open(c);
 	for (size_t i = 0; i < j->nengines; i++) {
-		int r = scanner_use_cache(j->engines[i], j->cache, cause);
+		int r = scanner_use_cache(j->engines[i], c, cause);
 
 		if (r < 0)
 			return r;
@@ -1423,7 +1213,7 @@ void job_free(struct job *j)
 		target_release(&j->targets[i]);
 	for (size_t i = 0; i < j->nengines; i++)
 		scanner_close(j->engines[i]);
-	cache_close(j->cache);
+	recall_close(j->recall);
 	free(j->engines);
 	free(j->einfo);
 	free(j->targets);
@@ -1431,8 +1221,6 @@ void job_free(struct job *j)
 	pthread_cond_destroy(&j->resumed);
 	pthread_cond_destroy(&j->slot_free);
 	free(j->threads);
-	strv_release(&j->leading);
-	strv_release(&j->led);
 	free(j->id);
 	free(j->dir);
 	free(j->host);

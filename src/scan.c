@@ -14,9 +14,9 @@
 #include <dirent.h>
 #include <openssl/evp.h>
 
-#include "cache.h"
 #include "engine-output.h"
 #include "proc.h"
+#include "recall.h"
 #include "scan.h"
 #include "util.h"
 
@@ -594,36 +594,15 @@ done:
 static void lookup_verdicts(struct scanner *s, const struct walk *w,
 			    bool *known, struct scan_result *res)
 {
-	const unsigned char **sha = xcalloc(w->nfiles + 1, sizeof(*sha));
-	size_t n = 0, *idx = xcalloc(w->nfiles + 1, sizeof(*idx));
-	enum cache_verdict *v = xcalloc(w->nfiles + 1, sizeof(*v));
 	char **threat = xcalloc(w->nfiles + 1, sizeof(*threat));
 
-	for (size_t i = 0; i < w->nfiles; i++)
-		if (w->files[i].hashed && !known[i]) {
-			sha[n] = w->files[i].sha256;
-			idx[n++] = i;
-		}
-	cache_get_many(s->cache, engine_name(s->e), s->fingerprint, sha, n,
-		       v, threat);
-	for (size_t k = 0; k < n; k++) {
-		switch (v[k]) {
-		case CACHE_INFECTED:
-			add_hit(res, walk_guest_path(w, &w->files[idx[k]]),
-				threat[k]);
-			/* fall through */
-		case CACHE_CLEAN:
-			known[idx[k]] = true;
-			res->cached++;
-			break;
-		case CACHE_UNKNOWN:
-			break;
-		}
-		free(threat[k]);
+	res->cached += recall_verdicts_lookup(s->verdicts, w, known, threat);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		if (threat[i])
+			add_hit(res, walk_guest_path(w, &w->files[i]),
+				threat[i]);
+		free(threat[i]);
 	}
-	free(sha);
-	free(idx);
-	free(v);
 	free(threat);
 }
 
@@ -661,12 +640,13 @@ static void to_cache(struct scanner *s, const struct walk *w,
 		     const bool *todo, const struct scan_result *res,
 		     bool no_errors)
 {
-	struct cache_entry *e;
-	size_t n = 0;
+	const char **threat;
+	bool *keep;
 
 	if (!scanner_caches(s))
 		return;
-	e = xcalloc(w->nfiles + 1, sizeof(*e));
+	keep = xcalloc(w->nfiles + 1, sizeof(*keep));
+	threat = xcalloc(w->nfiles + 1, sizeof(*threat));
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const struct walk_file *f = &w->files[i];
 		const struct scan_hit *h;
@@ -677,155 +657,24 @@ static void to_cache(struct scanner *s, const struct walk *w,
 		h = find_hit(res, walk_guest_path(w, f));
 		if (!h && (!no_errors || res->incomplete))
 			continue;
-		memcpy(e[n].sha256, f->sha256, 32);
-		e[n].verdict = h ? CACHE_INFECTED : CACHE_CLEAN;
-		e[n].threat = h ? h->threat : NULL;
-		n++;
+		keep[i] = true;
+		threat[i] = h ? h->threat : NULL;
 	}
-	cache_store(s->cache, engine_name(s->e), s->fingerprint, e, n);
-	free(e);
+	recall_verdicts_keep(s->verdicts, w, keep, threat);
+	free(keep);
+	free(threat);
 }
 
-/* A set of contents (sorted SHA-256) one run is scanning right now. */
-struct claim {
-	unsigned char (*sha)[32];
-	size_t n;
-	struct claim *next;
-};
-
-static int sha_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
-/* Is another run scanning this content now?  Under claims_lock. */
-static bool claimed(const struct scanner *s, const unsigned char *sha)
-{
-	for (const struct claim *c = s->claims; c; c = c->next)
-		if (bsearch(sha, c->sha, c->n, sizeof(*c->sha), sha_cmp))
-			return true;
-	return false;
-}
-
-struct by_sha {
-	const unsigned char *sha;
-	size_t i;
-};
-
-static int by_sha_cmp(const void *a, const void *b)
-{
-	const struct by_sha *x = a, *y = b;
-	int c = memcmp(x->sha, y->sha, 32);
-
-	return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
-/*
- * Content that an earlier file of the same walk holds too (btrfs
- * snapshots hold the same files many times over) is scanned once: the
- * other copies wait for its verdict like content another run claimed.
- */
-static void wait_for_copies(const struct walk *w, bool *todo, bool *wait)
-{
-	struct by_sha *v = xcalloc(w->nfiles + 1, sizeof(*v));
-	size_t n = 0;
-
-	for (size_t i = 0; i < w->nfiles; i++)
-		if (todo[i] && w->files[i].hashed)
-			v[n++] = (struct by_sha){ w->files[i].sha256, i };
-	qsort(v, n, sizeof(*v), by_sha_cmp);
-	for (size_t k = 1; k < n; k++)
-		if (!memcmp(v[k].sha, v[k - 1].sha, 32)) {
-			todo[v[k].i] = false;
-			wait[v[k].i] = true;
-		}
-	free(v);
-}
-
-/*
- * What this round scans (todo): every file without a verdict, except
- * content another run is scanning right now, whose verdict it waits for
- * instead (wait).  With a cache, claims what it will scan.
- */
-static void claim(struct scanner *s, const struct walk *w, const bool *known,
-		  bool *todo, bool *wait, struct claim *mine)
-{
-	bool dedup = scanner_caches(s);
-
-	mine->sha = xcalloc(w->nfiles + 1, sizeof(*mine->sha));
-	mine->n = 0;
-	pthread_mutex_lock(&s->claims_lock);
-	for (size_t i = 0; i < w->nfiles; i++) {
-		const struct walk_file *f = &w->files[i];
-
-		todo[i] = wait[i] = false;
-		if (known[i])
-			continue;
-		if (dedup && f->hashed && claimed(s, f->sha256)) {
-			wait[i] = true;
-			continue;
-		}
-		todo[i] = true;
-		if (dedup && f->hashed)
-			memcpy(mine->sha[mine->n++], f->sha256, 32);
-	}
-	if (dedup)
-		wait_for_copies(w, todo, wait);
-	qsort(mine->sha, mine->n, sizeof(*mine->sha), sha_cmp);
-	mine->next = s->claims;
-	s->claims = mine;
-	pthread_mutex_unlock(&s->claims_lock);
-}
-
-/* Its verdicts are in the cache (or not coming): others may go on. */
-static void unclaim(struct scanner *s, struct claim *mine)
-{
-	pthread_mutex_lock(&s->claims_lock);
-	for (struct claim **p = &s->claims; *p; p = &(*p)->next)
-		if (*p == mine) {
-			*p = mine->next;
-			break;
-		}
-	pthread_cond_broadcast(&s->claims_released);
-	pthread_mutex_unlock(&s->claims_lock);
-	free(mine->sha);
-	mine->sha = NULL;
-}
-
-/* Wait until no run is scanning what this one waits for. */
+/* Wait for the verdicts others are computing (the job parks it). */
 static int wait_claims(struct scanner *s, const struct walk *w,
 		       const bool *wait, double deadline)
 {
-	bool asked = false, left = false;
-	int r = 0;
+	struct recall_park park = { 0 };
 
-	pthread_mutex_lock(&s->claims_lock);
-	for (size_t i = 0; i < w->nfiles; i++) {
-		if (!wait[i] || !claimed(s, w->files[i].sha256))
-			continue;
-		if (proc_stop_requested()) {
-			r = -ECANCELED;
-			break;
-		}
-		if (deadline && time_mono() >= deadline) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		if (!asked) {
-			/* Something to wait for: others may go on meanwhile. */
-			asked = true;
-			pthread_mutex_unlock(&s->claims_lock);
-			left = idle_leave(s);
-			pthread_mutex_lock(&s->claims_lock);
-			i--;	/* look at this one again */
-			continue;
-		}
-		cond_wait_ms(&s->claims_released, &s->claims_lock, 200);
-		i--;	/* look at this one again */
-	}
-	pthread_mutex_unlock(&s->claims_lock);
-	idle_enter(s, left);
-	return r;
+	if (s->hooks)
+		park = (struct recall_park){ s->hooks->idle_leave,
+			s->hooks->idle_enter, s->hooks_arg };
+	return recall_verdicts_wait(s->verdicts, w, wait, deadline, &park);
 }
 
 /* Fold what one run of the engine said into the whole. */
@@ -1107,7 +956,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	 * not give a verdict for is scanned in the next round.
 	 */
 	for (unsigned round = 0; ; round++) {
-		struct claim mine = { 0 };
+		struct recall_claim *mine;
 		unsigned errors = res->errors;
 		bool any_todo = false, any_wait = false;
 		size_t nknown;
@@ -1118,14 +967,15 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		tell_known(&r, known, told);
 		if (nknown == w->nfiles)
 			break;
-		claim(s, w, known, todo, wait, &mine);
+		mine = recall_verdicts_claim(s->verdicts, w, known, todo,
+					     wait);
 		for (size_t i = 0; i < w->nfiles; i++) {
 			any_todo |= todo[i];
 			any_wait |= wait[i];
 		}
 		/* The daemon is started only if something is left to scan. */
 		if (any_todo && daemon_check(s, res) < 0) {
-			unclaim(s, &mine);
+			recall_verdicts_unclaim(s->verdicts, mine);
 			break;
 		}
 		base = round ? xasprintf("%s.%u", logbase, round) :
@@ -1135,7 +985,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		free(base);
 		if (!res->stopped && !res->timed_out)
 			to_cache(s, w, todo, res, res->errors == errors);
-		unclaim(s, &mine);
+		recall_verdicts_unclaim(s->verdicts, mine);
 		/* Scanning told its own progress. */
 		for (size_t i = 0; i < w->nfiles; i++) {
 			known[i] |= todo[i];
@@ -1240,8 +1090,6 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 	s->e = e;
 	pthread_mutex_init(&s->daemon_lock, NULL);
 	pthread_mutex_init(&s->serial, NULL);
-	pthread_mutex_init(&s->claims_lock, NULL);
-	pthread_cond_init(&s->claims_released, NULL);
 	s->dir = xasprintf("%s/engine-%s", jobdir, engine_name(e));
 	s->config = xasprintf("%s/daemon.conf", s->dir);
 	r = mkdir_private(s->dir);
@@ -1366,13 +1214,13 @@ done:
 
 bool scanner_caches(const struct scanner *s)
 {
-	return s->cache && s->fingerprint;
+	return s->verdicts != NULL;
 }
 
 int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
 {
 	struct strv paths = { 0 };
-	struct buf head = { 0 }, memo = { 0 };
+	struct buf head = { 0 };
 	char *ids = NULL;
 	bool racy = false;
 	int r;
@@ -1392,24 +1240,21 @@ int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
 	r = digest_signatures(s, &head, &paths, &racy, &ids, cause);
 	if (r < 0)
 		goto done;
-	if (cache_memo_get(c, "fingerprint", ids, &memo) == 0) {
-		s->fingerprint = memo.p;
-		memo.p = NULL;
-	} else {
+	s->fingerprint = recall_fingerprint(c, ids);
+	if (!s->fingerprint) {
 		r = digest_signatures(s, &head, &paths, NULL,
 				      &s->fingerprint, cause);
 		if (r < 0)
 			goto done;
 		if (!racy)
-			cache_memo_put(c, "fingerprint", ids, s->fingerprint,
-				       strlen(s->fingerprint));
+			recall_fingerprint_keep(c, ids, s->fingerprint);
 	}
-	s->cache = c;
-	s->cold = !cache_has_verdicts(c, engine_name(s->e), s->fingerprint);
+	s->verdicts = recall_verdicts_open(c, engine_name(s->e),
+					   s->fingerprint);
+	s->cold = !recall_verdicts_any(s->verdicts);
 done:
 	strv_release(&paths);
 	buf_release(&head);
-	buf_release(&memo);
 	free(ids);
 	return r;
 }
@@ -1435,10 +1280,9 @@ void scanner_close(struct scanner *s)
 	free(s->config);
 	free(s->daemon_error);
 	free(s->fingerprint);
+	recall_verdicts_close(s->verdicts);
 	pthread_mutex_destroy(&s->daemon_lock);
 	pthread_mutex_destroy(&s->serial);
-	pthread_mutex_destroy(&s->claims_lock);
-	pthread_cond_destroy(&s->claims_released);
 	free(s);
 }
 

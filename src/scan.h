@@ -10,7 +10,7 @@
 #include "engine.h"
 #include "walk.h"
 
-struct claim;
+struct recall_verdicts;
 
 /* One engine of a job, with the daemon avbatch runs for it, if any. */
 struct scanner {
@@ -27,13 +27,10 @@ struct scanner {
 	bool daemon_ready;	/* its ready action succeeded once */
 	pthread_mutex_t daemon_lock;	/* one thread starts the daemon */
 	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
-	struct cache *cache;	/* verdicts by content, or NULL */
+	/* Verdicts by content (and contents being scanned), or NULL. */
+	struct recall_verdicts *verdicts;
 	char *fingerprint;	/* of engine, options and signatures */
 	bool cold;		/* the cache holds no verdict of it yet */
-	/* Content being scanned right now, one set per run (cache only). */
-	pthread_mutex_t claims_lock;
-	pthread_cond_t claims_released;
-	struct claim *claims;
 	const struct scan_hooks *hooks;	/* the job's, or NULL */
 	void *hooks_arg;
 };
