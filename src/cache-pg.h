@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cache.h"
+#include "verdict.h"
 
 struct pgcache;		/* one connection, used by one thread at a time */
 

@@ -5,13 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "verdict.h"
+
 struct cache;		/* an SQLite database, shared by every thread */
 
-enum cache_verdict {
-	CACHE_UNKNOWN,
-	CACHE_CLEAN,
-	CACHE_INFECTED,
-};
 
 /* Open (creating it 0600, and its directory 0700) the cache at path. */
 int cache_open(const char *path, struct cache **out, char **cause);
@@ -36,12 +33,6 @@ void cache_get_many(struct cache *c, const char *engine, const char *fp,
 
 /* Does the cache hold any verdict of this engine with these signatures? */
 bool cache_has_verdicts(struct cache *c, const char *engine, const char *fp);
-
-struct cache_entry {
-	unsigned char sha256[32];
-	enum cache_verdict verdict;
-	const char *threat;	/* infected only */
-};
 
 /* Record verdicts (one transaction); only clean and infected are kept. */
 void cache_store(struct cache *c, const char *engine, const char *fp,
