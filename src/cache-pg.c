@@ -197,12 +197,16 @@ int pgcache_get_many(struct pgcache *p, const char *engine, const char *fp,
 		struct buf arr = { 0 };
 		PGresult *res = NULL;
 
-		buf_addstr(&arr, "{");
 		for (size_t k = 0; k < m; k++) {
 			sha_hex(sha[at + k], a[at + k].hex);
 			a[at + k].i = at + k;
-			add_elem(&arr, a[at + k].hex);
 		}
+		/* Sorted, each content asked once (a walk may hold copies). */
+		qsort(a + at, m, sizeof(*a), hex_cmp);
+		buf_addstr(&arr, "{");
+		for (size_t k = 0; k < m; k++)
+			if (!k || strcmp(a[at + k].hex, a[at + k - 1].hex))
+				add_elem(&arr, a[at + k].hex);
 		buf_addstr(&arr, "}");
 		params[2] = arr.p;
 		r = exec(p, "SELECT encode(sha256, 'hex'), verdict, threat"
@@ -213,23 +217,31 @@ int pgcache_get_many(struct pgcache *p, const char *engine, const char *fp,
 		buf_release(&arr);
 		if (r < 0)
 			break;
-		/* Answers (hits) matched to the asked contents by bsearch. */
-		qsort(a + at, m, sizeof(*a), hex_cmp);
+		/*
+		 * Answers (hits) matched to the asked contents by bsearch:
+		 * each answer goes to every copy of its content, not only to
+		 * the one bsearch lands on.
+		 */
 		for (int row = 0; row < PQntuples(res); row++) {
-			const struct asked *hit = bsearch(
-				PQgetvalue(res, row, 0), a + at, m,
-				sizeof(*a), hex_cmp);
+			const char *hex = PQgetvalue(res, row, 0);
+			const struct asked *hit = bsearch(hex, a + at, m,
+							  sizeof(*a), hex_cmp);
+			const struct asked *end = a + at + m;
+			bool null_threat = PQgetisnull(res, row, 2);
 			int x = 0;
 
 			if (!hit || parse_int(PQgetvalue(res, row, 1), &x) < 0)
 				continue;
-			if (x == CACHE_CLEAN) {
-				v[hit->i] = CACHE_CLEAN;
-			} else if (x == CACHE_INFECTED &&
-				   !PQgetisnull(res, row, 2)) {
-				v[hit->i] = CACHE_INFECTED;
-				threat[hit->i] = xstrdup(PQgetvalue(res, row,
-								    2));
+			if (x != CACHE_CLEAN &&
+			    (x != CACHE_INFECTED || null_threat))
+				continue;
+			while (hit > a + at && !strcmp(hit[-1].hex, hex))
+				hit--;
+			for (; hit < end && !strcmp(hit->hex, hex); hit++) {
+				v[hit->i] = (enum cache_verdict)x;
+				if (x == CACHE_INFECTED)
+					threat[hit->i] = xstrdup(PQgetvalue(
+							res, row, 2));
 			}
 		}
 		PQclear(res);
