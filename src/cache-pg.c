@@ -108,6 +108,13 @@ static int setup(struct pgcache *p, char **cause)
 	return r;
 }
 
+/* Notices ("relation ... already exists"): a module never prints. */
+static void drop_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 int pgcache_open(const char *url, struct pgcache **out, char **cause)
 {
 	static const char *const keys[] = {
@@ -126,6 +133,7 @@ int pgcache_open(const char *url, struct pgcache **out, char **cause)
 		pgcache_close(p);
 		return -ECONNREFUSED;
 	}
+	PQsetNoticeProcessor(p->conn, drop_notice, NULL);
 	r = setup(p, cause);
 	if (r < 0) {
 		pgcache_close(p);

@@ -16,7 +16,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || skip_all "no PostgreSQL server (initdb)"
 id postgres >/dev/null 2>&1 || skip_all "no postgres user"
 
-plan 17
+plan 18
 
 # The server runs as postgres: it may pass through $T, not read it.
 chmod 0711 "$T"
@@ -73,6 +73,7 @@ scan b "$top_srcdir/engines"
 is "$?" 0 "host B: clean (exit 0)"
 is "$(files b)" "3 20" "host B hands the engine only its 3 own files; the 20 shared ones come from the cache"
 ok "host B's memos stay in its own state directory" test -s "$T/b.state/memos.sqlite"
+unlike "$(cat "$T/b.err")" "NOTICE" "the server's notices (tables that exist) are not printed"
 
 # Hosts D and E hold the same contents, one of them six times over (as
 # Debian holds its dpkg triggers files), with an engine whose daemon is a
