@@ -211,16 +211,21 @@ int pgcache_get_many(struct pgcache *p, const char *engine, const char *fp,
 		}
 		/* Sorted, each content asked once (a walk may hold copies). */
 		qsort(a + at, m, sizeof(*a), hex_cmp);
+		/* A bytea[] of hex literals: the key's index, nothing decoded. */
 		buf_addstr(&arr, "{");
-		for (size_t k = 0; k < m; k++)
-			if (!k || strcmp(a[at + k].hex, a[at + k - 1].hex))
-				add_elem(&arr, a[at + k].hex);
+		for (size_t k = 0; k < m; k++) {
+			char lit[67];
+
+			if (k && !strcmp(a[at + k].hex, a[at + k - 1].hex))
+				continue;
+			snprintf(lit, sizeof(lit), "\\x%s", a[at + k].hex);
+			add_elem(&arr, lit);
+		}
 		buf_addstr(&arr, "}");
 		params[2] = arr.p;
 		r = exec(p, "SELECT encode(sha256, 'hex'), verdict, threat"
 			 " FROM avbatch_verdicts WHERE engine = $1 AND"
-			 " fingerprint = $2 AND sha256 = ANY (SELECT"
-			 " decode(x, 'hex') FROM unnest($3::text[]) AS x)",
+			 " fingerprint = $2 AND sha256 = ANY ($3::bytea[])",
 			 3, params, &res, cause);
 		buf_release(&arr);
 		if (r < 0)
