@@ -108,6 +108,13 @@ static int setup(struct pgcache *p, char **cause)
 	return r;
 }
 
+/* Notices ("relation ... already exists"): a module never prints. */
+static void drop_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 int pgcache_open(const char *url, struct pgcache **out, char **cause)
 {
 	static const char *const keys[] = {
@@ -126,6 +133,7 @@ int pgcache_open(const char *url, struct pgcache **out, char **cause)
 		pgcache_close(p);
 		return -ECONNREFUSED;
 	}
+	PQsetNoticeProcessor(p->conn, drop_notice, NULL);
 	r = setup(p, cause);
 	if (r < 0) {
 		pgcache_close(p);
@@ -197,39 +205,56 @@ int pgcache_get_many(struct pgcache *p, const char *engine, const char *fp,
 		struct buf arr = { 0 };
 		PGresult *res = NULL;
 
-		buf_addstr(&arr, "{");
 		for (size_t k = 0; k < m; k++) {
 			sha_hex(sha[at + k], a[at + k].hex);
 			a[at + k].i = at + k;
-			add_elem(&arr, a[at + k].hex);
+		}
+		/* Sorted, each content asked once (a walk may hold copies). */
+		qsort(a + at, m, sizeof(*a), hex_cmp);
+		/* A bytea[] of hex literals: the key's index, nothing decoded. */
+		buf_addstr(&arr, "{");
+		for (size_t k = 0; k < m; k++) {
+			char lit[67];
+
+			if (k && !strcmp(a[at + k].hex, a[at + k - 1].hex))
+				continue;
+			snprintf(lit, sizeof(lit), "\\x%s", a[at + k].hex);
+			add_elem(&arr, lit);
 		}
 		buf_addstr(&arr, "}");
 		params[2] = arr.p;
 		r = exec(p, "SELECT encode(sha256, 'hex'), verdict, threat"
 			 " FROM avbatch_verdicts WHERE engine = $1 AND"
-			 " fingerprint = $2 AND sha256 = ANY (SELECT"
-			 " decode(x, 'hex') FROM unnest($3::text[]) AS x)",
+			 " fingerprint = $2 AND sha256 = ANY ($3::bytea[])",
 			 3, params, &res, cause);
 		buf_release(&arr);
 		if (r < 0)
 			break;
-		/* Answers (hits) matched to the asked contents by bsearch. */
-		qsort(a + at, m, sizeof(*a), hex_cmp);
+		/*
+		 * Answers (hits) matched to the asked contents by bsearch:
+		 * each answer goes to every copy of its content, not only to
+		 * the one bsearch lands on.
+		 */
 		for (int row = 0; row < PQntuples(res); row++) {
-			const struct asked *hit = bsearch(
-				PQgetvalue(res, row, 0), a + at, m,
-				sizeof(*a), hex_cmp);
+			const char *hex = PQgetvalue(res, row, 0);
+			const struct asked *hit = bsearch(hex, a + at, m,
+							  sizeof(*a), hex_cmp);
+			const struct asked *end = a + at + m;
+			bool null_threat = PQgetisnull(res, row, 2);
 			int x = 0;
 
 			if (!hit || parse_int(PQgetvalue(res, row, 1), &x) < 0)
 				continue;
-			if (x == CACHE_CLEAN) {
-				v[hit->i] = CACHE_CLEAN;
-			} else if (x == CACHE_INFECTED &&
-				   !PQgetisnull(res, row, 2)) {
-				v[hit->i] = CACHE_INFECTED;
-				threat[hit->i] = xstrdup(PQgetvalue(res, row,
-								    2));
+			if (x != CACHE_CLEAN &&
+			    (x != CACHE_INFECTED || null_threat))
+				continue;
+			while (hit > a + at && !strcmp(hit[-1].hex, hex))
+				hit--;
+			for (; hit < end && !strcmp(hit->hex, hex); hit++) {
+				v[hit->i] = (enum cache_verdict)x;
+				if (x == CACHE_INFECTED)
+					threat[hit->i] = xstrdup(PQgetvalue(
+							res, row, 2));
 			}
 		}
 		PQclear(res);

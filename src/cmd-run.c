@@ -127,7 +127,7 @@ static struct output_guard *guard_targets(const struct results *res)
 
 		output_guard_add(g, t->arg);
 		if (!t->skip &&
-		    image_open(t->arg, t->format, &img, &cause) == 0)
+		    image_open_chain(t->arg, t->format, &img, &cause) == 0)
 			for (size_t k = 0; k < img->backing.n; k++)
 				output_guard_add(g, img->backing.v[k]);
 		free(cause);

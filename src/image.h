@@ -100,6 +100,13 @@ int image_open(const char *path, const char *format, struct image **out,
 	       char **cause);
 
 /*
+ * The same without the checks (one qemu-img run a layer, not two): for
+ * knowing which files the chain names, never for attaching it.
+ */
+int image_open_chain(const char *path, const char *format,
+		     struct image **out, char **cause);
+
+/*
  * Read the partition table (libfdisk) and probe every file system
  * (libblkid) on view, the image's raw block view; fills img->fs with what
  * the probe finds (mount_plan then plans each one's mount).  LVM physical

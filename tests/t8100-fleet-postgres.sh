@@ -3,8 +3,11 @@
 # a real server started here (initdb in $T, its own port on 127.0.0.1).  Two
 # runs with separate state directories and separate images that share
 # content stand for two hosts: the second hands the engine only what the
-# first did not scan.  A server killed in the middle of a batch leaves the
-# batch complete (every file scanned, the same exit status), with a warning.
+# first did not scan.  Content a host holds many times over is answered
+# for every copy, so a host whose contents are all known starts no engine
+# daemon (shared or local cache alike).  A server killed in the middle of a
+# batch leaves the batch complete (every file scanned, the same exit
+# status), with a warning.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 need_root
@@ -13,7 +16,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || skip_all "no PostgreSQL server (initdb)"
 id postgres >/dev/null 2>&1 || skip_all "no postgres user"
 
-plan 11
+plan 18
 
 # The server runs as postgres: it may pass through $T, not read it.
 chmod 0711 "$T"
@@ -70,6 +73,64 @@ scan b "$top_srcdir/engines"
 is "$?" 0 "host B: clean (exit 0)"
 is "$(files b)" "3 20" "host B hands the engine only its 3 own files; the 20 shared ones come from the cache"
 ok "host B's memos stay in its own state directory" test -s "$T/b.state/memos.sqlite"
+unlike "$(cat "$T/b.err")" "NOTICE" "the server's notices (tables that exist) are not printed"
+
+# Hosts D and E hold the same contents, one of them six times over (as
+# Debian holds its dpkg triggers files), with an engine whose daemon is a
+# test double: its client logs what it is handed.
+mkdir -p "$T/d/etc" "$T/e/var" "$T/deng" "$T/dsigs"
+echo "test signatures" >"$T/dsigs/test.sig"
+for i in $(seq 1 10); do head -c $((700 + i)) /dev/urandom >"$T/d/etc/u$i"; done
+for i in $(seq 1 6); do printf 'activate-noawait ldconfig\n' >"$T/d/etc/copy$i.triggers"; done
+cp -a "$T/d/etc" "$T/e/var/lib"
+for h in d e; do
+	truncate -s 16M "$T/img/$h.raw"
+	mkfs.ext4 -q -d "$T/$h" "$T/img/$h.raw" || bail_out "mkfs.ext4 failed"
+done
+cat >"$T/deng/lscan" <<SH
+#!/bin/bash
+cat -- "\$1" >>"$T/handed"
+exit 0
+SH
+chmod 0755 "$T/deng/lscan"
+cat >"$T/deng/listed.ini" <<INI
+[engine]
+name = listed
+binary = $T/deng/lscan
+flags = parallel-safe, managed-daemon
+signatures = {database}
+[options]
+database = $T/dsigs
+[daemon]
+start = sleep 600
+ready = true
+[actions]
+scan_list = {binary} {list}
+stop = signal:TERM
+[result]
+clean = 0
+infected = 1
+detection = ^(.*): ([^ ]+) FOUND\$
+detection_path = 1
+detection_threat = 2
+INI
+chmod 0644 "$T/deng/listed.ini"
+dscan() {	# dscan HOST IMAGE CACHE: HOST's run of IMAGE with the listed engine
+	: >"$T/handed"
+	"$AVBATCH" --engines-dir "$T/deng" --state-dir "$T/$1.state" run \
+		--engine listed --cache "$3" --host "kvm-$1" --report "$T/$1.json" \
+		"$T/img/$2.raw" >"$T/$1.out" 2>"$T/$1.err"
+}
+dscan d d "$URL"
+is "$(files d)" "11 5" "host D scans each of its 11 contents once, the 5 other copies wait for its verdict"
+dscan e e "$URL"
+is "$(files e)" "0 16" "host E: every copy of every content answered by the shared cache"
+is "$(wc -l <"$T/handed")" 0 "nothing was handed to the engine"
+is "$(grep -c 'started its daemon' "$T/e.err")" 0 "no engine daemon is started when every content is known"
+dscan ld d "$T/local.sqlite"
+dscan le e "$T/local.sqlite"
+is "$(files le)/$(wc -l <"$T/handed")" "0 16/0" "a local cache alike: every content known, nothing handed"
+is "$(grep -c 'started its daemon' "$T/le.err")" 0 "and no daemon started"
 
 # Host C: the server dies as soon as the engine starts (the engine is
 # clamscan behind a wrapper that stops PostgreSQL first).
