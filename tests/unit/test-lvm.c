@@ -7,16 +7,8 @@
 
 #include "lvm.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 static const struct lvm_lv *find(const struct lvm_lv *lvs, size_t nlv,
 				 const char *name)
@@ -111,6 +103,5 @@ int main(void)
 	ok(r < 0 && cause, "malformed JSON fails");
 	free(cause);
 
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

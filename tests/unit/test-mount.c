@@ -7,16 +7,8 @@
 
 #include "mount.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 static bool same(const char *a, const char *b)
 {
@@ -101,6 +93,5 @@ int main(void)
 		m += !img->fs[i].plan.skip != !img->fs[i].plan.driver;
 	ok(m == img->nfs, "each is mounted or skipped, and says so");
 	image_free(img);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -14,16 +14,8 @@
 #include "json.h"
 #include "recall.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 /* Parking, counted: what the job's idle_leave/idle_enter would do. */
 struct parks {
@@ -345,6 +337,5 @@ int main(void)
 	unlink(path);
 	free(path);
 	rmdir(dir);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -9,16 +9,8 @@
 #include "json.h"
 #include "result.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 static void is_int(long long got, long long want, const char *desc)
 {
@@ -163,6 +155,5 @@ int main(void)
 
 	for (int i = 0; i < 3; i++)
 		target_release(&ts[i]);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

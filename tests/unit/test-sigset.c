@@ -11,16 +11,8 @@
 #include "cache.h"
 #include "sigset.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 /* The number of hashes of type ext, or -1 when the set has no such type. */
 static long count(const struct sigset *s, const char *ext)
@@ -347,6 +339,5 @@ int main(void)
 	test_encoding();
 	test_diff();
 	test_files();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }

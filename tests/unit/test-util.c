@@ -9,16 +9,8 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 static void is_str(const char *got, const char *want, const char *desc)
 {
@@ -141,6 +133,5 @@ int main(void)
 	free(p);
 	ok(rmtree(dir) == 0 && access(dir, F_OK) != 0, "rmtree removes it all");
 
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }
