@@ -157,19 +157,11 @@ bool engine_match_progress(const struct engine *e, const char *line,
 	return true;
 }
 
-static void set_first(char **slot, char *msg)
-{
-	if (*slot)
-		free(msg);
-	else
-		*slot = msg;
-}
-
 /* An error the output shows: counted, and the first one kept. */
 static void add_error(struct engine_output *o, char *msg)
 {
 	o->f.errors++;
-	set_first(&o->f.error, msg);
+	str_set_first(&o->f.error, msg);
 }
 
 static void add_hit(struct engine_findings *f, const char *path,
@@ -271,7 +263,7 @@ void engine_output_line(struct engine_output *o, const char *line)
 		if (!threat) {
 			/* A path line with no heading before it. */
 		} else if (engine_threat_is_incomplete(e, threat)) {
-			set_first(&o->f.incomplete, xasprintf(
+			str_set_first(&o->f.incomplete, xasprintf(
 				"not fully scanned: %s", threat));
 		} else if (o->sc.single) {
 			free(o->last_threat);

@@ -157,14 +157,6 @@ tell:
 	     bytes > r->told_bytes ? bytes - r->told_bytes : 0);
 }
 
-static void set_first(char **slot, char *msg)
-{
-	if (*slot)
-		free(msg);
-	else
-		*slot = msg;
-}
-
 static void add_hit(struct scan_result *res, const char *path,
 		    const char *threat)
 {
@@ -202,12 +194,12 @@ static void read_output(struct run *r, bool infected_rc,
 	f = engine_output_findings(o);
 	r->res->errors += f->errors;
 	if (f->error)
-		set_first(&r->res->error, xstrdup(f->error));
+		str_set_first(&r->res->error, xstrdup(f->error));
 	for (size_t i = 0; i < f->nhits; i++)
 		add_hit(r->res, f->hits[i].path, f->hits[i].threat);
 	if (f->incomplete) {
 		r->incomplete = true;
-		set_first(&r->res->incomplete, xstrdup(f->incomplete));
+		str_set_first(&r->res->incomplete, xstrdup(f->incomplete));
 	}
 	r->summary += f->summary;
 	r->summary_seen |= f->summary_seen;
@@ -269,7 +261,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	ret = engine_argv(r->s->e, a, vars, &argv, &cause);
 	if (ret < 0) {
 		r->res->errors++;
-		set_first(&r->res->error, cause);
+		str_set_first(&r->res->error, cause);
 		goto done;
 	}
 	/* Only an action that names {engine_log} owes us that file. */
@@ -292,13 +284,13 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	/* Output that could not be kept may have held a detection. */
 	if (lost < 0) {
 		r->res->errors++;
-		set_first(&r->res->error, xasprintf("cannot keep the engine's "
+		str_set_first(&r->res->error, xasprintf("cannot keep the engine's "
 			  "output in '%s': %s", logdir, strerror(-lost)));
 	}
 	if (ret == -ETIMEDOUT) {
 		r->res->timed_out = true;
 		r->res->errors++;
-		set_first(&r->res->error, xstrdup("timed out"));
+		str_set_first(&r->res->error, xstrdup("timed out"));
 		read_output(r, r->infected_rc, (const char *[]){ out,
 			    uses_elog ? elog : NULL, NULL });
 		goto done;
@@ -312,7 +304,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	}
 	if (ret < 0) {
 		r->res->errors++;
-		set_first(&r->res->error, xasprintf("cannot run %s: %s",
+		str_set_first(&r->res->error, xasprintf("cannot run %s: %s",
 			  argv.v[0], strerror(-ret)));
 		goto done;
 	}
@@ -328,7 +320,7 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	if (verdict == ENGINE_ERROR) {
 		if (r->res->errors == errors)
 			r->res->errors++;
-		set_first(&r->res->error, WIFEXITED(st) ?
+		str_set_first(&r->res->error, WIFEXITED(st) ?
 			  xasprintf("exited with status %d", WEXITSTATUS(st)) :
 			  xasprintf("killed by signal %d", WTERMSIG(st)));
 	}
@@ -336,20 +328,20 @@ static int run_action(struct run *r, enum engine_action a, const char *var,
 	if (verdict == ENGINE_CLEAN && !r->summary_seen &&
 	    engine_needs_summary(r->s->e)) {
 		r->res->errors++;
-		set_first(&r->res->error, xstrdup("no summary line in the "
+		str_set_first(&r->res->error, xstrdup("no summary line in the "
 			  "engine's output, so it cannot be called clean"));
 	}
 	/* "Infected" with nothing to show for it is not clean. */
 	if (r->infected_rc && !r->single && !r->incomplete &&
 	    r->res->nhits == r->hits_before) {
 		r->res->errors++;
-		set_first(&r->res->error, xstrdup("the exit status says "
+		str_set_first(&r->res->error, xstrdup("the exit status says "
 			  "infected, but no detection line could be read"));
 	}
 	/* The engine's own count must not exceed what could be read. */
 	if (r->summary > r->res->nhits - r->hits_before) {
 		r->res->errors++;
-		set_first(&r->res->error, xasprintf(
+		str_set_first(&r->res->error, xasprintf(
 			"the engine counted %lu infected files, but only %zu "
 			"detection lines could be read", r->summary,
 			r->res->nhits - r->hits_before));
@@ -395,7 +387,7 @@ static int write_list(struct scanner *s, const struct walk *w,
 	r = b.len ? write_file_atomic(list, b.p, b.len) : 1;
 	if (r < 0) {
 		res->errors++;
-		set_first(&res->error, xasprintf("cannot write '%s': %s",
+		str_set_first(&res->error, xasprintf("cannot write '%s': %s",
 						 list, strerror(-r)));
 	}
 	buf_release(&b);
@@ -581,7 +573,7 @@ static int daemon_check(struct scanner *s, struct scan_result *res)
 	}
 	if (s->daemon_error) {
 		res->errors++;
-		set_first(&res->error, xstrdup(s->daemon_error));
+		str_set_first(&res->error, xstrdup(s->daemon_error));
 		r = -EIO;
 	}
 done:
@@ -684,9 +676,9 @@ static void merge_run(struct scan_result *into, struct scan_result *from)
 		add_hit(into, from->hits[i].path, from->hits[i].threat);
 	into->errors += from->errors;
 	if (from->error)
-		set_first(&into->error, xstrdup(from->error));
+		str_set_first(&into->error, xstrdup(from->error));
 	if (from->incomplete)
-		set_first(&into->incomplete, xstrdup(from->incomplete));
+		str_set_first(&into->incomplete, xstrdup(from->incomplete));
 	into->scanned += from->scanned;
 	into->bytes += from->bytes;
 	into->too_large += from->too_large;
@@ -921,7 +913,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 			count_finished(&r, ret, w->nfiles - w->nstreams,
 				       w->bytes);
 		if (w->nstreams)
-			set_first(&res->incomplete, xasprintf(
+			str_set_first(&res->incomplete, xasprintf(
 				"%llu named data stream(s) not scanned: the "
 				"engine scans a directory", (unsigned long long)
 				w->nstreams));
@@ -999,14 +991,14 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		if (ret == -ETIMEDOUT) {
 			res->timed_out = true;
 			res->errors++;
-			set_first(&res->error, xstrdup("timed out"));
+			str_set_first(&res->error, xstrdup("timed out"));
 		}
 		if (ret < 0)
 			break;
 	}
 done:
 	if (res->too_large)
-		set_first(&res->incomplete, xasprintf(
+		str_set_first(&res->incomplete, xasprintf(
 			"%llu file(s) over the engine's size limit of %llu "
 			"bytes not scanned", (unsigned long long)res->too_large,
 			(unsigned long long)s->size_limit));

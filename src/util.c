@@ -165,6 +165,14 @@ void strv_sort(struct strv *sv)
 		qsort(sv->v, sv->n, sizeof(*sv->v), strv_cmp);
 }
 
+void str_set_first(char **slot, char *msg)
+{
+	if (*slot)
+		free(msg);
+	else
+		*slot = msg;
+}
+
 void buf_add(struct buf *b, const void *data, size_t n)
 {
 	if (b->len + n + 1 > b->alloc) {

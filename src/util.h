@@ -34,6 +34,9 @@ bool strv_has(const struct strv *sv, const char *s);
 void strv_remove(struct strv *sv, const char *s);	/* the first equal */
 
 /* A growable byte buffer, always NUL-terminated. */
+/* Keep the first message: *slot = msg, unless it is set (msg is freed). */
+void str_set_first(char **slot, char *msg);
+
 struct buf {
 	char *p;
 	size_t len, alloc;
