@@ -432,21 +432,26 @@ static void send_records(const struct results *res)
 static void print_progress(const struct job_progress *p, void *arg)
 {
 	double rate = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed : 0;
+	char *done, *total, *per_s;
 
 	(void)arg;
 	if (p->ended) {
 		fputs("\r\033[K", stderr);
 		return;
 	}
-	fprintf(stderr, "\r\033[K%zu/%zu targets  %.1f of %.1f GiB  %.1f MiB/s",
-		p->targets_done, p->targets,
-		(double)p->bytes_done / (1 << 30),
-		(double)p->bytes_total / (1 << 30), rate / (1 << 20));
+	done = size_human(p->bytes_done);
+	total = size_human(p->bytes_total);
+	per_s = size_human((uint64_t)rate);
+	fprintf(stderr, "\r\033[K%zu/%zu targets  %s of %s  %s/s",
+		p->targets_done, p->targets, done, total, per_s);
 	if (p->eta >= 0)
 		fprintf(stderr, "  eta %.0f s", p->eta);
 	if (p->paused)
 		fputs("  (paused)", stderr);
 	fflush(stderr);
+	free(done);
+	free(total);
+	free(per_s);
 }
 
 int cmd_run(int argc, char **argv)

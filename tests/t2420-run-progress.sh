@@ -7,9 +7,9 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
-need_cmd clamscan clamd clamdscan jq mkfs.ext4 split
+need_cmd clamscan clamd clamdscan jq mkfs.ext4 split script
 
-plan 16
+plan 18
 
 mkdir -p "$T/tree"
 head -c 16M /dev/urandom | split -b 2048 -a 4 - "$T/tree/f" ||
@@ -89,6 +89,18 @@ state=$(echo "$T"/state/jobs/*/state.json)
 is "$(jq -r '.targets[0] | [.files_done == .files_total,
 	.bytes_done == .bytes_total] | @tsv' "$state")" "true	true" \
 	"clamd: at the end every file is done"
+
+# On a terminal (script(1) gives it one), the progress line moves too.
+rm -rf "$T/state"
+script -qefc "'$AVBATCH' --engines-dir '$top_srcdir/engines' --state-dir '$T/state' \
+	run --no-cache -o clamav.database='$T/sigs' '$T/fs.raw'" /dev/null \
+	>"$T/tty.out" 2>&1 </dev/null
+tr '\r' '\n' <"$T/tty.out" | grep ' targets ' >"$T/tty.lines"
+ok "the terminal line shows bytes finished of the bytes to scan while scanning" \
+	grep -Eq '^.*0/1 targets  [0-9.]+ (B|KiB|MiB) of 16\.0 MiB  [0-9.]+ (B|KiB|MiB)/s  eta [0-9]+ s$' \
+	"$T/tty.lines"
+ok "... with the count going up" \
+	test "$(sed -n 's/.*targets  \([0-9.]* [KM]*i*B\) of.*/\1/p' "$T/tty.lines" | sort -u | wc -l)" -ge 3
 
 # A second disk with the same files: its verdicts come from the cache.
 cp "$T/fs.raw" "$T/copy.raw"
