@@ -187,9 +187,9 @@ static bool is_mounted(const char *target)
 }
 
 /* proc_wait_ready's probe: has a FUSE program shown its mount at arg? */
-static int fuse_mounted(void *arg, double *pause, char **cause)
+static int fuse_mounted(void *arg, double *interval, char **cause)
 {
-	(void)pause;
+	(void)interval;
 	(void)cause;
 	return is_mounted(arg);
 }
@@ -202,7 +202,7 @@ static int wait_fuse_ready(pid_t pid, const char *target, const char *log,
 			   char **cause)
 {
 	return proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = fuse_mounted, .arg = (void *)target, .pause = 0.01,
+		.probe = fuse_mounted, .arg = (void *)target, .interval = 0.01,
 		.deadline = time_mono() + FUSE_READY_TIMEOUT,
 		.late = "timed out waiting for the mount", .log = log },
 		cause);
@@ -354,9 +354,9 @@ static char *free_nbd(void)
 }
 
 /* proc_wait_ready's probe: is the nbd served (arg: its pid file)? */
-static int nbd_connected(void *arg, double *pause, char **cause)
+static int nbd_connected(void *arg, double *interval, char **cause)
 {
-	(void)pause;
+	(void)interval;
 	(void)cause;
 	return access(arg, F_OK) == 0;
 }
@@ -399,7 +399,7 @@ static int attach_nbd(struct attach *a, const struct image *img,
 	}
 	pidfile = xasprintf("/sys/block/%s/pid", a->nbd + strlen("/dev/"));
 	r = proc_wait_ready(&(struct proc_ready){ .pid = a->qsd,
-		.probe = nbd_connected, .arg = pidfile, .pause = 0.02,
+		.probe = nbd_connected, .arg = pidfile, .interval = 0.02,
 		.deadline = deadline, .late = "qemu-nbd did not connect",
 		.log = a->log }, cause);
 	if (r == -EIO)

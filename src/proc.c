@@ -559,9 +559,9 @@ int proc_wait_ready(const struct proc_ready *rd, char **cause)
 	int pidfd = (int)syscall(SYS_pidfd_open, rd->pid, 0), r;
 
 	for (;;) {
-		double pause = rd->pause, left;
+		double interval = rd->interval, left;
 
-		r = rd->probe(rd->arg, &pause, cause);
+		r = rd->probe(rd->arg, &interval, cause);
 		if (r != 0) {
 			r = r > 0 ? 0 : r;
 			break;
@@ -583,7 +583,7 @@ int proc_wait_ready(const struct proc_ready *rd, char **cause)
 			r = -ETIMEDOUT;
 			break;
 		}
-		nap(pidfd, !rd->stop, pause < left ? pause : left);
+		nap(pidfd, !rd->stop, interval < left ? interval : left);
 	}
 	if (pidfd >= 0)
 		close(pidfd);

@@ -102,23 +102,24 @@ struct proc_ready {
 	pid_t pid;		/* the helper: a child of ours */
 	/*
 	 * 1 once the helper is ready, 0 not yet, or -errno (with *cause) to
-	 * give up.  It may change *pause, the seconds until it is asked again.
+	 * give up.  It may change *interval, the seconds to the next probe.
 	 */
-	int (*probe)(void *arg, double *pause, char **cause);
+	int (*probe)(void *arg, double *interval, char **cause);
 	void *arg;
-	double pause;		/* seconds between probes */
+	double interval;	/* seconds between probes */
 	double deadline;	/* time_mono() by which it must be ready */
 	const char *late;	/* the cause once the deadline has passed */
-	bool (*stop)(void *arg);	/* a stop?  NULL: proc_stop_requested() */
+	bool (*stop)(void *arg);	/* NULL: proc_stop_requested() */
 	const char *log;	/* the helper's log: why it ended */
 };
 
 /*
- * Wait until a helper is ready: probe it every pause seconds, waking early
- * when it ends or a stop is asked.  Returns 0; -ECANCELED on a stop (*cause
- * "stopped"); -EIO if the helper ended first (reaped; *cause the last line
- * of its log); -ETIMEDOUT at the deadline (*cause rd->late); or the probe's
- * -errno.  On a failure the helper may still run: proc_kill_group() it.
+ * Wait until a helper is ready: probe it every interval seconds, waking
+ * early when it ends or a stop is asked.  Returns 0; -ECANCELED on a stop
+ * (*cause "stopped"); -EIO if the helper ended first (reaped; *cause the
+ * last line of its log); -ETIMEDOUT at the deadline (*cause rd->late); or
+ * the probe's -errno.  On a failure the helper may still run:
+ * proc_kill_group() it.
  */
 int proc_wait_ready(const struct proc_ready *rd, char **cause);
 

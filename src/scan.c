@@ -508,7 +508,7 @@ struct daemon_probe {
 };
 
 /* proc_wait_ready's probe: does the daemon's ready action succeed? */
-static int daemon_ready(void *arg, double *pause, char **cause)
+static int daemon_ready(void *arg, double *interval, char **cause)
 {
 	struct daemon_probe *p = arg;
 	struct stat sst;
@@ -526,7 +526,7 @@ static int daemon_ready(void *arg, double *pause, char **cause)
 		     .err_path = p->out, .cwd = p->s->dir }, 60, &st) == 0 &&
 	    WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 1;
-	*pause = 0.2;
+	*interval = 0.2;
 	return 0;
 }
 
@@ -552,7 +552,7 @@ static int daemon_wait(struct scanner *s)
 	}
 	p.argv = rargv.v;
 	r = proc_wait_ready(&(struct proc_ready){ .pid = s->daemon,
-		.probe = daemon_ready, .arg = &p, .pause = 0.05,
+		.probe = daemon_ready, .arg = &p, .interval = 0.05,
 		.deadline = s->daemon_since + DAEMON_READY_TIMEOUT,
 		.late = late, .log = err }, &cause);
 	if (r == 0) {

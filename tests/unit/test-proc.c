@@ -37,27 +37,27 @@ static void is_int(long got, long want, const char *desc)
 }
 
 /* Ready once the file arg names exists. */
-static int file_exists(void *arg, double *pause, char **cause)
+static int file_exists(void *arg, double *interval, char **cause)
 {
-	(void)pause;
+	(void)interval;
 	(void)cause;
 	return access(arg, F_OK) == 0;
 }
 
 /* Never ready. */
-static int never(void *arg, double *pause, char **cause)
+static int never(void *arg, double *interval, char **cause)
 {
 	(void)arg;
-	(void)pause;
+	(void)interval;
 	(void)cause;
 	return 0;
 }
 
 /* Gives up with an error of its own. */
-static int broken(void *arg, double *pause, char **cause)
+static int broken(void *arg, double *interval, char **cause)
 {
 	(void)arg;
-	(void)pause;
+	(void)interval;
 	*cause = xstrdup("the probe failed");
 	return -EPROTO;
 }
@@ -118,7 +118,7 @@ int main(void)
 	ok(pid > 0, "a helper starts");
 	t0 = time_mono();
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = file_exists, .arg = flag, .pause = 0.02,
+		.probe = file_exists, .arg = flag, .interval = 0.02,
 		.deadline = t0 + 10, .late = "late", .log = log }, &cause);
 	is_int(r, 0, "a helper that gets ready: 0");
 	ok(time_mono() - t0 >= 0.25, "not before it was ready");
@@ -133,7 +133,7 @@ int main(void)
 	pid = sh("echo starting; echo 'cannot open the image' >&2; echo; "
 		 "exit 3", log);
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = never, .pause = 0.05, .deadline = time_mono() + 10,
+		.probe = never, .interval = 0.05, .deadline = time_mono() + 10,
 		.late = "late", .log = log }, &cause);
 	is_int(r, -EIO, "a helper that exits first: -EIO");
 	is_str(cause, "cannot open the image", "the last line of its log");
@@ -145,7 +145,7 @@ int main(void)
 	pid = sh("exec sleep 30", log);
 	t0 = time_mono();
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = never, .pause = 0.05, .deadline = t0 + 0.3,
+		.probe = never, .interval = 0.05, .deadline = t0 + 0.3,
 		.late = "not ready in time", .log = log }, &cause);
 	is_int(r, -ETIMEDOUT, "a helper never ready: -ETIMEDOUT");
 	is_str(cause, "not ready in time", "the cause the caller gave");
@@ -157,7 +157,7 @@ int main(void)
 
 	/* A probe that gives up: its error as it is. */
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = broken, .pause = 0.05, .deadline = time_mono() + 10,
+		.probe = broken, .interval = 0.05, .deadline = time_mono() + 10,
 		.log = log }, &cause);
 	is_int(r, -EPROTO, "a probe's error is returned");
 	is_str(cause, "the probe failed", "with its cause");
@@ -167,7 +167,7 @@ int main(void)
 	/* A stop asked while waiting. */
 	when = time_mono() + 0.2;
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = never, .pause = 0.05, .deadline = time_mono() + 10,
+		.probe = never, .interval = 0.05, .deadline = time_mono() + 10,
 		.late = "late", .stop = stop_after, .arg = &when,
 		.log = log }, &cause);
 	is_int(r, -ECANCELED, "a stop: -ECANCELED");
@@ -208,7 +208,7 @@ int main(void)
 	pid = sh("exec sleep 30", log);
 	proc_request_stop();
 	r = proc_wait_ready(&(struct proc_ready){ .pid = pid,
-		.probe = never, .pause = 0.05, .deadline = time_mono() + 10,
+		.probe = never, .interval = 0.05, .deadline = time_mono() + 10,
 		.late = "late", .log = log }, &cause);
 	is_int(r, -ECANCELED, "proc_request_stop(): -ECANCELED");
 	free(cause);
