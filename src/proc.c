@@ -509,8 +509,13 @@ void proc_end_group(pid_t pid, unsigned long long start, double grace,
 		usleep(20000);
 	}
 	child_gone(pid);
-	/* Anything else left in the group is not allowed to outlive it. */
-	kill(-pid, SIGKILL);
+	/*
+	 * Anything else left in the group is not allowed to outlive it (a
+	 * stranger's, while no other process has taken its number).
+	 */
+	if (!start || proc_start_time(pid) == 0 ||
+	    proc_start_time(pid) == start)
+		kill(-pid, SIGKILL);
 	if (status)
 		*status = st;
 }
@@ -566,7 +571,7 @@ int proc_wait_ready(const struct proc_ready *rd, char **cause)
 			r = r > 0 ? 0 : r;
 			break;
 		}
-		/* A helper that a stop (the same signal?) ended is a stop. */
+		/* A stop first: a helper the same signal ended did not fail. */
 		if (rd->stop ? rd->stop(rd->arg) : proc_stop_requested()) {
 			*cause = xstrdup("stopped");
 			r = -ECANCELED;
