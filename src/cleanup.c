@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <libmount.h>
 #include <linux/loop.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,9 @@
 #include "json.h"
 #include "proc.h"
 
+/* How long a helper of a dead job has to end after TERM, and after KILL. */
+#define CLEANUP_GRACE	2.0
+
 /* Is the process that pid named when it was recorded still there? */
 static bool same_process(int64_t pid, int64_t start)
 {
@@ -28,7 +30,7 @@ static bool same_process(int64_t pid, int64_t start)
 	       proc_start_time((pid_t)pid) == (unsigned long long)start;
 }
 
-/* Kill each recorded process group whose leader is still the same process. */
+/* Stop each recorded process group whose leader is still the same process. */
 static void kill_groups(struct json_object *procs, struct buf *done)
 {
 	size_t n = procs ? json_object_array_length(procs) : 0;
@@ -39,10 +41,8 @@ static void kill_groups(struct json_object *procs, struct buf *done)
 
 		if (!same_process(pid, json_get_int(p, "start", 0)))
 			continue;
-		kill(-(pid_t)pid, SIGCONT);
-		kill(-(pid_t)pid, SIGKILL);
-		for (int k = 0; k < 100 && proc_start_time((pid_t)pid); k++)
-			usleep(20000);
+		proc_end_group((pid_t)pid, (unsigned long long)json_get_int(p,
+			       "start", 0), CLEANUP_GRACE, NULL);
 		buf_addf(done, "killed %s process group %lld\n",
 			 json_get_str(p, "role") ? json_get_str(p, "role") :
 			 "a", (long long)pid);

@@ -189,24 +189,12 @@ static bool is_mounted(const char *target)
 	return found;
 }
 
-/* The last non-empty line of a helper's log, for error messages. */
-static char *last_log_line(const char *path)
+/* proc_wait_ready's probe: has a FUSE program shown its mount at arg? */
+static int fuse_mounted(void *arg, double *interval, char **cause)
 {
-	struct buf b = { 0 };
-	char *line = NULL, *p, *end;
-
-	if (read_file(path, 1 << 20, &b) < 0 || !b.len) {
-		buf_release(&b);
-		return xstrdup("no message");
-	}
-	end = b.p + b.len;
-	while (end > b.p && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	*end = '\0';
-	p = strrchr(b.p, '\n');
-	line = xstrdup(p ? p + 1 : b.p);
-	buf_release(&b);
-	return line;
+	(void)interval;
+	(void)cause;
+	return is_mounted(arg);
 }
 
 /*
@@ -216,29 +204,11 @@ static char *last_log_line(const char *path)
 static int wait_fuse_ready(pid_t pid, const char *target, const char *log,
 			   char **cause)
 {
-	double deadline = time_mono() + FUSE_READY_TIMEOUT;
-
-	for (;;) {
-		int w = proc_try_reap(pid, NULL);
-
-		if (is_mounted(target))
-			return 0;
-		if (w != 0) {
-			char *msg = last_log_line(log);
-
-			*cause = msg;
-			return -EIO;
-		}
-		if (proc_stop_requested()) {
-			*cause = xstrdup("stopped");
-			return -ECANCELED;
-		}
-		if (time_mono() > deadline) {
-			*cause = xstrdup("timed out waiting for the mount");
-			return -ETIMEDOUT;
-		}
-		usleep(10000);
-	}
+	return proc_wait_ready(&(struct proc_ready){ .pid = pid,
+		.probe = fuse_mounted, .arg = (void *)target, .interval = 0.01,
+		.deadline = time_mono() + FUSE_READY_TIMEOUT,
+		.late = "timed out waiting for the mount", .log = log },
+		cause);
 }
 
 /* End a FUSE program after its mount is gone (or never came). */
@@ -386,6 +356,14 @@ static char *free_nbd(void)
 	return NULL;
 }
 
+/* proc_wait_ready's probe: is the nbd served (arg: its pid file)? */
+static int nbd_connected(void *arg, double *interval, char **cause)
+{
+	(void)interval;
+	(void)cause;
+	return access(arg, F_OK) == 0;
+}
+
 /*
  * On hosts with the nbd module: qemu-nbd connects the chain, spelled out
  * as json: options (exactly the files avbatch checked), read-only, to a
@@ -423,20 +401,14 @@ static int attach_nbd(struct attach *a, const struct image *img,
 		goto done;
 	}
 	pidfile = xasprintf("/sys/block/%s/pid", a->nbd + strlen("/dev/"));
-	while (access(pidfile, F_OK) != 0) {
-		if (proc_try_reap(a->qsd, NULL) != 0) {
-			a->qsd = 0;
-			*cause = last_log_line(a->log);
-			r = -EIO;
-			goto done;
-		}
-		if (time_mono() > deadline || proc_stop_requested()) {
-			*cause = xstrdup("qemu-nbd did not connect");
-			r = -ETIMEDOUT;
-			goto done;
-		}
-		usleep(20000);
-	}
+	r = proc_wait_ready(&(struct proc_ready){ .pid = a->qsd,
+		.probe = nbd_connected, .arg = pidfile, .interval = 0.02,
+		.deadline = deadline, .late = "qemu-nbd did not connect",
+		.log = a->log }, cause);
+	if (r == -EIO)
+		a->qsd = 0;
+	if (r < 0)
+		goto done;
 	a->view = xstrdup(a->nbd);
 done:
 	json_object_put(top);
@@ -482,6 +454,9 @@ int mount_attach(const struct image *img, const char *workdir,
 	}
 	/* A real block device where the host has nbd; else a FUSE export. */
 	r = attach_nbd(a, img, workdir, cause);
+	/* A stop is no failure to work around. */
+	if (r == -ECANCELED)
+		goto fail;
 	if (r < 0 && r != -ENODEV)
 		msg_info("qemu-nbd failed (%s); using a FUSE export instead",
 			 *cause);
@@ -872,7 +847,7 @@ static int extract_fat(struct mnt *m, const char *dev, const char *logdir,
 	} else if (r < 0) {
 		*cause = xasprintf("cannot run mcopy: %s", strerror(-r));
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *c = last_log_line(log);
+		char *c = proc_log_last_line(log);
 
 		*cause = xasprintf("mcopy failed: %s", c);
 		free(c);

@@ -473,32 +473,130 @@ int proc_try_reap(pid_t pid, int *status)
 	return 1;
 }
 
-void proc_kill_group(pid_t pid, double grace, int *status)
+/* Has a group's leader ended?  A child of ours (start 0) is reaped. */
+static bool leader_gone(pid_t pid, unsigned long long start, int *st)
+{
+	pid_t w = waitpid(pid, st, WNOHANG);
+
+	if (w == pid)
+		return true;
+	/* Not ours (or reaped elsewhere): gone once /proc says so. */
+	if (w < 0 && errno == ECHILD)
+		return !start || proc_start_time(pid) != start;
+	return false;
+}
+
+void proc_end_group(pid_t pid, unsigned long long start, double grace,
+		    int *status)
 {
 	double deadline = time_mono() + grace;
-	int st;
+	bool killed = false;
+	int st = 0;
 
-	if (pid <= 0)
+	if (pid <= 0 || (start && proc_start_time(pid) != start))
 		return;
 	kill(-pid, SIGTERM);
 	kill(-pid, SIGCONT);
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-
-		if (w == pid || (w < 0 && errno == ECHILD))
-			break;
+	while (!leader_gone(pid, start, &st)) {
 		if (time_mono() >= deadline) {
+			/* A stranger that outlives even the KILL is left. */
+			if (killed)
+				break;
 			kill(-pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			break;
+			killed = true;
+			if (!start) {
+				waitpid(pid, &st, 0);
+				break;
+			}
+			deadline = time_mono() + grace;
 		}
 		usleep(20000);
 	}
 	child_gone(pid);
-	/* Anything else left in the group is not allowed to outlive it. */
-	kill(-pid, SIGKILL);
+	/*
+	 * Anything else left in the group is not allowed to outlive it (a
+	 * stranger's, while no other process has taken its number).
+	 */
+	if (!start || proc_start_time(pid) == 0 ||
+	    proc_start_time(pid) == start)
+		kill(-pid, SIGKILL);
 	if (status)
 		*status = st;
+}
+
+void proc_kill_group(pid_t pid, double grace, int *status)
+{
+	proc_end_group(pid, 0, grace, status);
+}
+
+char *proc_log_last_line(const char *path)
+{
+	struct buf b = { 0 };
+	char *line = NULL, *p, *end;
+
+	if (!path || read_file(path, 1 << 20, &b) < 0 || !b.len) {
+		buf_release(&b);
+		return xstrdup("no message");
+	}
+	end = b.p + b.len;
+	while (end > b.p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	p = strrchr(b.p, '\n');
+	line = xstrdup(p ? p + 1 : b.p);
+	buf_release(&b);
+	return line;
+}
+
+/*
+ * Sleep up to seconds; pidfd (the helper ended) and, when watched, stopfd
+ * (a stop was asked) end it early.
+ */
+static void nap(int pidfd, bool watch_stop, double seconds)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = pidfd, .events = POLLIN },
+		{ .fd = watch_stop ? stopfd : -1, .events = POLLIN },
+	};
+
+	if (poll(pfd, 2, (int)(seconds * 1000) + 1) < 0 && errno != EINTR)
+		usleep((useconds_t)(seconds * 1e6));
+}
+
+int proc_wait_ready(const struct proc_ready *rd, char **cause)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, rd->pid, 0), r;
+
+	for (;;) {
+		double interval = rd->interval, left;
+
+		r = rd->probe(rd->arg, &interval, cause);
+		if (r != 0) {
+			r = r > 0 ? 0 : r;
+			break;
+		}
+		/* A stop first: a helper the same signal ended did not fail. */
+		if (rd->stop ? rd->stop(rd->arg) : proc_stop_requested()) {
+			*cause = xstrdup("stopped");
+			r = -ECANCELED;
+			break;
+		}
+		if (proc_try_reap(rd->pid, NULL) != 0) {
+			*cause = proc_log_last_line(rd->log);
+			r = -EIO;
+			break;
+		}
+		left = rd->deadline - time_mono();
+		if (left <= 0) {
+			*cause = xstrdup(rd->late ? rd->late : "timed out");
+			r = -ETIMEDOUT;
+			break;
+		}
+		nap(pidfd, !rd->stop, interval < left ? interval : left);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
 }
 
 int proc_run(char *const argv[], const struct proc_io *io, double timeout,

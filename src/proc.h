@@ -86,8 +86,48 @@ int proc_wait(pid_t pid, double timeout, int *status);
  */
 int proc_try_reap(pid_t pid, int *status);
 
-/* End a process group: TERM (and CONT), then KILL after grace seconds; reaps pid. */
+/*
+ * Stop a helper's process group: TERM (and CONT, should it be paused), KILL
+ * after grace seconds, then KILL whatever is left of the group.  A child of
+ * ours (start 0) is reaped, with *status set.  Any other process (one a dead
+ * job left) is named by start, its proc_start_time: it is never signalled
+ * once pid names another, and is waited for (grace seconds more after the
+ * KILL) until it is gone.
+ */
+void proc_end_group(pid_t pid, unsigned long long start, double grace,
+		    int *status);
+
+/* proc_end_group() of a child of ours. */
 void proc_kill_group(pid_t pid, double grace, int *status);
+
+/* What proc_wait_ready waits for. */
+struct proc_ready {
+	pid_t pid;		/* the helper: a child of ours */
+	/*
+	 * 1 once the helper is ready, 0 not yet, or -errno (with *cause) to
+	 * give up.  It may change *interval, the seconds to the next probe.
+	 */
+	int (*probe)(void *arg, double *interval, char **cause);
+	void *arg;
+	double interval;	/* seconds between probes */
+	double deadline;	/* time_mono() by which it must be ready */
+	const char *late;	/* the cause once the deadline has passed */
+	bool (*stop)(void *arg);	/* NULL: proc_stop_requested() */
+	const char *log;	/* the helper's log: why it ended */
+};
+
+/*
+ * Wait until a helper is ready: probe it every interval seconds, waking
+ * early when it ends or a stop is asked.  Returns 0; -ECANCELED on a stop
+ * (*cause "stopped"); -EIO if the helper ended first (reaped; *cause the
+ * last line of its log); -ETIMEDOUT at the deadline (*cause rd->late); or
+ * the probe's -errno.  On a failure the helper may still run:
+ * proc_kill_group() it.
+ */
+int proc_wait_ready(const struct proc_ready *rd, char **cause);
+
+/* The last non-empty line of a helper's log ("no message"); malloc'd. */
+char *proc_log_last_line(const char *path);
 
 /*
  * Spawn, wait, and end the child's group if a stop is requested or the

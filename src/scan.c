@@ -448,17 +448,50 @@ done:
 	return r;
 }
 
+/* What daemon_ready asks with. */
+struct daemon_probe {
+	struct scanner *s;
+	char *const *argv;	/* the ready action */
+	const char *out;	/* its output */
+	bool listens;		/* the daemon makes s->socket when it is up */
+};
+
+/* proc_wait_ready's probe: does the daemon's ready action succeed? */
+static int daemon_ready(void *arg, double *interval, char **cause)
+{
+	struct daemon_probe *p = arg;
+	struct stat sst;
+	int st;
+
+	(void)cause;
+	/*
+	 * A daemon told to listen on its socket is not asked before the
+	 * socket is there (clamd makes it once its signatures are loaded): a
+	 * client run costs a core some 25 ms meanwhile.
+	 */
+	if (p->listens && lstat(p->s->socket, &sst) != 0)
+		return 0;
+	if (proc_run(p->argv, &(struct proc_io){ .out_path = p->out,
+		     .err_path = p->out, .cwd = p->s->dir }, 60, &st) == 0 &&
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 1;
+	*interval = 0.2;
+	return 0;
+}
+
 /* Wait until the daemon's ready action succeeds (or it dies, or a stop). */
 static int daemon_wait(struct scanner *s)
 {
 	char *err = xasprintf("%s/daemon.err", s->dir);
 	char *ready = xasprintf("%s/ready", s->dir);
+	char *late = xasprintf("daemon not ready after %.0f s",
+			       DAEMON_READY_TIMEOUT);
 	const char *vars[9] = { NULL };
 	struct strv rargv = { 0 };
-	double deadline = s->daemon_since + DAEMON_READY_TIMEOUT;
-	bool listens = engine_daemon_listens(s->e);
+	struct daemon_probe p = { .s = s, .out = ready,
+				  .listens = engine_daemon_listens(s->e) };
 	char *cause = NULL;
-	int r, st;
+	int r;
 
 	action_vars(s, s->dir, vars);
 	r = engine_argv(s->e, ENGINE_DAEMON_READY, vars, &rargv, &cause);
@@ -466,53 +499,26 @@ static int daemon_wait(struct scanner *s)
 		s->daemon_error = cause;
 		goto done;
 	}
-	for (;;) {
-		struct stat sst;
-		/*
-		 * A daemon told to listen on its socket is not asked before
-		 * the socket is there (clamd makes it once its signatures are
-		 * loaded): a client run costs a core some 25 ms meanwhile.
-		 */
-		bool ask = !listens || lstat(s->socket, &sst) == 0;
-
-		if (ask && proc_run(rargv.v, &(struct proc_io){
-				   .out_path = ready, .err_path = ready,
-				   .cwd = s->dir }, 60, &st) == 0 &&
-		    WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			s->daemon_ready = true;
-			msg_debug("%s: daemon ready after %.1f s",
-				  engine_name(s->e),
-				  time_mono() - s->daemon_since);
-			break;
-		}
-		if (proc_stop_requested()) {
-			r = -ECANCELED;
-			break;
-		}
-		if (proc_try_reap(s->daemon, NULL) != 0) {
-			struct buf e = { 0 };
-
-			s->daemon = 0;
-			read_file(err, 1 << 16, &e);
-			if (e.len && e.p[e.len - 1] == '\n')
-				e.p[--e.len] = '\0';
-			s->daemon_error = xasprintf("daemon exited: %s",
-				e.len ? e.p : "no message");
-			buf_release(&e);
-			r = -EIO;
-			break;
-		}
-		if (time_mono() > deadline) {
-			s->daemon_error = xasprintf("daemon not ready after "
-				"%.0f s", DAEMON_READY_TIMEOUT);
-			r = -ETIMEDOUT;
-			break;
-		}
-		usleep(ask ? 200000 : 50000);
+	p.argv = rargv.v;
+	r = proc_wait_ready(&(struct proc_ready){ .pid = s->daemon,
+		.probe = daemon_ready, .arg = &p, .interval = 0.05,
+		.deadline = s->daemon_since + DAEMON_READY_TIMEOUT,
+		.late = late, .log = err }, &cause);
+	if (r == 0) {
+		s->daemon_ready = true;
+		msg_debug("%s: daemon ready after %.1f s", engine_name(s->e),
+			  time_mono() - s->daemon_since);
+	} else if (r == -EIO) {
+		s->daemon = 0;
+		s->daemon_error = xasprintf("daemon exited: %s", cause);
+	} else if (r == -ETIMEDOUT) {
+		s->daemon_error = xstrdup(cause);
 	}
+	free(cause);
 done:
 	free(err);
 	free(ready);
+	free(late);
 	strv_release(&rargv);
 	return r;
 }
