@@ -11,16 +11,8 @@
 
 #include "proc.h"
 #include "util.h"
+#include "tap.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
 
 static void is_str(const char *got, const char *want, const char *desc)
 {
@@ -220,6 +212,5 @@ int main(void)
 	rmtree(dir);
 	free(flag);
 	free(log);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return tap_done();
 }
