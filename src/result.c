@@ -140,6 +140,13 @@ void target_settle(struct target *t)
 	}
 }
 
+void target_fail(struct target *t, enum target_status status, char *reason)
+{
+	t->status = status;
+	free(t->reason);
+	t->reason = reason;
+}
+
 bool target_snapshots_covered(const struct target *t)
 {
 	return !t->img || !t->img->snapshots.n ||

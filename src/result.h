@@ -158,6 +158,9 @@ void target_settle(struct target *t);
  */
 bool target_complete(const struct target *t);
 
+/* t ends with this status and reason (taken). */
+void target_fail(struct target *t, enum target_status status, char *reason);
+
 /* No internal snapshot of t's image was left unscanned or half scanned. */
 bool target_snapshots_covered(const struct target *t);
 
