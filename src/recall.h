@@ -49,7 +49,7 @@ char *recall_target_key(const struct recall *r, const char *image,
 			const struct strv *exclude, bool snapshots);
 
 /*
- * The result kept under key (report_target()'s object; the caller puts
+ * The result kept under key (result_target_json()'s object; the caller puts
  * it) if the image files it names are unchanged: 0, or -ENOENT.
  */
 int recall_target_lookup(struct recall *r, const char *key,
