@@ -54,6 +54,7 @@ struct job {
 	struct recall *recall;	/* over the verdict cache, if any */
 	unsigned long long pid_start;	/* ours, for cleanup's liveness test */
 	int lock_fd;		/* holds dir's lock (jobdir.h) while we live */
+	int timeline_fd;	/* timeline.jsonl in dir, or -1 */
 };
 
 /* job_set_phase() with this phase leaves the target's as it is. */

@@ -34,6 +34,7 @@ int job_create(const char *state_dir, struct job **out, char **cause)
 	int r;
 
 	j->lock_fd = -1;
+	j->timeline_fd = -1;
 	j->started = time(NULL);
 	gmtime_r(&j->started, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -110,6 +111,39 @@ struct target *job_add_target(struct job *j, const char *arg)
 }
 
 /* Record progress for status and state.json (main thread only writes). */
+/*
+ * timeline.jsonl in the job's directory: a line each time a target starts
+ * doing something else (seconds since the run began), to see where a
+ * batch's time goes (bench/run.sh sums it).  A diagnostic: best effort.
+ * Under j->lock.
+ */
+static void timeline(struct job *j, double at, const struct target *t,
+		     const char *what, const char *fs, const char *engine)
+{
+	struct json_object *o;
+	struct buf b = { 0 };
+
+	if (j->timeline_fd < 0)
+		return;
+	o = json_object_new_object();
+	json_put_int(o, "ms", (int64_t)((at - j->run_start) * 1000));
+	if (t)
+		json_put_str(o, "target", t->name);
+	json_put_str(o, "phase", what);
+	if (fs)
+		json_put_str(o, "fs", fs);
+	if (engine)
+		json_put_str(o, "engine", engine);
+	buf_addf(&b, "%s\n", json_object_to_json_string_ext(o,
+		 JSON_C_TO_STRING_PLAIN));
+	if (write(j->timeline_fd, b.p, b.len) != (ssize_t)b.len) {
+		close(j->timeline_fd);
+		j->timeline_fd = -1;
+	}
+	buf_release(&b);
+	json_object_put(o);
+}
+
 void job_set_phase(struct job *j, struct target *t,
 		   enum target_phase phase, const char *fs, const char *engine)
 {
@@ -118,6 +152,7 @@ void job_set_phase(struct job *j, struct target *t,
 		t->phase = phase;
 	t->cur_fs = fs;
 	t->cur_engine = engine;
+	timeline(j, time_mono(), t, target_phase_names[t->phase], fs, engine);
 	pthread_mutex_unlock(&j->lock);
 	job_save_state(j);
 }
@@ -178,8 +213,10 @@ void job_park(void *arg)
 	pthread_mutex_lock(&j->lock);
 	j->active--;
 	j->parked++;
-	if (working)
+	if (working) {
 		working->phase = PHASE_WAITING;
+		timeline(j, time_mono(), working, "waiting", NULL, NULL);
+	}
 	if (!j->idle_workers && j->next < j->ntargets && may_start(j))
 		add_worker(j);
 	pthread_cond_broadcast(&j->slot_free);
@@ -202,8 +239,11 @@ void job_unpark(void *arg)
 	j->resuming--;
 	j->parked--;
 	j->active++;
-	if (working)
+	if (working) {
 		working->phase = PHASE_SCANNING;
+		timeline(j, time_mono(), working, "scanning", working->cur_fs,
+			 working->cur_engine);
+	}
 	pthread_cond_broadcast(&j->slot_free);
 	pthread_mutex_unlock(&j->lock);
 	job_save_state(j);
@@ -519,7 +559,7 @@ static void run_workers(struct job *j)
 void job_run(struct job *j)
 {
 	char *sock = xasprintf("%s/%s", j->dir, CTL_SOCKET);
-	char *cause = NULL;
+	char *cause = NULL, *tl;
 	pthread_t bar;
 	bool show;
 
@@ -534,12 +574,27 @@ void job_run(struct job *j)
 	free(sock);
 	proc_on_change(save_state_cb, j);
 	job_save_state(j);
+	tl = xasprintf("%s/timeline.jsonl", j->dir);
+	j->timeline_fd = open(tl, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			      O_CLOEXEC, 0600);
+	free(tl);
 	j->run_start = time_mono();
 	show = j->progress &&
 	       pthread_create(&bar, NULL, progress_loop, j) == 0;
 	run_workers(j);
 	j->stopped = proc_stop_requested();
 	pthread_mutex_lock(&j->lock);
+	/* When each engine's daemon started and had its signatures loaded. */
+	for (size_t i = 0; i < j->nengines; i++) {
+		const struct scanner *sc = j->engines[i];
+
+		if (sc->daemon_since > 0)
+			timeline(j, sc->daemon_since, NULL, "daemon-start",
+				 NULL, engine_name(sc->e));
+		if (sc->daemon_ready_at > 0)
+			timeline(j, sc->daemon_ready_at, NULL, "daemon-ready",
+				 NULL, engine_name(sc->e));
+	}
 	j->ended = true;
 	pthread_cond_broadcast(&j->resumed);
 	pthread_mutex_unlock(&j->lock);
@@ -631,6 +686,8 @@ void job_free(struct job *j)
 	free(j->dir);
 	free(j->host);
 	strv_release(&j->exclude);
+	if (j->timeline_fd >= 0)
+		close(j->timeline_fd);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);	/* the job directory may go now */
 	free(j);

@@ -506,6 +506,7 @@ static int daemon_wait(struct scanner *s)
 		.late = late, .log = err }, &cause);
 	if (r == 0) {
 		s->daemon_ready = true;
+		s->daemon_ready_at = time_mono();
 		msg_debug("%s: daemon ready after %.1f s", engine_name(s->e),
 			  time_mono() - s->daemon_since);
 	} else if (r == -EIO) {

@@ -25,6 +25,7 @@ struct scanner {
 	char *daemon_error;	/* why the daemon cannot be used */
 	double daemon_since;	/* when it was started */
 	bool daemon_ready;	/* its ready action succeeded once */
+	double daemon_ready_at;	/* ... at this time_mono() */
 	pthread_mutex_t daemon_lock;	/* one thread starts the daemon */
 	pthread_mutex_t serial;	/* held per scan unless parallel-safe */
 	/* Verdicts by content (and contents being scanned), or NULL. */

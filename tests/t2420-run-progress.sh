@@ -9,7 +9,7 @@
 need_root
 need_cmd clamscan clamd clamdscan jq mkfs.ext4 split script
 
-plan 18
+plan 20
 
 mkdir -p "$T/tree"
 head -c 16M /dev/urandom | split -b 2048 -a 4 - "$T/tree/f" ||
@@ -89,6 +89,12 @@ state=$(echo "$T"/state/jobs/*/state.json)
 is "$(jq -r '.targets[0] | [.files_done == .files_total,
 	.bytes_done == .bytes_total] | @tsv' "$state")" "true	true" \
 	"clamd: at the end every file is done"
+tl=$(dirname "$state")/timeline.jsonl
+is "$(jq -r 'select(.target) | .phase' "$tl" | sed -n '1p;$p' | paste -sd ' ')" \
+	"opening done" "the job's timeline follows the target from opening to done"
+is "$(jq -sr '[.[] | select(.phase == "daemon-start" or .phase == "daemon-ready")] |
+	sort_by(.ms) | map(.phase) | join(" ")' "$tl")" "daemon-start daemon-ready" \
+	"... and says when the daemon started and had its signatures loaded"
 
 # On a terminal (script(1) gives it one), the progress line moves too.
 rm -rf "$T/state"
