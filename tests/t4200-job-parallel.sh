@@ -91,7 +91,7 @@ is "$(leftovers)$(pgrep -f "$T/bin/slowscan")" "" "the hung engine is gone"
 # On a terminal, a progress line; -q: none.  (script gives it a pty.)
 script -qfec "$(printf '%q ' "$AVBATCH" --engines-dir "$T/eng" --state-dir "$T/state" \
 	run --engine slow "$T/img/vm1.raw")" /dev/null >"$T/tty" 2>&1
-like "$(tr '\r' '\n' <"$T/tty" | grep -c 'targets .* GiB .* MiB/s')" '^[1-9]' \
+like "$(tr '\r' '\n' <"$T/tty" | grep -cE 'targets  [0-9.]+ (B|[KMGT]iB) of [0-9.]+ (B|[KMGT]iB)  [0-9.]+ (B|[KMGT]iB)/s')" '^[1-9]' \
 	"a terminal shows the progress line: targets, bytes, rate"
 script -qfec "$(printf '%q ' "$AVBATCH" -q --engines-dir "$T/eng" --state-dir "$T/state" \
 	run --engine slow "$T/img/vm1.raw")" /dev/null >"$T/tty" 2>&1
