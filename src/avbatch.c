@@ -68,8 +68,9 @@ static const struct cmd commands[] = {
 	  "report html REPORT | text REPORT | merge [-o FILE] REPORT...",
 	  "a saved report as an HTML page or text; many hosts' as one" },
 	{ "quarantine", cmd_quarantine, 0,
-	  "quarantine list [--json] | show [--json] ID | export [--force] ID "
-	  "FILE | remove ID | restore ID  [--quarantine DIR]",
+	  "quarantine list [--json] | show [--json] ID | export [--force] "
+	  "[--stream NAME] ID FILE | remove ID | restore ID  "
+	  "[--quarantine DIR]",
 	  "the files cleaning took out of guests: list, show, export, "
 	  "remove" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,

@@ -52,10 +52,10 @@ static void put_time(struct json_object *rec, const char *key)
 		printf("%lld s", (long long)sec);
 }
 
-/* The names of an xattrs or streams object, and their sizes. */
-static void put_attrs(struct json_object *rec, const char *key)
+/* The names of the xattrs and the sizes of their values. */
+static void put_xattrs(struct json_object *rec)
 {
-	struct json_object *a = json_get(rec, key);
+	struct json_object *a = json_get(rec, "xattrs");
 	struct buf b = { 0 };
 	bool any = false;
 
@@ -68,6 +68,26 @@ static void put_attrs(struct json_object *rec, const char *key)
 		any = true;
 	}
 	if (!any)
+		putchar('-');
+	buf_release(&b);
+}
+
+/* The names of the NTFS streams kept with the file, and their sizes. */
+static void put_streams(struct json_object *rec)
+{
+	struct json_object *a = json_get(rec, "streams");
+	struct buf b = { 0 };
+
+	for (size_t i = 0; i < json_array_len(a); i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+
+		b.len = 0;
+		json_get_bytes(x, "name", "name_b64", &b);
+		fputs(i ? ", " : "", stdout);
+		report_print_safe(stdout, b.p ? b.p : "", b.len);
+		printf(" (%lld bytes)", (long long)json_get_int(x, "size", 0));
+	}
+	if (!json_array_len(a))
 		putchar('-');
 	buf_release(&b);
 }
@@ -105,9 +125,9 @@ static void show_text(struct json_object *rec)
 	printf("\nctime:   ");
 	put_time(rec, "ctime");
 	printf("\nxattrs:  ");
-	put_attrs(rec, "xattrs");
+	put_xattrs(rec);
 	printf("\nstreams: ");
-	put_attrs(rec, "streams");
+	put_streams(rec);
 	putchar('\n');
 }
 
@@ -163,14 +183,15 @@ done:
 
 int cmd_quarantine(int argc, char **argv)
 {
-	enum { OPT_QUARANTINE = 256, OPT_JSON, OPT_FORCE };
+	enum { OPT_QUARANTINE = 256, OPT_JSON, OPT_FORCE, OPT_STREAM };
 	static const struct option opts[] = {
 		{ "quarantine", required_argument, NULL, OPT_QUARANTINE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "stream", required_argument, NULL, OPT_STREAM },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *dir = G.quarantine, *sub;
+	const char *dir = G.quarantine, *sub, *stream = NULL;
 	struct quarantine *q = NULL;
 	struct json_object *rec = NULL;
 	bool as_json = false, force = false;
@@ -188,6 +209,9 @@ int cmd_quarantine(int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			force = true;
+			break;
+		case OPT_STREAM:
+			stream = optarg;
 			break;
 		default:
 			return cmd_usage_error("bad option");
@@ -235,8 +259,8 @@ int cmd_quarantine(int argc, char **argv)
 		else if (r == 0)
 			show_text(rec);
 	} else if (r == 0 && !strcmp(sub, "export")) {
-		r = quarantine_export(q, argv[optind], argv[optind + 1],
-				      &cause);
+		r = quarantine_export(q, argv[optind], stream,
+				      argv[optind + 1], &cause);
 	} else if (r == 0) {
 		r = quarantine_remove(q, argv[optind], &cause);
 	}

@@ -18,9 +18,10 @@
 #include "util.h"
 
 /*
- * An item is two files in the store: ID.data, the content behind a magic
- * line and enciphered with AES-256-CTR under a key and IV of its own, and
- * ID.json, its record, which holds that key.  The cipher is not there to
+ * An item is two files in the store: ID.data, the content and then each
+ * NTFS named stream, behind a magic line and enciphered with AES-256-CTR
+ * (one keystream) under a key and IV of its own, and ID.json, its record,
+ * which holds that key, the sizes and the sha256 of each.  The cipher is not there to
  * keep a secret (the key lies beside it): like the vendors' quarantines
  * (Defender's RC4, the XOR of others) it keeps the bytes from being run,
  * opened or recognised by a host scanner.  A per-item random key rather
@@ -34,7 +35,7 @@
 #define DATA_MAGIC_LEN	16
 #define KEY_LEN		32
 #define IV_LEN		16
-#define RECORD_MAX	(64u << 20)	/* a record with streams in base64 */
+#define RECORD_MAX	(16u << 20)	/* xattrs in base64: 64 KiB each at most */
 #define CHUNK		65536
 #define RECORD_SCHEMA	1
 #define ID_TIME_LEN	15		/* 20261203T135425 */
@@ -266,13 +267,40 @@ static int store_file(struct quarantine *q, const char *name,
 	return r;
 }
 
+/* Encipher n bytes of p onto fd (the keystream goes on from cx). */
+static int encipher(EVP_CIPHER_CTX *cx, int fd, const void *p, size_t n,
+		    unsigned char *enc)
+{
+	const unsigned char *in = p;
+	int len, r = 0;
+
+	while (!r && n > 0) {
+		size_t k = n < CHUNK ? n : CHUNK;
+
+		if (!EVP_EncryptUpdate(cx, enc, &len, in, (int)k))
+			return -EIO;
+		r = write_all(fd, enc, (size_t)len);
+		in += k;
+		n -= k;
+	}
+	return r;
+}
+
+static int sha256_of(const void *p, size_t n, unsigned char *sha)
+{
+	return EVP_Digest(p, n, sha, NULL, EVP_sha256(), NULL) ? 0 : -EIO;
+}
+
 /*
- * Encipher what in reads into the store's file name; the plaintext's
- * sha256 and size come back.
+ * Encipher what in reads, then each named stream of m, into the store's
+ * file name (one keystream, in that order); the sha256 and size of what
+ * in gave, and each stream's sha256, come back.
  */
 static int store_content(struct quarantine *q, const char *name, int in,
+			 const struct quarantine_item *m,
 			 const unsigned char *key, const unsigned char *iv,
-			 unsigned char *sha, uint64_t *size)
+			 unsigned char *sha, uint64_t *size,
+			 unsigned char (*stream_sha)[32])
 {
 	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -305,15 +333,22 @@ static int store_content(struct quarantine *q, const char *name, int in,
 		if (n == 0)
 			break;
 		*size += (uint64_t)n;
-		if (!EVP_DigestUpdate(md, plain, (size_t)n) ||
-		    !EVP_EncryptUpdate(cx, enc, &len, plain, (int)n)) {
+		if (!EVP_DigestUpdate(md, plain, (size_t)n)) {
 			r = -EIO;
 			break;
 		}
-		r = write_all(fd, enc, (size_t)len);
+		r = encipher(cx, fd, plain, (size_t)n, enc);
 	}
-	if (!r && (!EVP_EncryptFinal_ex(cx, enc, &len) ||
-		   !EVP_DigestFinal_ex(md, sha, NULL)))
+	if (!r && !EVP_DigestFinal_ex(md, sha, NULL))
+		r = -EIO;
+	for (size_t i = 0; !r && i < m->nstreams; i++) {
+		r = sha256_of(m->streams[i].value, m->streams[i].len,
+			      stream_sha[i]);
+		if (!r)
+			r = encipher(cx, fd, m->streams[i].value,
+				     m->streams[i].len, enc);
+	}
+	if (!r && !EVP_EncryptFinal_ex(cx, enc, &len))
 		r = -EIO;
 	if (!r && len > 0)
 		r = write_all(fd, enc, (size_t)len);
@@ -323,6 +358,8 @@ static int store_content(struct quarantine *q, const char *name, int in,
 		r = -errno;
 	if (!r)
 		r = temp_commit(q, tmp, name);
+	if (!r && fsync(q->dfd) < 0)
+		r = -errno;
 	if (r < 0)
 		unlinkat(q->dfd, tmp, 0);
 done:
@@ -369,10 +406,31 @@ static struct json_object *attrs_json(const struct quarantine_attr *a,
 	return o;
 }
 
+/* Each named stream: its name, size and sha256 (its bytes are data). */
+static struct json_object *streams_json(const struct quarantine_item *m,
+					unsigned char (*sha)[32])
+{
+	struct json_object *a = json_object_new_array();
+	char hex[65];
+
+	for (size_t i = 0; i < m->nstreams; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_put_bytes(o, "name", "name_b64", m->streams[i].name,
+			       m->streams[i].name_len);
+		json_put_int(o, "size", (int64_t)m->streams[i].len);
+		hex_encode(sha[i], 32, hex);
+		json_put_str(o, "sha256", hex);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* The record put writes: everything restore and an analyst need. */
 static struct json_object *record_json(const char *id,
 				       const struct quarantine_item *m,
 				       const unsigned char *sha, uint64_t size,
+				       unsigned char (*stream_sha)[32],
 				       const unsigned char *key,
 				       const unsigned char *iv)
 {
@@ -398,7 +456,7 @@ static struct json_object *record_json(const char *id,
 	json_put_obj(o, "mtime", time_json(&m->mtime));
 	json_put_obj(o, "ctime", time_json(&m->ctime));
 	json_put_obj(o, "xattrs", attrs_json(m->xattrs, m->nxattrs));
-	json_put_obj(o, "streams", attrs_json(m->streams, m->nstreams));
+	json_put_obj(o, "streams", streams_json(m, stream_sha));
 	json_put_str(o, "threat", m->threat);
 	json_put_str(o, "engine", m->engine);
 	c = json_object_new_object();
@@ -434,7 +492,7 @@ static int new_id(char **id)
 int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 		   int content_fd, char **id, char **cause)
 {
-	unsigned char key[KEY_LEN], iv[IV_LEN], sha[32];
+	unsigned char key[KEY_LEN], iv[IV_LEN], sha[32], (*ssha)[32];
 	struct json_object *rec = NULL;
 	char *nid = NULL, *data = NULL, *name = NULL;
 	const char *text;
@@ -442,10 +500,10 @@ int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 	int r;
 
 	if (!meta->path) {
-		r = -EINVAL;
 		*cause = xstrdup("cannot quarantine a file without its path");
-		return r;
+		return -EINVAL;
 	}
+	ssha = xcalloc(meta->nstreams + 1, sizeof(*ssha));
 	r = new_id(&nid);
 	if (!r)
 		r = random_bytes(key, sizeof(key));
@@ -457,17 +515,19 @@ int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 		goto done;
 	}
 	data = xasprintf("%s.data", nid);
-	r = store_content(q, data, content_fd, key, iv, sha, &size);
+	r = store_content(q, data, content_fd, meta, key, iv, sha, &size,
+			  ssha);
 	if (r < 0) {
 		*cause = xasprintf("cannot store '%s' in '%s': %s", data,
 				   q->dir, strerror(-r));
 		goto done;
 	}
-	rec = record_json(nid, meta, sha, size, key, iv);
+	rec = record_json(nid, meta, sha, size, ssha, key, iv);
 	text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PRETTY |
 		JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	name = xasprintf("%s.json", nid);
-	r = store_file(q, name, text, strlen(text));
+	r = strlen(text) > RECORD_MAX ? -EFBIG :
+	    store_file(q, name, text, strlen(text));
 	if (r < 0) {
 		*cause = xasprintf("cannot store '%s' in '%s': %s", name,
 				   q->dir, strerror(-r));
@@ -486,6 +546,7 @@ int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 done:
 	explicit_bzero(key, sizeof(key));
 	json_object_put(rec);
+	free(ssha);
 	free(nid);
 	free(data);
 	free(name);
@@ -570,6 +631,36 @@ static bool attrs_valid(struct json_object *o, const char *key)
 	return good;
 }
 
+/*
+ * The streams array as streams_json writes it; *total: the size of the
+ * content and every stream, so no sum overflows.
+ */
+static bool streams_valid(struct json_object *o, uint64_t *total)
+{
+	struct json_object *a = json_get(o, "streams");
+	unsigned char scratch[32];
+	struct buf b = { 0 };
+	bool good = json_object_is_type(a, json_type_array);
+
+	*total = (uint64_t)json_get_int(o, "size", 0);
+	for (size_t i = 0; good && i < json_array_len(a); i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+
+		b.len = 0;
+		good = json_object_is_type(json_get(x, "name"),
+					   json_type_string) &&
+		       str_or_null(x, "name_b64") &&
+		       json_get_bytes(x, "name", "name_b64", &b) == 0 &&
+		       int_in(x, "size", 0, INT64_MAX - DATA_MAGIC_LEN -
+			      (int64_t)*total) &&
+		       hex_decode(json_get_str(x, "sha256"), scratch, 32) == 0;
+		if (good)
+			*total += (uint64_t)json_get_int(x, "size", 0);
+	}
+	buf_release(&b);
+	return good;
+}
+
 /* What is wrong with a record (for item id), or NULL. */
 static const char *record_problem(struct json_object *o, const char *id)
 {
@@ -580,6 +671,7 @@ static const char *record_problem(struct json_object *o, const char *id)
 	const char *rid = json_get_str(o, "id");
 	const char *cname = json_get_str(c, "name");
 	const char *bad = NULL;
+	uint64_t total;
 
 	if (!json_object_is_type(o, json_type_object) || !kind ||
 	    strcmp(kind, "avbatch-quarantine"))
@@ -590,7 +682,7 @@ static const char *record_problem(struct json_object *o, const char *id)
 		return "the id in it is another";
 	if (hex_decode(json_get_str(o, "sha256"), scratch, 32) < 0)
 		return "no sha256";
-	if (!int_in(o, "size", 0, INT64_MAX))
+	if (!int_in(o, "size", 0, INT64_MAX - DATA_MAGIC_LEN))
 		return "no size";
 	if (!cname || strcmp(cname, "aes-256-ctr") ||
 	    hex_decode(json_get_str(c, "key"), scratch, KEY_LEN) < 0 ||
@@ -610,7 +702,7 @@ static const char *record_problem(struct json_object *o, const char *id)
 	if (!time_valid(o, "atime") || !time_valid(o, "mtime") ||
 	    !time_valid(o, "ctime"))
 		return "no times";
-	if (!attrs_valid(o, "xattrs") || !attrs_valid(o, "streams"))
+	if (!attrs_valid(o, "xattrs") || !streams_valid(o, &total))
 		return "malformed xattrs or streams";
 	if (!str_or_null(o, "time") || !str_or_null(o, "job") ||
 	    !str_or_null(o, "image") || !str_or_null(o, "fs") ||
@@ -679,27 +771,151 @@ int quarantine_record(struct quarantine *q, const char *id,
 	return r;
 }
 
-int quarantine_get(struct quarantine *q, const char *id, int out_fd,
-		   char **cause)
+/*
+ * Where the bytes asked for lie in the keystream: 0 for the content, else
+ * past the content and the streams before the one named.  -ENOENT when
+ * the item has no such stream.
+ */
+static int locate(struct json_object *rec, const char *stream,
+		  uint64_t *offset, uint64_t *size, unsigned char *sha)
 {
-	unsigned char key[KEY_LEN], iv[IV_LEN], want[32], got[32];
+	struct json_object *a = json_get(rec, "streams");
+	struct buf b = { 0 };
+	int r = -ENOENT;
+
+	*offset = 0;
+	*size = (uint64_t)json_get_int(rec, "size", 0);
+	hex_decode(json_get_str(rec, "sha256"), sha, 32);
+	if (!stream)
+		return 0;
+	for (size_t i = 0; r && i < json_array_len(a); i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+
+		*offset += *size;
+		*size = (uint64_t)json_get_int(x, "size", 0);
+		b.len = 0;
+		json_get_bytes(x, "name", "name_b64", &b);
+		if (b.len == strlen(stream) && !memcmp(b.p, stream, b.len)) {
+			hex_decode(json_get_str(x, "sha256"), sha, 32);
+			r = 0;
+		}
+	}
+	buf_release(&b);
+	return r;
+}
+
+/* The whole size of the data a record describes: content and streams. */
+static uint64_t data_size(struct json_object *rec)
+{
+	struct json_object *a = json_get(rec, "streams");
+	uint64_t n = (uint64_t)json_get_int(rec, "size", 0);
+
+	for (size_t i = 0; i < json_array_len(a); i++)
+		n += (uint64_t)json_get_int(json_object_array_get_idx(a, i),
+					    "size", 0);
+	return n;
+}
+
+/* The counter block for keystream offset (AES-CTR: one block, 16 bytes). */
+static void counter_at(const unsigned char *iv, uint64_t offset,
+		       unsigned char *ctr)
+{
+	uint64_t add = offset / 16;
+	unsigned carry = 0;
+
+	for (int i = IV_LEN - 1; i >= 0; i--) {
+		unsigned sum = iv[i] + (unsigned)(add & 0xff) + carry;
+
+		ctr[i] = (unsigned char)sum;
+		carry = sum >> 8;
+		add >>= 8;
+	}
+}
+
+/*
+ * Decipher size bytes at keystream offset of the data file fd onto
+ * out_fd; their sha256 must be want.
+ */
+static int decipher(int fd, const unsigned char *key, const unsigned char *iv,
+		    uint64_t offset, uint64_t size, const unsigned char *want,
+		    int out_fd)
+{
 	unsigned char *enc = xmalloc(CHUNK), *plain = xmalloc(CHUNK + 32);
+	unsigned char ctr[IV_LEN], got[32];
 	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint64_t skip = offset % 16, left = size + skip;
+	off_t at = (off_t)(DATA_MAGIC_LEN + offset - skip);
+	int len, r = 0;
+
+	counter_at(iv, offset, ctr);
+	if (!cx || !md || !EVP_DecryptInit_ex(cx, EVP_aes_256_ctr(), NULL,
+					      key, ctr) ||
+	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		r = -ENOMEM;
+		goto done;
+	}
+	while (!r && left > 0) {
+		ssize_t n = pread(fd, enc, left < CHUNK ? (size_t)left : CHUNK,
+				  at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EBADMSG;
+			break;
+		}
+		at += n;
+		left -= (uint64_t)n;
+		if (!EVP_DecryptUpdate(cx, plain, &len, enc, (int)n)) {
+			r = -EIO;
+			break;
+		}
+		/* The block's bytes before offset are not ours. */
+		if ((uint64_t)len <= skip) {
+			skip -= (uint64_t)len;
+			continue;
+		}
+		if (!EVP_DigestUpdate(md, plain + skip, (size_t)len - skip))
+			r = -EIO;
+		else
+			r = write_all(out_fd, plain + skip, (size_t)len - skip);
+		skip = 0;
+	}
+	if (!r && (!EVP_DecryptFinal_ex(cx, plain, &len) ||
+		   !EVP_DigestFinal_ex(md, got, NULL)))
+		r = -EIO;
+	if (!r && memcmp(got, want, sizeof(got)))
+		r = -EBADMSG;
+done:
+	EVP_CIPHER_CTX_free(cx);
+	EVP_MD_CTX_free(md);
+	free(enc);
+	free(plain);
+	return r;
+}
+
+int quarantine_get(struct quarantine *q, const char *id, const char *stream,
+		   int out_fd, char **cause)
+{
+	unsigned char key[KEY_LEN], iv[IV_LEN], want[32];
 	struct json_object *rec = NULL, *c;
 	char magic[DATA_MAGIC_LEN], *name = NULL;
-	uint64_t size, left;
+	uint64_t offset, size;
 	struct stat st;
-	int fd = -1, len, r;
+	int fd = -1, r;
 
 	r = load_record(q, id, &rec, cause);
 	if (r < 0)
 		goto done;
+	if (locate(rec, stream, &offset, &size, want) < 0) {
+		r = -ENOENT;
+		*cause = xasprintf("item '%s' has no stream '%s'", id, stream);
+		goto done;
+	}
 	c = json_get(rec, "cipher");
 	hex_decode(json_get_str(c, "key"), key, KEY_LEN);
 	hex_decode(json_get_str(c, "iv"), iv, IV_LEN);
-	hex_decode(json_get_str(rec, "sha256"), want, 32);
-	size = (uint64_t)json_get_int(rec, "size", 0);
 	name = xasprintf("%s.data", id);
 	fd = openat(q->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC);
@@ -709,70 +925,36 @@ int quarantine_get(struct quarantine *q, const char *id, int out_fd,
 				   "%s", id, q->dir, strerror(-r));
 		goto done;
 	}
-	r = -EBADMSG;
 	if (!S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != DATA_MAGIC_LEN + size ||
-	    read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic) ||
+	    (uint64_t)st.st_size != DATA_MAGIC_LEN + data_size(rec) ||
+	    pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
 	    memcmp(magic, DATA_MAGIC, DATA_MAGIC_LEN)) {
+		r = -EBADMSG;
 		*cause = xasprintf("the content of '%s' in '%s' is damaged: "
 				   "not the %llu bytes its record says", id,
-				   q->dir, (unsigned long long)size);
+				   q->dir,
+				   (unsigned long long)data_size(rec));
 		goto done;
 	}
-	if (!cx || !md || !EVP_DecryptInit_ex(cx, EVP_aes_256_ctr(), NULL,
-					      key, iv) ||
-	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		r = -ENOMEM;
-		*cause = xstrdup("cannot set up the cipher");
-		goto done;
-	}
-	r = 0;
-	for (left = size; !r && left > 0;) {
-		ssize_t n = read(fd, enc, left < CHUNK ? (size_t)left : CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EBADMSG;
-			break;
-		}
-		left -= (uint64_t)n;
-		if (!EVP_DecryptUpdate(cx, plain, &len, enc, (int)n) ||
-		    !EVP_DigestUpdate(md, plain, (size_t)len)) {
-			r = -EIO;
-			break;
-		}
-		r = write_all(out_fd, plain, (size_t)len);
-	}
-	if (!r && (!EVP_DecryptFinal_ex(cx, plain, &len) ||
-		   !EVP_DigestFinal_ex(md, got, NULL)))
-		r = -EIO;
-	if (r < 0) {
-		*cause = xasprintf("cannot read the content of '%s' in '%s': "
-				   "%s", id, q->dir, strerror(-r));
-		goto done;
-	}
-	if (memcmp(got, want, sizeof(got))) {
-		r = -EBADMSG;
+	r = decipher(fd, key, iv, offset, size, want, out_fd);
+	if (r == -EBADMSG)
 		*cause = xasprintf("the content of '%s' in '%s' is damaged: "
 				   "its sha256 is not the record's", id,
 				   q->dir);
-	}
+	else if (r < 0)
+		*cause = xasprintf("cannot copy the content of '%s' in '%s': "
+				   "%s", id, q->dir, strerror(-r));
 done:
 	explicit_bzero(key, sizeof(key));
-	EVP_CIPHER_CTX_free(cx);
-	EVP_MD_CTX_free(md);
 	json_object_put(rec);
 	if (fd >= 0)
 		close(fd);
-	free(enc);
-	free(plain);
 	free(name);
 	return r;
 }
 
-int quarantine_export(struct quarantine *q, const char *id, const char *path,
-		      char **cause)
+int quarantine_export(struct quarantine *q, const char *id, const char *stream,
+		      const char *path, char **cause)
 {
 	char *tmp = xasprintf("%s.XXXXXX", path);
 	int fd, r;
@@ -784,7 +966,7 @@ int quarantine_export(struct quarantine *q, const char *id, const char *path,
 				   path, strerror(-r));
 		goto done;
 	}
-	r = quarantine_get(q, id, fd, cause);
+	r = quarantine_get(q, id, stream, fd, cause);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)

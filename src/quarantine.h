@@ -33,7 +33,8 @@ struct quarantine_item {
 	struct timespec atime, mtime, ctime;
 	const struct quarantine_attr *xattrs;	/* security.selinux, ... */
 	size_t nxattrs;
-	const struct quarantine_attr *streams;	/* NTFS named streams */
+	const struct quarantine_attr *streams;	/* NTFS named streams: */
+						/* enciphered, not in the record */
 	size_t nstreams;
 	const char *threat, *engine, *job;
 };
@@ -54,10 +55,11 @@ void quarantine_close(struct quarantine *q);
 
 /*
  * Store what content_fd reads until its end, with meta, as a new item:
- * its content enciphered with a key of its own (so the store holds
- * nothing a host scanner recognises or anyone can run), mode 0600, then
- * its record; each written to a temporary, fsynced and renamed.  Its
- * sha256 and size are those of the bytes read.  *id is the new item's.
+ * its content and then its named streams enciphered with a key of its
+ * own (so the store holds nothing a host scanner recognises or anyone can
+ * run), mode 0600, then its record; each written to a temporary, fsynced
+ * and renamed.  Its sha256 and size are those of the bytes read (and each
+ * stream's, of its value).  *id is the new item's.
  */
 int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 		   int content_fd, char **id, char **cause);
@@ -74,19 +76,20 @@ int quarantine_record(struct quarantine *q, const char *id,
 		      struct json_object **rec, char **cause);
 
 /*
- * Write an item's original bytes to out_fd (from its position).  Their
- * sha256 is checked against the record's after the last byte: -EBADMSG
- * then (and the caller must discard what was written).
+ * Write an item's original bytes (stream NULL), or those of its named
+ * stream, to out_fd (from its position).  Their sha256 is checked against
+ * the record's after the last byte: -EBADMSG then (and the caller must
+ * discard what was written).  -ENOENT: no such item or stream.
  */
-int quarantine_get(struct quarantine *q, const char *id, int out_fd,
-		   char **cause);
+int quarantine_get(struct quarantine *q, const char *id, const char *stream,
+		   int out_fd, char **cause);
 
 /*
  * The same into a new file at path, mode 0600: a temporary beside it,
  * renamed over path only once the content is verified.
  */
-int quarantine_export(struct quarantine *q, const char *id, const char *path,
-		      char **cause);
+int quarantine_export(struct quarantine *q, const char *id, const char *stream,
+		      const char *path, char **cause);
 
 /* The ids of every item with a record, oldest first. */
 int quarantine_list(struct quarantine *q, struct strv *ids, char **cause);

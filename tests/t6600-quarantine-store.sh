@@ -27,26 +27,36 @@ scan() {
 	clamscan --no-summary --database="$T/sigs" -r "$@" >"$T/scan.out" 2>&1
 }
 
-plan 38
+plan 44
 
+printf 'clean main data\n' >"$T/host/readme.txt"
+# EICAR as the file and as its NTFS stream payload.exe (a stream of
+# readme.txt in the second item).
 id=$("$PUT" "$Q" "$T/host/eicar.com" /home/alice/eicar.com Eicar-Test-Signature 2>"$T/put.err")
 like "$id" '^[0-9]{8}T[0-9]{6}-[0-9a-f]{16}$' "an item is put (id time-random)" ||
+	diag "$(cat "$T/put.err")"
+sid=$("$PUT" "$Q" "$T/host/readme.txt" /Docs/readme.txt Eicar-Test-Signature \
+	payload.exe="$T/host/eicar.com" 2>>"$T/put.err")
+like "$sid" '^[0-9]{8}T[0-9]{6}-[0-9a-f]{16}$' "an item with a named stream is put" ||
 	diag "$(cat "$T/put.err")"
 is "$(stat -c '%a %U' "$Q")" "700 root" "the store is created 0700, root's"
 is "$(stat -c '%a' "$Q/$id.data") $(stat -c '%a' "$Q/$id.json")" "600 600" \
 	"content and record are 0600"
 
 out=$("$AVBATCH" quarantine list "${QA[@]}" 2>&1)
-like "$out" "^$id Eicar-Test-Signature /srv/vm/test.qcow2 p1:/home/alice/eicar.com$" \
+like "$out" "(^|"$'\n'")$id Eicar-Test-Signature /srv/vm/test.qcow2 p1:/home/alice/eicar.com($|"$'\n'")" \
 	"list: id, threat, image, fs and guest path"
 "$AVBATCH" quarantine list --json "${QA[@]}" >"$T/list.json" 2>&1
-is "$(jq -r '.[0].sha256' "$T/list.json")" "$sum" "list --json: the original's sha256"
-is "$(jq -r '.[0] | "\(.size) \(.mode % 4096) \(.mtime.sec) \(.mtime.nsec)"' "$T/list.json")" \
+is "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .sha256' "$T/list.json")" "$sum" \
+	"list --json: the original's sha256"
+is "$(jq -r --arg id "$sid" '.[] | select(.id == $id) | .streams[0] | "\(.name) \(.size) \(.sha256)"' "$T/list.json")" \
+	"payload.exe 68 $sum" "... a stream's name, size and sha256"
+is "$(jq -r --arg id "$id" '.[] | select(.id == $id) | "\(.size) \(.mode % 4096) \(.mtime.sec) \(.mtime.nsec)"' "$T/list.json")" \
 	"68 $((8#751)) $(date -d '2020-02-03 04:05:06' +%s) 123456789" \
 	"... its size, mode and mtime to the nanosecond"
-is "$(jq -r '.[0].cipher' "$T/list.json")" "null" "... and not the cipher key"
+is "$(jq -r '.[].cipher' "$T/list.json")" $'null\nnull' "... and not the cipher key"
 if getfattr -n user.origin "$T/host/eicar.com" >/dev/null 2>&1; then
-	is "$(jq -r '.[0].xattrs["user.origin"]' "$T/list.json" | base64 -d)" "guest" \
+	is "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .xattrs["user.origin"]' "$T/list.json" | base64 -d)" "guest" \
 		"... its xattrs (value in base64)"
 else
 	skip "no user xattrs on $T"
@@ -81,6 +91,11 @@ is "$(cat "$T/out/other")" keep "... and kept as it was"
 ok "--force replaces it" \
 	"$AVBATCH" quarantine export --force "${QA[@]}" "$id" "$T/out/other"
 ok "... with the original" cmp "$T/host/eicar.com" "$T/out/other"
+like "$("$AVBATCH" quarantine show "${QA[@]}" "$sid")" $'(^|\n)streams: +payload.exe \\(68 bytes\\)' \
+	"show lists the streams kept"
+ok "export --stream: a stream's bytes" \
+	"$AVBATCH" quarantine export --stream payload.exe "${QA[@]}" "$sid" "$T/out/stream"
+ok "... the original's" cmp "$T/host/eicar.com" "$T/out/stream"
 
 # A symlink another user planted where the export goes.
 chmod 0755 "$T"	# the other user must reach $T/pub
@@ -108,7 +123,7 @@ like "$?:$out" "^2:.*refusing the quarantine store '$T/qlink': it is a symbolic 
 "${NOBODY[@]}" ln -s "$Q" "$T/pub/q2"
 out=$("$PUT" "$T/pub/q2" "$T/host/eicar.com" /x Threat 2>&1)
 like "$?:$out" "^1:.*it is a symbolic link" "put refuses a symlink another user planted"
-is "$(ls "$Q" | wc -l)" 2 "... and nothing was added to where it points"
+is "$(ls "$Q" | wc -l)" 4 "... and nothing was added to where it points"
 out=$("$AVBATCH" quarantine list --quarantine "$T/pub/q" 2>&1)
 like "$?:$out" "^2:.*owned by uid $(id -u nobody)" "a store another user owns is refused"
 mkdir -m 0700 "$T/ww" && chmod 0777 "$T/ww"
@@ -119,7 +134,8 @@ like "$?:$out" "^1:.*mode is 0777" "... for put as well"
 
 # The configuration's store (quarantine = DIR).
 printf '[avbatch]\ncache = none\nquarantine = %s\n' "$Q" >"$T/q.conf"
-is "$("$AVBATCH" --config "$T/q.conf" quarantine list | cut -d' ' -f1)" "$id" \
+is "$("$AVBATCH" --config "$T/q.conf" quarantine list | cut -d' ' -f1 | sort)" \
+	"$(printf '%s\n' "$id" "$sid" | sort)" \
 	"the configuration's quarantine key names the store"
 
 # Damaged content is an error, never a wrong file.
@@ -129,5 +145,6 @@ like "$?:$out" "^2:.*is damaged" "a damaged content is found on export"
 ok_not "... and nothing is written" test -e "$T/out/damaged"
 
 ok "remove" "$AVBATCH" quarantine remove "${QA[@]}" "$id"
-is "$("$AVBATCH" quarantine list "${QA[@]}" 2>&1; ls "$Q")" "" "the item is gone, both files"
+ok "... the other" "$AVBATCH" quarantine remove "${QA[@]}" "$sid"
+is "$("$AVBATCH" quarantine list "${QA[@]}" 2>&1; ls "$Q")" "" "the items are gone, all their files"
 done_testing

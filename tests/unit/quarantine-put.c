@@ -1,8 +1,9 @@
 /*
  * quarantine-put.c - for the shell tests: put a host file into a store as
  * the clean pipeline will put a guest's (avbatch has no command that
- * puts).  quarantine-put STORE FILE GUEST-PATH THREAT: the file's content,
- * mode, owner, times and user./security. xattrs; prints the new id.
+ * puts).  quarantine-put STORE FILE GUEST-PATH THREAT [NAME=FILE]...: the
+ * file's content, mode, owner, times and xattrs, and as NTFS named
+ * streams the content of each NAME=FILE; prints the new id.
  */
 #include "config.h"
 
@@ -19,7 +20,8 @@
 
 int main(int argc, char **argv)
 {
-	struct quarantine_attr xattrs[16];
+	struct quarantine_attr xattrs[16], streams[8];
+	struct buf values[8] = { { 0 } };
 	struct quarantine_item m = { 0 };
 	struct quarantine *q = NULL;
 	char names[4096], *id = NULL, *cause = NULL;
@@ -27,9 +29,9 @@ int main(int argc, char **argv)
 	ssize_t len;
 	int fd, r = 1;
 
-	if (argc != 5) {
+	if (argc < 5 || argc > 5 + (int)ARRAY_SIZE(streams)) {
 		fprintf(stderr, "usage: quarantine-put STORE FILE GUEST-PATH "
-			"THREAT\n");
+			"THREAT [NAME=FILE]...\n");
 		return 2;
 	}
 	fd = open(argv[2], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -64,6 +66,20 @@ int main(int argc, char **argv)
 		xattrs[m.nxattrs++] = (struct quarantine_attr){
 			n, strlen(n), v, (size_t)vlen };
 	}
+	m.streams = streams;
+	for (int i = 5; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (!eq || read_file(eq + 1, 1 << 26, &values[m.nstreams]) < 0) {
+			fprintf(stderr, "quarantine-put: bad stream '%s'\n",
+				argv[i]);
+			goto done;
+		}
+		streams[m.nstreams] = (struct quarantine_attr){ argv[i],
+			(size_t)(eq - argv[i]), values[m.nstreams].p,
+			values[m.nstreams].len };
+		m.nstreams++;
+	}
 	if (quarantine_open(argv[1], true, &q, &cause) < 0 ||
 	    quarantine_put(q, &m, fd, &id, &cause) < 0) {
 		fprintf(stderr, "quarantine-put: %s\n", cause);
@@ -74,6 +90,8 @@ int main(int argc, char **argv)
 done:
 	for (size_t i = 0; i < m.nxattrs; i++)
 		free((void *)xattrs[i].value);
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++)
+		buf_release(&values[i]);
 	quarantine_close(q);
 	close(fd);
 	free(id);

@@ -81,12 +81,14 @@ int main(void)
 				   "UNIT-TEST\0\x01\xff tail";
 	static const char sel[] = "system_u:object_r:bin_t:s0";
 	static const char stream[] = "MZ stream bytes";
+	static const char stream2[] = "second stream, past a block edge";
 	const struct quarantine_attr xattrs[] = {
 		{ "security.selinux", 16, sel, sizeof(sel) },
 		{ "user.\xff\xfe", 7, "v", 1 },
 	};
 	const struct quarantine_attr streams[] = {
 		{ "Zone.Identifier", 15, stream, sizeof(stream) - 1 },
+		{ "pay\xffload", 8, stream2, sizeof(stream2) - 1 },
 	};
 	struct quarantine_item m = {
 		.image = "/srv/vm/web01.qcow2", .fs = "p2",
@@ -95,7 +97,7 @@ int main(void)
 		.atime = { 1700000000, 1 }, .mtime = { 1700000001, 999999999 },
 		.ctime = { 1700000002, 500 },
 		.xattrs = xattrs, .nxattrs = 2,
-		.streams = streams, .nstreams = 1,
+		.streams = streams, .nstreams = 2,
 		.threat = "Eicar-Test-Signature", .engine = "clamav",
 		.job = "20261203T010000-aaaa",
 	};
@@ -125,7 +127,7 @@ int main(void)
 	if (r < 0)
 		printf("# %s\n", cause);
 	out = memfd_create("out", MFD_CLOEXEC);
-	r = quarantine_get(q, id, out, &cause);
+	r = quarantine_get(q, id, NULL, out, &cause);
 	slurp(out, &b);
 	close(out);
 	ok(r == 0 && b.len == sizeof(body) && !memcmp(b.p, body, b.len),
@@ -136,7 +138,8 @@ int main(void)
 	p2 = xasprintf("%s/%s.json", store, id);
 	slurp_path(p, &b);
 	ok(b.len > 0 && !memmem(b.p, b.len, "QUARANTINE-UNIT", 15) &&
-	   !memmem(b.p, b.len, "X5O!P", 5),
+	   !memmem(b.p, b.len, "X5O!P", 5) &&
+	   !memmem(b.p, b.len, "MZ stream", 9),
 	   "the stored content holds no run of the original");
 	ok(b.len > 2 && memcmp(b.p, "#!", 2) && memcmp(b.p, "\x7f" "ELF", 4) &&
 	   memcmp(b.p, "MZ", 2), "it starts as no script or executable");
@@ -168,8 +171,31 @@ int main(void)
 	   "the SELinux label, as bytes");
 	x = json_get(json_get(rec, "xattrs"), "b64:dXNlci7//g==");
 	ok(x != NULL, "an xattr name that is not UTF-8, as b64:");
-	ok(json_get(json_get(rec, "streams"), "Zone.Identifier") != NULL,
-	   "an NTFS stream, named as one");
+	x = json_object_array_get_idx(json_get(rec, "streams"), 0);
+	ok(x && !strcmp(json_get_str(x, "name"), "Zone.Identifier") &&
+	   json_get_int(x, "size", 0) == sizeof(stream) - 1 &&
+	   json_get_str(x, "sha256") && !json_get(x, "value"),
+	   "an NTFS stream: name, size, sha256, not its bytes");
+	x = json_object_array_get_idx(json_get(rec, "streams"), 1);
+	ok(x && json_get_str(x, "name_b64") &&
+	   !strcmp(json_get_str(x, "name_b64"), "cGF5/2xvYWQ="),
+	   "a stream name that is not UTF-8: name_b64");
+	out = memfd_create("out", MFD_CLOEXEC);
+	r = quarantine_get(q, id, "Zone.Identifier", out, &cause);
+	slurp(out, &b);
+	close(out);
+	ok(r == 0 && b.len == sizeof(stream) - 1 && !memcmp(b.p, stream, b.len),
+	   "get of a stream gives its bytes");
+	out = memfd_create("out", MFD_CLOEXEC);
+	r = quarantine_get(q, id, "pay\xffload", out, &cause);
+	slurp(out, &b);
+	close(out);
+	ok(r == 0 && b.len == sizeof(stream2) - 1 &&
+	   !memcmp(b.p, stream2, b.len), "... the second one too (mid-block)");
+	out = memfd_create("out", MFD_CLOEXEC);
+	r = quarantine_get(q, id, "nope", out, &cause);
+	close(out);
+	fails(r, -ENOENT, &cause, "no stream", "an unknown stream: none");
 	ok(!strcmp(json_get_str(rec, "threat"), m.threat) &&
 	   !strcmp(json_get_str(rec, "engine"), "clamav") &&
 	   !strcmp(json_get_str(rec, "job"), m.job) &&
@@ -196,9 +222,39 @@ int main(void)
 	   "list gives both ids and nothing else");
 	strv_release(&ids);
 	out = memfd_create("out", MFD_CLOEXEC);
-	ok(quarantine_get(q, id2, out, &cause) == 0 &&
+	ok(quarantine_get(q, id2, NULL, out, &cause) == 0 &&
 	   lseek(out, 0, SEEK_END) == 0, "the empty one reads back empty");
 	close(out);
+
+	/* A content of many chunks, a stream after it. */
+	{
+		size_t n = 300000;
+		unsigned char *big = xmalloc(n);
+		char *id3 = NULL;
+
+		for (size_t i = 0; i < n; i++)
+			big[i] = (unsigned char)(i * 7 + i / 251);
+		m.nstreams = 1;
+		fd = content(big, n);
+		r = quarantine_put(q, &m, fd, &id3, &cause);
+		close(fd);
+		out = memfd_create("out", MFD_CLOEXEC);
+		r = r ? r : quarantine_get(q, id3, NULL, out, &cause);
+		slurp(out, &b);
+		close(out);
+		ok(r == 0 && b.len == n && !memcmp(b.p, big, n),
+		   "300000 bytes round trip");
+		out = memfd_create("out", MFD_CLOEXEC);
+		r = quarantine_get(q, id3, "Zone.Identifier", out, &cause);
+		slurp(out, &b);
+		close(out);
+		ok(r == 0 && b.len == sizeof(stream) - 1 &&
+		   !memcmp(b.p, stream, b.len), "... and the stream after them");
+		ok(quarantine_remove(q, id3, &cause) == 0, "... removed");
+		m.nstreams = 2;
+		free(id3);
+		free(big);
+	}
 
 	/* Ids name nothing outside the store. */
 	ok(!quarantine_id_valid("../x") && !quarantine_id_valid("") &&
@@ -210,7 +266,7 @@ int main(void)
 	r = quarantine_record(q, "../x", &rec, &cause);
 	fails(r, -EINVAL, &cause, "not a quarantine id", "show ../x refused");
 	out = memfd_create("out", MFD_CLOEXEC);
-	r = quarantine_get(q, "../../etc/passwd", out, &cause);
+	r = quarantine_get(q, "../../etc/passwd", NULL, out, &cause);
 	fails(r, -EINVAL, &cause, "not a quarantine id", "get ../.. refused");
 	close(out);
 	r = quarantine_remove(q, "../lib", &cause);
@@ -221,25 +277,25 @@ int main(void)
 
 	/* Damaged content: a flipped byte, a cut file. */
 	slurp_path(p, &b);
-	b.p[b.len - 3] ^= 0x20;
+	b.p[16 + 5] ^= 0x20;	/* in the content, past the magic line */
 	if (write_file_atomic(p, b.p, b.len) < 0)
 		abort();
 	out = memfd_create("out", MFD_CLOEXEC);
-	r = quarantine_get(q, id, out, &cause);
+	r = quarantine_get(q, id, NULL, out, &cause);
 	fails(r, -EBADMSG, &cause, "damaged", "a flipped byte is found");
 	close(out);
 	if (truncate(p, (off_t)b.len - 1) < 0)
 		abort();
 	out = memfd_create("out", MFD_CLOEXEC);
-	r = quarantine_get(q, id, out, &cause);
+	r = quarantine_get(q, id, NULL, out, &cause);
 	fails(r, -EBADMSG, &cause, "damaged", "a cut content is found");
 	close(out);
 	free(p);
 	p = xasprintf("%s/exported", top);
-	r = quarantine_export(q, id, p, &cause);
+	r = quarantine_export(q, id, NULL, p, &cause);
 	fails(r, -EBADMSG, &cause, "damaged", "export of it fails");
 	ok(access(p, F_OK) < 0, "... and leaves no file");
-	r = quarantine_export(q, id2, p, &cause);
+	r = quarantine_export(q, id2, NULL, p, &cause);
 	ok(r == 0 && mode_of(p) == 0600, "a good export is 0600");
 	free(p);
 	p = NULL;
@@ -266,7 +322,7 @@ int main(void)
 			free(cause);
 			cause = NULL;
 			out = memfd_create("out", MFD_CLOEXEC);
-			r = quarantine_get(q, id, out, &cause);
+			r = quarantine_get(q, id, NULL, out, &cause);
 			all = all && r == -EBADMSG;
 			close(out);
 			free(cause);
@@ -295,7 +351,7 @@ int main(void)
 
 			json_object_deep_copy(good, &bad, NULL);
 			json_object_object_add(bad, members[i],
-					       json_object_new_array());
+					       json_object_new_boolean(1));
 			write_path(p2, json_object_to_json_string(bad));
 			r = quarantine_record(q, id2, &rec, &cause);
 			if (r != -EBADMSG)
