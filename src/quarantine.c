@@ -517,6 +517,14 @@ int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 	data = xasprintf("%s.data", nid);
 	r = store_content(q, data, content_fd, meta, key, iv, sha, &size,
 			  ssha);
+	if (!r && meta->sha256 && memcmp(meta->sha256, sha, sizeof(sha))) {
+		r = -ESTALE;
+		/* No guest path here: the caller prints it escaped. */
+		*cause = xstrdup("the file is not what was scanned: its "
+				 "sha256 differs");
+		unlinkat(q->dfd, data, 0);
+		goto done;
+	}
 	if (r < 0) {
 		*cause = xasprintf("cannot store '%s' in '%s': %s", data,
 				   q->dir, strerror(-r));

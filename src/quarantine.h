@@ -37,6 +37,7 @@ struct quarantine_item {
 						/* enciphered, not in the record */
 	size_t nstreams;
 	const char *threat, *engine, *job;
+	const unsigned char *sha256;	/* what the scan hashed, or NULL */
 };
 
 /* An open store: a directory only its owner (root) can enter. */
@@ -59,7 +60,9 @@ void quarantine_close(struct quarantine *q);
  * own (so the store holds nothing a host scanner recognises or anyone can
  * run), mode 0600, then its record; each written to a temporary, fsynced
  * and renamed.  Its sha256 and size are those of the bytes read (and each
- * stream's, of its value).  *id is the new item's.
+ * stream's, of its value).  *id is the new item's.  With meta->sha256,
+ * bytes with another sha256 (the file changed since the scan) are not
+ * kept: -ESTALE.
  */
 int quarantine_put(struct quarantine *q, const struct quarantine_item *meta,
 		   int content_fd, char **id, char **cause);

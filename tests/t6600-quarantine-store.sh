@@ -27,7 +27,7 @@ scan() {
 	clamscan --no-summary --database="$T/sigs" -r "$@" >"$T/scan.out" 2>&1
 }
 
-plan 44
+plan 45
 
 printf 'clean main data\n' >"$T/host/readme.txt"
 # EICAR as the file and as its NTFS stream payload.exe (a stream of
@@ -137,6 +137,13 @@ printf '[avbatch]\ncache = none\nquarantine = %s\n' "$Q" >"$T/q.conf"
 is "$("$AVBATCH" --config "$T/q.conf" quarantine list | cut -d' ' -f1 | sort)" \
 	"$(printf '%s\n' "$id" "$sid" | sort)" \
 	"the configuration's quarantine key names the store"
+
+# A damaged record is named; the other items are still listed.
+printf '{"kind": "avbatch-quarantine", "schema": 1, "id": [' >"$Q/20261203T000000-0000000000000000.json"
+out=$("$AVBATCH" quarantine list "${QA[@]}" 2>&1)
+like "$?:$out" "^2:.*record of '20261203T000000-0000000000000000' in '$Q' is damaged.*$id" \
+	"list names a damaged record (exit 2) and lists the others"
+rm -f "$Q/20261203T000000-0000000000000000.json"
 
 # Damaged content is an error, never a wrong file.
 printf '\x01' | dd of="$Q/$id.data" bs=1 seek=40 conv=notrunc status=none

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,33 @@ int main(void)
 	ok(json_get(rec, "cipher") == NULL, "the key is not shown");
 	json_object_put(rec);
 	rec = NULL;
+
+	/* The bytes read are not those scanned: nothing is kept. */
+	{
+		unsigned char other[32] = { 1 };
+		char *id4 = NULL;
+
+		m.sha256 = other;
+		fd = content(body, sizeof(body));
+		r = quarantine_put(q, &m, fd, &id4, &cause);
+		close(fd);
+		fails(r, -ESTALE, &cause, "not what was scanned",
+		      "content with another sha256 than the scan's: refused");
+		r = quarantine_list(q, &ids, &cause);
+		ok(r == 0 && ids.n == 1 && id4 == NULL,
+		   "... and nothing is stored");
+		strv_release(&ids);
+		EVP_Digest(body, sizeof(body), other, NULL, EVP_sha256(),
+			   NULL);
+		fd = content(body, sizeof(body));
+		r = quarantine_put(q, &m, fd, &id4, &cause);
+		close(fd);
+		ok(r == 0 && id4, "... with the scan's sha256: stored");
+		ok(id4 && quarantine_remove(q, id4, &cause) == 0,
+		   "... (removed again)");
+		free(id4);
+		m.sha256 = NULL;
+	}
 
 	/* list */
 	fd = content("", 0);
