@@ -1,4 +1,4 @@
-/* cmd-quarantine.c - avbatch quarantine: the store of files taken out of guests */
+/* cmd-quarantine.c - avbatch quarantine: what cleaning took out of guests */
 #include "config.h"
 
 #include <errno.h>

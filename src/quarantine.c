@@ -21,15 +21,15 @@
  * An item is two files in the store: ID.data, the content and then each
  * NTFS named stream, behind a magic line and enciphered with AES-256-CTR
  * (one keystream) under a key and IV of its own, and ID.json, its record,
- * which holds that key, the sizes and the sha256 of each.  The cipher is not there to
- * keep a secret (the key lies beside it): like the vendors' quarantines
- * (Defender's RC4, the XOR of others) it keeps the bytes from being run,
- * opened or recognised by a host scanner.  A per-item random key rather
- * than a fixed XOR means a guest that chooses the content cannot choose
- * what the store holds (no crafted file that becomes a signature, a
- * script or an ELF once stored), and CTR's keystream has no period that
- * would let a pattern of the original show through.  OpenSSL is linked
- * already for SHA-256.
+ * which holds that key, the sizes and the sha256 of each.  The cipher is
+ * not there to keep a secret (the key lies beside it): like the vendors'
+ * quarantines (Defender's RC4, the XOR of others) it keeps the bytes
+ * from being run, opened or recognised by a host scanner.  A per-item
+ * random key rather than a fixed XOR means a guest that chooses the
+ * content cannot choose what the store holds (no crafted file that
+ * becomes a signature, a script or an ELF once stored), and CTR's
+ * keystream has no period that would let a pattern of the original show
+ * through.  OpenSSL is linked already for SHA-256.
  */
 #define DATA_MAGIC	"AVBQUARANTINE01\n"
 #define DATA_MAGIC_LEN	16
