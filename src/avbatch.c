@@ -24,6 +24,9 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/usr/local/var"
+#endif
 
 struct globals G = { .keep_jobs = 20, .keep_job_days = 14 };
 
@@ -64,6 +67,12 @@ static const struct cmd commands[] = {
 	{ "report", cmd_report, 0,
 	  "report html REPORT | text REPORT | merge [-o FILE] REPORT...",
 	  "a saved report as an HTML page or text; many hosts' as one" },
+	{ "quarantine", cmd_quarantine, 0,
+	  "quarantine list [--json] | show [--json] ID | export [--force] "
+	  "[--stream NAME] ID FILE | remove ID | restore ID  "
+	  "[--quarantine DIR]",
+	  "the files cleaning took out of guests: list, show, export, "
+	  "remove" },
 	{ "update", cmd_update, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
 	  "update [--engine E[,E2...]] [-o E.KEY=VALUE]... "
 	  "[--timeout SECONDS]",
@@ -78,7 +87,7 @@ static void usage(FILE *out)
 		"       avbatch --version | --help\n"
 		"       avbatch COMMAND --help\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\nusage of each command:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  avbatch %s\n", commands[i].usage);
@@ -250,6 +259,8 @@ static int config_handler(void *user, const char *section, const char *key,
 			(unsigned)n;
 	} else if (!strcmp(key, "cache"))
 		G.cache = strcmp(value, "none") ? xstrdup(value) : "";
+	else if (!strcmp(key, "quarantine"))
+		G.quarantine = xstrdup(value);
 	else
 		errx(2, "%s: unknown key '%s'", path, key);
 	return 1;
@@ -363,6 +374,8 @@ int main(int argc, char **argv)
 		G.state_dir = "/run/avbatch";
 	if (!G.default_engine)
 		G.default_engine = "clamav";
+	if (!G.quarantine)
+		G.quarantine = LOCALSTATEDIR "/lib/avbatch/quarantine";
 
 	if ((current->flags & CMD_NEEDS_ROOT) && geteuid() != 0)
 		errx(2, "%s: must be run as root (%s)", current->name,

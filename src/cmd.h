@@ -10,6 +10,7 @@ struct globals {
 	const char *state_dir;
 	const char *default_engine;
 	const char *cache;		/* verdict cache; NULL: none */
+	const char *quarantine;		/* the quarantine store */
 	struct strv engine_dirs;	/* in override order, last wins */
 	unsigned keep_jobs;		/* finished job directories kept */
 	unsigned keep_job_days;		/* ... at most this old (0: any) */
@@ -39,6 +40,7 @@ int cmd_ctl(int argc, char **argv);	/* status, pause, resume, stop */
 int cmd_cleanup(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
 
 /* The engine search path as a plain array for engine_find(). */
 const char *const *cmd_engine_dirs(size_t *n);

@@ -132,6 +132,7 @@ const char *output_kind_name(enum output_kind kind)
 	static const char *const names[] = {
 		[OUTPUT_REPORT] = "report", [OUTPUT_DATABASE] = "cache",
 		[OUTPUT_HTML] = "report page", [OUTPUT_METRICS] = "metrics",
+		[OUTPUT_SAMPLE] = "exported file",
 	};
 
 	return names[kind];
@@ -173,9 +174,11 @@ int output_check(const struct output_guard *g, const char *path,
 		r = -EPERM;
 		why = xstrdup("it is not a regular file");
 	} else if (S_ISREG(st.st_mode) && written && !force &&
-		   !is_previous(path, kind)) {
+		   (kind == OUTPUT_SAMPLE || !is_previous(path, kind))) {
 		r = -EEXIST;
-		why = xasprintf("it exists and is not an avbatch %s "
+		why = kind == OUTPUT_SAMPLE ?
+		      xstrdup("it exists (--force replaces it)") :
+		      xasprintf("it exists and is not an avbatch %s "
 				"(--force replaces it)", what);
 	}
 done:

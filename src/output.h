@@ -10,6 +10,7 @@ enum output_kind {
 	OUTPUT_DATABASE,	/* the cache: an existing regular file is used */
 	OUTPUT_HTML,		/* a report page: may replace a previous one */
 	OUTPUT_METRICS,		/* metrics: may replace previous ones */
+	OUTPUT_SAMPLE,		/* a quarantined file: replaces nothing */
 };
 
 /* What kind is called in messages: "report", "cache", ... */

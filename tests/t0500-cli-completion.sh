@@ -19,7 +19,7 @@ complete_words() {
 		_ "$top_srcdir/completion/avbatch" "$@"
 }
 
-plan 7
+plan 9
 like "$(complete_words avbatch '')" '(^| )cleanup .*inspect .*run .*status .*update ' \
 	"the commands, from avbatch --help"
 like "$(complete_words avbatch run --en)" '^--engine $' "run's options, from its usage"
@@ -27,6 +27,10 @@ like "$(complete_words avbatch run --no)" '--no-cache' "... all of them"
 is "$(complete_words avbatch run --engine cla)" "clamav clamd " "engine names"
 is "$(complete_words avbatch run --engine clamav,y)" "clamav,yara " "a list of engines"
 is "$(complete_words avbatch engines show y)" "yara " "engines show ENGINE"
+is "$(complete_words avbatch quarantine '')" "export list remove restore show " \
+	"quarantine's subcommands"
+like "$(complete_words avbatch quarantine list --q)" '^--quarantine $' \
+	"quarantine's options, from its usage"
 is "$(complete_words avbatch --state-dir "$T/st" status 2026)" \
 	"20261203T010000-aaaa 20261203T020000-bbbb " "job ids from the state directory"
 done_testing
