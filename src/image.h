@@ -36,6 +36,9 @@ struct fs_plan {
 	bool log_check;		/* xfs: EROFS on a read-only device means
 				   a dirty log (then replay) */
 	char *warning;		/* mounted, but the picture may be stale */
+	bool write;		/* a writable plan (mount_plan_write) */
+	bool checked;		/* ... its file system found clean just before
+				   (mount_write_check) */
 };
 
 /* One guest file system: a partition, or the whole disk. */
