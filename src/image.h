@@ -32,7 +32,9 @@ struct fs_plan {
 	char *options;		/* full option string, "ro,nosuid,..." */
 	char *skip;		/* reason it is not mounted, or NULL */
 	bool uncovered;		/* skipping leaves files unscanned (LUKS, ...) */
-	bool replay;		/* unclean journal: replay it in an overlay */
+	bool replay;		/* unclean journal: replay it in an overlay
+				   (a writable plan: replayed on the device
+				   written, by mount_write_check) */
 	bool log_check;		/* xfs: EROFS on a read-only device means
 				   a dirty log (then replay) */
 	char *warning;		/* mounted, but the picture may be stale */

@@ -1157,28 +1157,63 @@ int mount_streams(struct attach *a, const struct fs *fs, const char *target,
 }
 
 /*
- * Is file system k of img, at offset of view, hibernated by Windows?  Seen
- * the way a read-only mount sees it (its ordinary plan, image.c's test);
- * 1 or 0, or -errno when it cannot be mounted to look.
+ * What fs shows before a write: an ext journal the probe found unclean; a
+ * read-only mount by its ordinary plan (on a read-only loop over view)
+ * shows whether Windows hibernated an NTFS (image.c's test) and whether an
+ * xfs log is dirty (the kernel refuses a read-only device: EROFS).
+ * Returns 0 with *hibernated and *dirty set, or -errno.
  */
-static int ntfs_hibernated(const char *view, const struct fs *fs,
-			   const char *workdir, char **cause)
+static int look_before_write(const char *view, const struct fs *fs,
+			     const char *workdir, bool *hibernated,
+			     bool *dirty, char **cause)
 {
+	bool ntfs = !strcmp(fs->type, "ntfs"), xfs = !strcmp(fs->type, "xfs");
 	struct fs ro = *fs;
 	struct mnt *m = NULL;
-	char *target = xasprintf("%s/%s.hibernation", workdir, fs->name);
-	char *warning = NULL;
+	char *target, *warning = NULL;
 	int r;
 
+	*hibernated = false;
+	*dirty = fs->journal_unclean;
+	if (!ntfs && !xfs)
+		return 0;
+	target = xasprintf("%s/%s.look", workdir, fs->name);
 	plan_type(fs->type, &ro.plan);
 	r = mount_fs(view, &ro, target, &m, cause);
-	if (r == 0) {
+	if (r == 0 && ntfs) {
 		warning = image_ntfs_warning(target);
-		r = warning != NULL;
+		*hibernated = warning != NULL;
+	} else if (r == -EROFS && xfs) {
+		*dirty = true;
+		free(*cause);
+		*cause = NULL;
+		r = 0;
 	}
 	mount_release(m);
 	plan_release(&ro.plan);
 	free(warning);
+	free(target);
+	return r;
+}
+
+/*
+ * Replay fs's journal (or log) on view, which must be writable, by
+ * mounting it writable once: the replay is part of the protected change,
+ * and the check then sees the file system as the guest would.
+ */
+static int replay_journal(const char *view, const struct fs *fs,
+			  const struct fs_plan *plan, const char *workdir,
+			  char **cause)
+{
+	struct fs w = *fs;
+	struct mnt *m = NULL;
+	char *target = xasprintf("%s/%s.replay", workdir, fs->name);
+	int r;
+
+	w.plan = *plan;
+	r = mount_fs(view, &w, target, &m, cause);
+	if (r == 0)
+		r = mount_unmount(m, cause);
 	free(target);
 	return r;
 }
@@ -1189,6 +1224,7 @@ int mount_write_check(const char *view, const struct image *img, size_t k,
 {
 	const struct fs *fs = &img->fs[k];
 	char *log = NULL, *c = NULL;
+	bool hibernated, dirty;
 	int r;
 
 	memset(check, 0, sizeof(*check));
@@ -1198,17 +1234,25 @@ int mount_write_check(const char *view, const struct image *img, size_t k,
 				 "not a writable plan");
 		return -EPERM;
 	}
-	r = strcmp(fs->type, "ntfs") ? 0 :
-	    ntfs_hibernated(view, fs, workdir, &c);
+	r = look_before_write(view, fs, workdir, &hibernated, &dirty, &c);
 	if (r < 0) {
-		plan->skip = xasprintf("cannot see whether Windows "
-				       "hibernated it: %s", c);
+		plan->skip = xasprintf("cannot look at it before writing: %s",
+				       c);
 		goto done;
-	} else if (r > 0) {
+	} else if (hibernated) {
 		plan->skip = xstrdup("hibernated or shut down with Fast "
 				     "Startup: a resume would overwrite the "
 				     "changes");
 		goto done;
+	}
+	if (dirty) {
+		r = replay_journal(view, fs, plan, workdir, &c);
+		if (r < 0) {
+			plan->skip = xasprintf("its journal could not be "
+					       "replayed: %s", c);
+			goto done;
+		}
+		plan->replay = true;
 	}
 	log = xasprintf("%s/%s.check.log", workdir, fs->name);
 	r = fscheck_run(fs->type, view, fs->offset, fs->size, log, check,

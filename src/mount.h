@@ -118,10 +118,12 @@ void mount_plan_release(struct fs_plan *plan);
 struct fscheck_result;
 
 /*
- * Before the first write by plan to file system k of img, read through
- * view: an NTFS is looked at through a read-only mount (in workdir) for
- * Windows' hibernation, and the file system is checked read-only with its
- * own tool (fscheck.h, its log in workdir).  Returns 0 with *check clean
+ * Before the first write by plan to file system k of img, through view
+ * (the protected, writable view of the change): an NTFS is looked at
+ * through a read-only mount (in workdir) for Windows' hibernation; an ext
+ * journal or xfs log that needs replaying is replayed on view by one
+ * writable mount (plan->replay); then the file system is checked
+ * read-only with its own tool (fscheck.h, its log in workdir).  Returns 0 with *check clean
  * (plan->checked), or -EPERM with the reason in *cause and plan->skip
  * (plan->write cleared) for a hibernated NTFS or a check that did not come
  * out clean.

@@ -3,7 +3,8 @@
 # writable plan or the reason there is none; a writable mount of ext4,
 # xfs, btrfs, NTFS (ntfs-3g) and exFAT (exfat-fuse) creates and deletes a
 # file; FAT is changed by mtools (mtools.h); the file systems' own
-# read-only checks say clean on fresh ones and refuse corrupted ones.
+# read-only checks say clean on fresh ones and refuse corrupted ones; an
+# unclean journal is replayed on the image before the check.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
@@ -173,6 +174,26 @@ is "$("$WT" cat "$W" "$T/lvm/lvm.raw" p1 planted.txt 2>&1)" "absent" \
 	"and not in the partition before it"
 like "$("$WT" check "$W" "$T/lvm/lvm.raw" vg0/root 2>&1)" "e2fsck clean 0" \
 	"the LV is still clean"
+
+# A journal (ext4) or log (xfs) that needs replaying is replayed on the
+# image as part of the change, then checked: not refused for the
+# inconsistencies a check that skips the journal would see.
+fx_unclean "$T/un" || bail_out "cannot build fx_unclean"
+xfs_repair -n "$T/un/unclean-xfs.raw" >"$T/xfs-before.log" 2>&1
+isnt_zero=$?
+ok "the dirty xfs log alone fails xfs_repair -n" test "$isnt_zero" != 0
+is "$("$WT" plan "$W" "$T/un/unclean.raw" check 2>&1)" \
+	"whole	ext4	write ext4 rw,nosuid,nodev,noexec, journal replayed, e2fsck clean" \
+	"ext4: its journal replayed on the image, then checked clean"
+unlike "$(dumpe2fs -h "$T/un/unclean.raw" 2>/dev/null | grep '^Filesystem features:')" \
+	needs_recovery "... so it no longer needs recovery"
+like "$(debugfs -R 'ls -l /home/alice' "$T/un/unclean.raw" 2>/dev/null)" ' new *$' \
+	"... and what lived only in the journal is in the file system"
+is "$("$WT" plan "$W" "$T/un/unclean-xfs.raw" check 2>&1)" \
+	"whole	xfs	write xfs rw,nosuid,nodev,noexec,nouuid, journal replayed, xfs_repair clean" \
+	"xfs: its log replayed on the image, then checked clean"
+ok "... so xfs_repair -n finds it clean by itself" \
+	xfs_repair -n "$T/un/unclean-xfs.raw"
 
 is "$(leftovers)" "" "nothing left mounted, attached or running"
 done_testing

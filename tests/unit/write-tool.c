@@ -3,6 +3,7 @@
  * mtools.c for tests/t1950-write-plan.sh (not a test itself):
  *
  *   write-tool plan WORKDIR IMAGE [check]    each fs: its writable plan
+ *                       (and its check: a raw IMAGE may be written then)
  *   write-tool put WORKDIR IMAGE FS NAME TEXT   create NAME, writable mount
  *   write-tool del WORKDIR IMAGE FS NAME        delete it the same way
  *   write-tool cat WORKDIR IMAGE FS NAME        read it, read-only mount
@@ -55,7 +56,14 @@ static int find_fs(const char *id, size_t *k, char **cause)
 	return -ENOENT;
 }
 
-static int cmd_plan(const char *workdir, bool check, char **cause)
+/* The view writes go to: the raw file itself, else the read-only view. */
+static const char *write_view(const char *path)
+{
+	return strcmp(img->format, "raw") ? mount_attach_view(ro) : path;
+}
+
+static int cmd_plan(const char *workdir, const char *path, bool check,
+		    char **cause)
 {
 	for (size_t k = 0; k < img->nfs; k++) {
 		struct fs *fs = &img->fs[k];
@@ -71,12 +79,13 @@ static int cmd_plan(const char *workdir, bool check, char **cause)
 			printf("nothing: %s\n", c);
 		else if (!check)
 			printf("write %s %s\n", plan.driver, plan.options);
-		else if (mount_write_check(mount_attach_view(ro), img, k,
-					   &plan, workdir, &res, &c) < 0)
+		else if (mount_write_check(write_view(path), img, k, &plan,
+					   workdir, &res, &c) < 0)
 			printf("refused: %s\n", c);
 		else
-			printf("write %s %s, %s %s\n", plan.driver,
-			       plan.options, res.tool,
+			printf("write %s %s, %s%s %s\n", plan.driver,
+			       plan.options, plan.replay ?
+			       "journal replayed, " : "", res.tool,
 			       fscheck_status_name(res.status));
 		if (check && r == 0)
 			fscheck_result_release(&res);
@@ -116,8 +125,8 @@ static int cmd_change(const char *workdir, const char *path, size_t k,
 
 	r = mount_plan_write(img, k, &plan, cause);
 	if (r == 0)
-		r = mount_write_check(mount_attach_view(ro), img, k, &plan,
-				      workdir, &res, cause);
+		r = mount_write_check(path, img, k, &plan, workdir, &res,
+				      cause);
 	if (r == 0)
 		r = mount_filesystem_write(path, &img->fs[k], &plan, target,
 					   &m, cause);
@@ -241,7 +250,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto done;
 	if (!strcmp(argv[1], "plan"))
-		r = cmd_plan(argv[2], argc > 4, &cause);
+		r = cmd_plan(argv[2], argv[3], argc > 4, &cause);
 	else if (!strcmp(argv[1], "put") && argc == 7)
 		r = cmd_change(argv[2], argv[3], k, argv[5], argv[6], &cause);
 	else if (!strcmp(argv[1], "del") && argc == 6)
