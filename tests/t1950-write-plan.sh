@@ -10,7 +10,8 @@
 need_root
 need_cmd jq sfdisk mkntfs ntfs-3g mkfs.xfs mkfs.btrfs mkfs.exfat \
 	mount.exfat-fuse mkfs.vfat mcopy mdel e2fsck xfs_repair xfs_db debugfs \
-	btrfs ntfsfix fsck.vfat fsck.exfat cryptsetup
+	btrfs ntfsfix fsck.vfat fsck.exfat cryptsetup qemu-img qemu-storage-daemon \
+	pvcreate dumpe2fs
 
 WT=$top_builddir/tests/unit/write-tool
 [ -x "$WT" ] || skip_all "tests/unit/write-tool not built (make check builds it)"
