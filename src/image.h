@@ -32,10 +32,15 @@ struct fs_plan {
 	char *options;		/* full option string, "ro,nosuid,..." */
 	char *skip;		/* reason it is not mounted, or NULL */
 	bool uncovered;		/* skipping leaves files unscanned (LUKS, ...) */
-	bool replay;		/* unclean journal: replay it in an overlay */
+	bool replay;		/* unclean journal: replay it in an overlay
+				   (a writable plan: replayed on the device
+				   written, by mount_write_check) */
 	bool log_check;		/* xfs: EROFS on a read-only device means
 				   a dirty log (then replay) */
 	char *warning;		/* mounted, but the picture may be stale */
+	bool write;		/* a writable plan (mount_plan_write) */
+	bool checked;		/* ... its file system found clean just before
+				   (mount_write_check) */
 };
 
 /* One guest file system: a partition, or the whole disk. */

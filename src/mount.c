@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fscheck.h"
 #include "json.h"
 #include "loop.h"
 #include "mount.h"
@@ -23,6 +24,8 @@
 
 /* Every mount: read-only, and nothing on it runs or is a device. */
 #define RO_OPTS		"ro,nosuid,nodev,noexec"
+/* A writable mount (mount_plan_write): still nothing runs or is a device. */
+#define RW_OPTS		"rw,nosuid,nodev,noexec"
 
 /* qemu's lock bytes (block/file-posix.c): 100 + permission bit. */
 #define QEMU_LOCK_PERM_BASE	100
@@ -31,6 +34,8 @@
 
 /* How long a FUSE program may take to show its mount. */
 #define FUSE_READY_TIMEOUT	30.0
+/* ... and to write back and exit once its writable mount is gone. */
+#define FUSE_EXIT_TIMEOUT	120.0
 
 struct attach {
 	char *view;
@@ -719,6 +724,110 @@ void mount_plan(struct image *img)
 		plan_fs(&img->fs[i]);
 }
 
+void mount_plan_release(struct fs_plan *plan)
+{
+	plan_release(plan);
+}
+
+static void plan_write_mount(struct fs_plan *plan, const char *driver,
+			     enum fs_access access, const char *extra)
+{
+	plan->driver = xstrdup(driver);
+	plan->access = access;
+	plan->write = true;
+	if (access == FS_EXTRACT)
+		plan->options = xstrdup("changed in place by mtools");
+	else
+		plan->options = xasprintf(RW_OPTS "%s%s", *extra ? "," : "",
+					  extra);
+}
+
+/* The writable plan for fs's probed type, or why there is none. */
+static int plan_write_type(const struct fs *fs, struct fs_plan *plan)
+{
+	const char *type = fs->type;
+
+	if (!type) {
+		plan->skip = xstrdup("no file system found: nothing to write");
+		return -ENOENT;
+	}
+	if (!strcmp(type, "ext2") || !strcmp(type, "ext3") ||
+	    !strcmp(type, "ext4") || !strcmp(type, "ext4dev"))
+		/*
+		 * Without noload: a journal that needs replaying is replayed
+		 * on the device written, inside the protected change.
+		 */
+		plan_write_mount(plan, "ext4", FS_KERNEL, "");
+	else if (!strcmp(type, "xfs"))
+		plan_write_mount(plan, "xfs", FS_KERNEL, "nouuid");
+	else if (!strcmp(type, "btrfs"))
+		plan_write_mount(plan, "btrfs", FS_KERNEL, "subvolid=5");
+	else if (!strcmp(type, "ntfs"))
+		/*
+		 * Windows hibernated it (or shut down with Fast Startup):
+		 * resuming writes back what it held in memory over any change.
+		 * ntfs-3g refuses it too; never remove_hiberfile.
+		 */
+		if (fs->plan.warning)
+			plan->skip = xstrdup("hibernated or shut down with Fast "
+					     "Startup: a resume would overwrite "
+					     "the changes");
+		else
+			plan_write_mount(plan, "ntfs-3g", FS_FUSE,
+					 "streams_interface=xattr");
+	else if (!strcmp(type, "vfat") || !strcmp(type, "msdos"))
+		/* No kernel vfat: files are deleted and read by mtools.h. */
+		plan_write_mount(plan, "mtools", FS_EXTRACT, "");
+	else if (!strcmp(type, "exfat"))
+		plan_write_mount(plan, "mount.exfat-fuse", FS_FUSE, "");
+	else if (!strcmp(type, "swap")) {
+		plan->skip = xstrdup("swap space: nothing to write");
+		return -ENOENT;
+	} else if (!strcmp(type, "swsuspend"))
+		plan->skip = xstrdup("swap holding a hibernation image: a "
+				     "resume would overwrite the changes");
+	else if (!strcmp(type, "crypto_LUKS"))
+		plan->skip = xstrdup("encrypted (LUKS): never unlocked, never "
+				     "written");
+	else if (!strcmp(type, "BitLocker"))
+		plan->skip = xstrdup("encrypted (BitLocker): never unlocked, "
+				     "never written");
+	else {
+		/* Whatever the read-only plan says of it (RAID, ZFS, ...). */
+		struct fs_plan ro;
+		bool some;
+
+		plan_type(type, &ro);
+		some = ro.skip && !ro.uncovered;
+		plan->skip = ro.skip ? xstrdup(ro.skip) :
+			     xasprintf("no writable mount for file system "
+				       "type '%s'", type);
+		plan_release(&ro);
+		if (some)
+			return -ENOENT;
+	}
+	return plan->skip ? -EPERM : 0;
+}
+
+int mount_plan_write(const struct image *img, size_t k, struct fs_plan *plan,
+		     char **cause)
+{
+	const struct fs *fs = &img->fs[k];
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	if (fs->layout_skip) {
+		/* An LVM thin LV, an LDM partition, unreadable data, ... */
+		plan->skip = xstrdup(fs->layout_skip);
+		r = fs->layout_uncovered ? -EPERM : -ENOENT;
+	} else {
+		r = plan_write_type(fs, plan);
+	}
+	if (r < 0)
+		*cause = xstrdup(plan->skip);
+	return r;
+}
+
 static int mount_kernel(const char *dev, const struct fs *fs,
 			const char *target, char **cause)
 {
@@ -862,7 +971,7 @@ done:
 /*
  * Mount one file system of a view at target (created 0700) through a
  * read-only loop device, with fs->plan (a writable one when the plan
- * replays a journal: view must then be an overlay's).  Returns 0 or -errno
+ * replays a journal, view then an overlay's, or is a writable plan).  Returns 0 or -errno
  * with *cause holding the driver's message.
  */
 static int mount_fs(const char *view, const struct fs *fs, const char *target,
@@ -883,8 +992,8 @@ static int mount_fs(const char *view, const struct fs *fs, const char *target,
 	 * A journal is replayed only into a throwaway overlay's view: the
 	 * kernel replays it on a writable device, and the mount stays ro.
 	 */
-	lfd = loop_attach(view, fs->offset, fs->size, fs->plan.replay, &dev,
-			  cause);
+	lfd = loop_attach(view, fs->offset, fs->size,
+			  fs->plan.replay || fs->plan.write, &dev, cause);
 	if (lfd < 0) {
 		r = lfd;
 		goto fail;
@@ -1044,6 +1153,195 @@ int mount_streams(struct attach *a, const struct fs *fs, const char *target,
 				     (int)(at - o), o, at + strlen(xattr));
 	r = mount_fs(mount_attach_view(a), &sfs, target, out, cause);
 	free(sfs.plan.options);
+	return r;
+}
+
+/*
+ * What fs shows before a write: an ext journal the probe found unclean; a
+ * read-only mount by its ordinary plan (on a read-only loop over view)
+ * shows whether Windows hibernated an NTFS (image.c's test) and whether an
+ * xfs log is dirty (the kernel refuses a read-only device: EROFS).
+ * Returns 0 with *hibernated and *dirty set, or -errno.
+ */
+static int look_before_write(const char *view, const struct fs *fs,
+			     const char *workdir, bool *hibernated,
+			     bool *dirty, char **cause)
+{
+	bool ntfs = !strcmp(fs->type, "ntfs"), xfs = !strcmp(fs->type, "xfs");
+	struct fs ro = *fs;
+	struct mnt *m = NULL;
+	char *target, *warning = NULL;
+	int r;
+
+	*hibernated = false;
+	*dirty = fs->journal_unclean;
+	if (!ntfs && !xfs)
+		return 0;
+	target = xasprintf("%s/%s.look", workdir, fs->name);
+	plan_type(fs->type, &ro.plan);
+	r = mount_fs(view, &ro, target, &m, cause);
+	if (r == 0 && ntfs) {
+		warning = image_ntfs_warning(target);
+		*hibernated = warning != NULL;
+	} else if (r == -EROFS && xfs) {
+		*dirty = true;
+		free(*cause);
+		*cause = NULL;
+		r = 0;
+	}
+	mount_release(m);
+	plan_release(&ro.plan);
+	free(warning);
+	free(target);
+	return r;
+}
+
+/*
+ * Replay fs's journal (or log) on view, which must be writable, by
+ * mounting it writable once: the replay is part of the protected change,
+ * and the check then sees the file system as the guest would.
+ */
+static int replay_journal(const char *view, const struct fs *fs,
+			  const struct fs_plan *plan, const char *workdir,
+			  char **cause)
+{
+	struct fs w = *fs;
+	struct mnt *m = NULL;
+	char *target = xasprintf("%s/%s.replay", workdir, fs->name);
+	int r;
+
+	w.plan = *plan;
+	r = mount_fs(view, &w, target, &m, cause);
+	if (r == 0)
+		r = mount_unmount(m, cause);
+	free(target);
+	return r;
+}
+
+int mount_write_check(const char *view, const struct image *img, size_t k,
+		      struct fs_plan *plan, const char *workdir,
+		      struct fscheck_result *check, char **cause)
+{
+	const struct fs *fs = &img->fs[k];
+	char *log = NULL, *c = NULL;
+	bool hibernated, dirty;
+	int r;
+
+	memset(check, 0, sizeof(*check));
+	check->code = -1;
+	if (plan->skip || !plan->write) {
+		*cause = xstrdup(plan->skip ? plan->skip :
+				 "not a writable plan");
+		return -EPERM;
+	}
+	r = look_before_write(view, fs, workdir, &hibernated, &dirty, &c);
+	if (r < 0) {
+		plan->skip = xasprintf("cannot look at it before writing: %s",
+				       c);
+		goto done;
+	} else if (hibernated) {
+		plan->skip = xstrdup("hibernated or shut down with Fast "
+				     "Startup: a resume would overwrite the "
+				     "changes");
+		goto done;
+	}
+	if (dirty) {
+		r = replay_journal(view, fs, plan, workdir, &c);
+		if (r < 0) {
+			plan->skip = xasprintf("its journal could not be "
+					       "replayed: %s", c);
+			goto done;
+		}
+		plan->replay = true;
+	}
+	log = xasprintf("%s/%s.check.log", workdir, fs->name);
+	r = fscheck_run(fs->type, view, fs->offset, fs->size, log, check,
+			&c);
+	if (r < 0)
+		plan->skip = xasprintf("its check could not run: %s", c);
+	else if (check->status != FSCHECK_CLEAN)
+		plan->skip = xasprintf("%s before cleaning: %s (exit %d)",
+				       check->tool,
+				       check->status == FSCHECK_ERRORS ?
+				       "errors found" : "could not check",
+				       check->code);
+done:
+	if (plan->skip) {
+		plan->write = false;
+		*cause = xstrdup(plan->skip);
+		r = -EPERM;
+	} else {
+		plan->checked = true;
+	}
+	free(c);
+	free(log);
+	return r;
+}
+
+int mount_filesystem_write(const char *view, const struct fs *fs,
+			   const struct fs_plan *plan, const char *target,
+			   struct mnt **out, char **cause)
+{
+	struct fs w = *fs;
+
+	if (plan->skip || !plan->write) {
+		*cause = xstrdup(plan->skip ? plan->skip :
+				 "not a writable plan");
+		return -EPERM;
+	}
+	if (plan->access == FS_EXTRACT) {
+		*cause = xasprintf("'%s' is changed through mtools, never "
+				   "mounted", fs->id);
+		return -EOPNOTSUPP;
+	}
+	if (!plan->checked) {
+		*cause = xasprintf("'%s' was not checked before writing",
+				   fs->id);
+		return -EPERM;
+	}
+	w.plan = *plan;
+	return mount_fs(view, &w, target, out, cause);
+}
+
+int mount_unmount(struct mnt *m, char **cause)
+{
+	int r = 0, st = 0;
+
+	if (!m)
+		return 0;
+	/* EBUSY for a moment after the last file closes: wait 5 s at most. */
+	for (int i = 0; m->mounted && umount2(m->target, 0) < 0; i++) {
+		if (errno == EBUSY && i < 50) {
+			usleep(100000);
+			continue;
+		}
+		r = -errno;
+		*cause = xasprintf("cannot unmount '%s': %s", m->target,
+				   strerror(errno));
+		goto done;
+	}
+	m->mounted = false;
+	/*
+	 * A FUSE driver writes back what it holds when its mount goes, then
+	 * exits by itself: wait for that, and for its word that it went well.
+	 */
+	if (m->helper > 0) {
+		r = proc_wait(m->helper, FUSE_EXIT_TIMEOUT, &st);
+		if (r == 0) {
+			m->helper = 0;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				*cause = xasprintf("'%s': its driver ended "
+						   "with status %d",
+						   m->target, st);
+				r = -EIO;
+			}
+		} else {
+			*cause = xasprintf("'%s': its driver did not end: %s",
+					   m->target, strerror(-r));
+		}
+	}
+done:
+	mount_release(m);
 	return r;
 }
 

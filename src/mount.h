@@ -101,6 +101,55 @@ bool mount_has_streams(const struct fs *fs);
 int mount_streams(struct attach *a, const struct fs *fs, const char *target,
 		  struct mnt **out, char **cause);
 
+/*
+ * The writable plan for file system k of img (plan->write), or why there
+ * is none (plan->skip, also in *cause): -EPERM for a refusal (encrypted, an
+ * LV that needs device-mapper, a hibernated NTFS, a type with no writable
+ * driver), -ENOENT where there is nothing to write (swap, no file system).
+ * ext2/3/4, xfs and btrfs with the kernel (a journal replays on the
+ * device written), NTFS with ntfs-3g (never remove_hiberfile), exFAT with
+ * exfat-fuse, all nosuid,nodev,noexec; FAT through mtools (mtools.h), not
+ * mounted.  Release with mount_plan_release.
+ */
+int mount_plan_write(const struct image *img, size_t k, struct fs_plan *plan,
+		     char **cause);
+void mount_plan_release(struct fs_plan *plan);
+
+struct fscheck_result;
+
+/*
+ * Before the first write by plan to file system k of img, through view
+ * (the protected, writable view of the change): an NTFS is looked at
+ * through a read-only mount (in workdir) for Windows' hibernation; an ext
+ * journal or xfs log that needs replaying is replayed on view by one
+ * writable mount (plan->replay); then the file system is checked
+ * read-only with its own tool (fscheck.h, its log in workdir).  Returns 0 with *check clean
+ * (plan->checked), or -EPERM with the reason in *cause and plan->skip
+ * (plan->write cleared) for a hibernated NTFS or a check that did not come
+ * out clean.
+ */
+int mount_write_check(const char *view, const struct image *img, size_t k,
+		      struct fs_plan *plan, const char *workdir,
+		      struct fscheck_result *check, char **cause);
+
+/*
+ * Mount fs (whose offset and size lie in view, which must be writable) at
+ * target with its writable plan, through a writable loop device: for the
+ * duration of one change, in the private namespace.  -EPERM for a plan
+ * mount_write_check has not passed, -EOPNOTSUPP for a FAT plan (mtools.h
+ * changes it in place).
+ */
+int mount_filesystem_write(const char *view, const struct fs *fs,
+			   const struct fs_plan *plan, const char *target,
+			   struct mnt **out, char **cause);
+
+/*
+ * Unmount m and release it, telling whether everything reached the device:
+ * no lazy detach, and a FUSE driver's own exit status.  Returns 0 or
+ * -errno with *cause (m is released either way).
+ */
+int mount_unmount(struct mnt *m, char **cause);
+
 void mount_release(struct mnt *m);
 
 #endif
