@@ -35,6 +35,7 @@ static const char *const undo_state_names[] = {
 /* What tells one image file (and its content, roughly) from another. */
 struct identity {
 	uint64_t dev, ino, size;
+	int64_t ctime_ns;	/* every write changes it, none sets it back */
 	char sha256[2 * 32 + 1];
 };
 
@@ -98,6 +99,8 @@ static int identity_of(int fd, struct identity *id)
 	id->dev = (uint64_t)st.st_dev;
 	id->ino = (uint64_t)st.st_ino;
 	id->size = (uint64_t)st.st_size;
+	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
+		       st.st_ctim.tv_nsec;
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	if (id->size <= 2 * IDENTITY_SPAN) {
 		r = hash_range(fd, 0, id->size, ctx);
@@ -120,7 +123,7 @@ done:
 static bool identity_same(const struct identity *a, const struct identity *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       !strcmp(a->sha256, b->sha256);
+	       a->ctime_ns == b->ctime_ns && !strcmp(a->sha256, b->sha256);
 }
 
 static struct json_object *identity_json(const struct identity *id)
@@ -130,6 +133,7 @@ static struct json_object *identity_json(const struct identity *id)
 	json_put_int(o, "dev", (int64_t)id->dev);
 	json_put_int(o, "ino", (int64_t)id->ino);
 	json_put_int(o, "size", (int64_t)id->size);
+	json_put_int(o, "ctime_ns", id->ctime_ns);
 	json_put_str(o, "sha256", id->sha256);
 	return o;
 }
@@ -143,6 +147,7 @@ static int identity_read(struct json_object *o, struct identity *id)
 	id->dev = (uint64_t)json_get_int(o, "dev", 0);
 	id->ino = (uint64_t)json_get_int(o, "ino", 0);
 	id->size = (uint64_t)json_get_int(o, "size", 0);
+	id->ctime_ns = json_get_int(o, "ctime_ns", 0);
 	memcpy(id->sha256, sha, sizeof(id->sha256));
 	return 0;
 }

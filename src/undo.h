@@ -24,7 +24,7 @@ struct undo;
 /*
  * Take an undo point of img (opened by image_open) in jobdir (created
  * 0700 if missing): records the image's identity (device, inode, size,
- * SHA-256 of its first and last MiB, or all of it when smaller) and
+ * ctime, SHA-256 of its first and last MiB, or all of it when smaller) and
  * creates the empty undo file, both on disk (fsync'd) before anything
  * writes the image.
  */
