@@ -117,6 +117,14 @@ ok "undo --drop" "$AVBATCH" undo --undo-dir "$UNDO" --drop j-qcow2
 ok_not "the dropped job is gone" test -e "$UNDO/j-qcow2"
 ok_not "a job id that is a path is refused" "$AVBATCH" undo \
 	--undo-dir "$UNDO" ../undo/j-raw
+ok_not "undo of a job without undo points" "$AVBATCH" undo \
+	--undo-dir "$UNDO" nosuchjob
+printf '{"schema": 1, "image": "%s", "state": "begun"}\n' "$T/raw.img" \
+	>"$UNDO/j-raw/disk-0/record.json"
+sha256sum "$T/raw.img" >"$T/raw.sum"
+ok_not "a damaged undo record is refused" "$AVBATCH" undo \
+	--undo-dir "$UNDO" j-raw
+ok "... and the image left as it is" sha256sum -c --quiet "$T/raw.sum"
 is "$(stat -c %a "$UNDO" "$UNDO/j-raw" "$UNDO/j-raw/disk-0" | sort -u)" \
 	700 "undo directories are 0700"
 is "$(leftovers)" "" "nothing left mounted, attached or running"
