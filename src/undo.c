@@ -19,6 +19,9 @@
 #define RECORD_SCHEMA	1
 /* Images up to twice this are hashed whole; larger ones head and tail. */
 #define IDENTITY_SPAN	(1024 * 1024)
+/* qcow2 v3 header: incompatible feature bits (big-endian u64), dirty bit. */
+#define QCOW2_INCOMPAT_OFFSET	72
+#define QCOW2_INCOMPAT_DIRTY	0x01
 
 enum undo_state {
 	UNDO_BEGUN,		/* taken; its writer may still run, or died */
@@ -251,8 +254,14 @@ int undo_begin(const struct image *img, const char *jobdir,
 {
 	struct undo *u = NULL;
 	char *dir = NULL, *size = NULL;
+	/*
+	 * Lazy refcounts: qemu sets the header's dirty bit before the first
+	 * write and clears it only once every table is written at close, so
+	 * an undo file left by a killed daemon is known (undo_file_closed).
+	 */
 	const char *argv[] = {
-		"qemu-img", "create", "-q", "-f", "qcow2", NULL, NULL, NULL
+		"qemu-img", "create", "-q", "-f", "qcow2", "-o",
+		"lazy_refcounts=on", NULL, NULL, NULL
 	};
 	struct buf b = { 0 };
 	int r;
@@ -283,8 +292,8 @@ int undo_begin(const struct image *img, const char *jobdir,
 	}
 	/* The copy-before-write target: as long as the guest's disk. */
 	size = xasprintf("%llu", (unsigned long long)img->virtual_size);
-	argv[5] = u->file;
-	argv[6] = size;
+	argv[7] = u->file;
+	argv[8] = size;
 	r = proc_capture(argv, 60, &b, cause);
 	if (r == 0)
 		r = sync_path(u->file, cause);
@@ -480,6 +489,32 @@ done:
 	return r;
 }
 
+/*
+ * Was the undo file closed by qemu (every table written), or left by a
+ * daemon killed while writing?  One header field read by hand: qemu has
+ * no tool that reports the qcow2 dirty bit without repairing it.
+ */
+static int undo_file_closed(const struct undo *u, char **cause)
+{
+	unsigned char h[QCOW2_INCOMPAT_OFFSET + 8];
+	int fd = open(u->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	ssize_t k = fd < 0 ? -1 : pread(fd, h, sizeof(h), 0);
+
+	if (fd >= 0)
+		close(fd);
+	if (k != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4)) {
+		*cause = xasprintf("cannot read the undo file '%s'", u->file);
+		return -EINVAL;
+	}
+	if (h[QCOW2_INCOMPAT_OFFSET + 7] & QCOW2_INCOMPAT_DIRTY) {
+		*cause = xasprintf("the undo point of '%s' is incomplete: the "
+				   "qemu-storage-daemon writing it was killed "
+				   "(not ended by avbatch cleanup)", u->image);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Open the recorded image, the very file the point was taken of. */
 static int open_recorded(const struct undo *u, struct identity *now,
 			 char **cause)
@@ -522,6 +557,9 @@ int undo_apply(struct undo *u, char **cause)
 		*cause = xasprintf("'%s' was undone already", u->image);
 		return -EALREADY;
 	}
+	r = undo_file_closed(u, cause);
+	if (r < 0)
+		return r;
 	fd = open_recorded(u, &now, cause);
 	if (fd < 0)
 		return fd;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # t2960-undo-safety: a disk another qemu holds is never attached writable
 # (and qemu's write lock keeps a VM off a disk being written); a writer
-# killed mid-way is still undone exactly; undo refuses an image that
-# changed or was replaced after its undo point was committed.
+# killed mid-way is still undone exactly, and one whose daemon was killed
+# is refused as incomplete; undo refuses an image that changed or was
+# replaced after its undo point was committed.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd qemu-img qemu-io qemu-storage-daemon qemu-system-x86_64
@@ -142,6 +143,26 @@ for fmt in raw qcow2; do
 		-f "$fmt" -F "$fmt" "$T/kill-$fmt.before" "$img"
 done
 ok "raw: byte for byte" cmp "$T/kill-raw.before" "$T/kill.raw"
+
+# The daemon itself killed with SIGKILL: its undo file's tables were never
+# written, and undo says so rather than restoring part of the disk.
+make_image raw "$T/dead.raw" 256M
+ok "attached writable" hold dead "$T/dead.raw"
+dd if=/dev/urandom of="$VIEW" bs=1M seek=2 count=200 conv=notrunc \
+	status=none 2>/dev/null &
+dd_pid=$!
+sleep 0.5
+for p in $(qsd_of "$T/work-dead/"); do kill -KILL "$p"; done
+wait "$dd_pid" 2>/dev/null
+exec 7>&-
+wait "$HOLD_PID" 2>/dev/null
+HOLD_PID=
+umount "$T/work-dead/wview" 2>/dev/null
+sha256sum "$T/dead.raw" >"$T/dead.sum"
+"$AVBATCH" undo --undo-dir "$UNDO" dead 2>"$T/undo.err"
+is "$?" 2 "undo of a point whose daemon was killed is refused"
+like "$(cat "$T/undo.err")" "incomplete" "... saying it is incomplete"
+ok "... and leaves the disk as it is" sha256sum -c --quiet "$T/dead.sum"
 
 # An image written after the commit (a VM ran on it), or replaced: refused.
 make_image qcow2 "$T/later.qcow2" 64M
