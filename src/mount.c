@@ -243,9 +243,9 @@ static void writable_layer(struct json_object *lay)
 }
 
 /*
- * --blockdev arguments for one layer of the chain, read-only (the top one
- * writable when writable is set), over the
- * descriptors image_open checked (appended to fds for qemu to inherit).
+ * --blockdev arguments for one layer of the chain, read-only unless
+ * writable, over the descriptors image_open checked (appended to fds for
+ * qemu to inherit).
  */
 static void push_layer(struct strv *argv, const struct image *img, size_t i,
 		       bool writable, struct fdv *fds)
@@ -362,7 +362,11 @@ static int attach_qsd(struct attach *a, const struct image *img,
 	json_put_str(exp, "mountpoint", a->export);
 	json_object_object_add(exp, "writable", json_object_new_boolean(
 			       a->overlay != NULL || a->undo_fd >= 0));
-	/* Writing the image: every write flushed (image and undo file). */
+	/*
+	 * Writing the image: each write flushed to it.  (qemu 7.2's filter
+	 * passes no flush on to the undo file: undo.c tells when that file
+	 * was not closed.)
+	 */
 	if (a->undo_fd >= 0)
 		json_object_object_add(exp, "writethrough",
 				       json_object_new_boolean(1));
