@@ -72,6 +72,18 @@ qsd_of() {
 	done
 }
 
+# copying JOB: wait until qemu has copied something into JOB's undo file
+# (so the writer is writing the image), at most 20 s.
+copying() {
+	local f=$UNDO/$1/disk-0/undo.qcow2 size0
+	size0=$(stat -c %s "$f")
+	for _ in $(seq 200); do
+		[ "$(stat -c %s "$f")" -gt "$size0" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 unhold() {
 	vm_end
 	exec 7>&-
@@ -121,7 +133,7 @@ for fmt in raw qcow2; do
 	dd if=/dev/urandom of="$VIEW" bs=1M seek=2 count=200 \
 		conv=notrunc status=none 2>/dev/null &
 	dd_pid=$!
-	sleep 0.7
+	copying "kill-$fmt" && sleep 0.3
 	kill -KILL "$dd_pid" "$HOLD_PID"
 	wait "$dd_pid" "$HOLD_PID" 2>/dev/null
 	exec 7>&-
@@ -151,7 +163,7 @@ ok "attached writable" hold dead "$T/dead.raw"
 dd if=/dev/urandom of="$VIEW" bs=1M seek=2 count=200 conv=notrunc \
 	status=none 2>/dev/null &
 dd_pid=$!
-sleep 0.5
+copying dead && sleep 0.3
 for p in $(qsd_of "$T/work-dead/"); do kill -KILL "$p"; done
 wait "$dd_pid" 2>/dev/null
 exec 7>&-
