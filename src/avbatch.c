@@ -57,6 +57,10 @@ static const struct cmd commands[] = {
 	{ "cleanup", cmd_cleanup, CMD_NEEDS_ROOT, "cleanup [JOB]",
 	  "release what a crashed job left behind (mounts, exports, "
 	  "daemons)" },
+	{ "undo", cmd_undo, CMD_NEEDS_ROOT,
+	  "undo [--undo-dir DIR] [--drop] JOB",
+	  "bring every disk a job wrote back to what its guest saw before; "
+	  "--drop forgets the undo points" },
 	{ "engines", cmd_engines, CMD_NEEDS_ENGINES,
 	  "engines list | show ENGINE | check [ENGINE]... [-o E.KEY=VALUE]... "
 	  "| selftest ENGINE [-o E.KEY=VALUE]... "

@@ -45,6 +45,7 @@ struct attach {
 	char *nbd;		/* or the /dev/nbdN it is connected to */
 	char *log;
 	char *overlay;		/* a throwaway qcow2 on top, or NULL */
+	int undo_fd;		/* writable: the undo file's target, or -1 */
 };
 
 /* How long qemu-nbd may take to connect a device. */
@@ -235,16 +236,30 @@ static void push_blockdev(struct strv *argv, struct json_object *o)
 	json_object_put(o);
 }
 
+/* Make a layer's options (format node and its file node) writable. */
+static void writable_layer(struct json_object *lay)
+{
+	struct json_object *file = json_get(lay, "file");
+
+	json_object_object_add(lay, "read-only", json_object_new_boolean(0));
+	if (file)
+		json_object_object_add(file, "read-only",
+				       json_object_new_boolean(0));
+}
+
 /*
- * --blockdev arguments for one layer of the chain, read-only, over the
- * descriptors image_open checked (appended to fds for qemu to inherit).
+ * --blockdev arguments for one layer of the chain, read-only unless
+ * writable, over the descriptors image_open checked (appended to fds for
+ * qemu to inherit).
  */
 static void push_layer(struct strv *argv, const struct image *img, size_t i,
-		       struct fdv *fds)
+		       bool writable, struct fdv *fds)
 {
 	struct json_object *lay = image_layer_json(img, i, false, fds);
 	char *lnode = xasprintf("l%zu", i), *next = xasprintf("l%zu", i + 1);
 
+	if (writable)
+		writable_layer(lay);
 	json_put_str(lay, "node-name", lnode);
 	/* A format that has a backing node: the next layer's, or none. */
 	if (json_object_object_get_ex(lay, "backing", NULL))
@@ -275,6 +290,36 @@ static void push_overlay(struct strv *argv, const char *path)
 }
 
 /*
+ * --blockdev arguments for qemu's copy-before-write filter above the
+ * writable top layer ("l0"): before qemu writes a range of the guest's
+ * disk, it copies what the range held into the undo qcow2 (fd), at the
+ * same offset.  A copy that fails fails the write (break-guest-write).
+ */
+static void push_cbw(struct strv *argv, int fd, struct fdv *fds)
+{
+	struct json_object *file = json_object_new_object();
+	struct json_object *undo = json_object_new_object();
+	struct json_object *cbw = json_object_new_object();
+	char *path = xasprintf("/proc/self/fd/%d", fd);
+
+	json_put_str(file, "driver", "file");
+	json_put_str(file, "filename", path);
+	free(path);
+	json_put_str(undo, "driver", "qcow2");
+	json_put_str(undo, "node-name", "undo");
+	json_put_obj(undo, "file", file);
+	json_put_str(cbw, "driver", "copy-before-write");
+	json_put_str(cbw, "node-name", "cbw");
+	json_put_str(cbw, "file", "l0");
+	json_put_str(cbw, "target", "undo");
+	json_put_str(cbw, "on-cbw-error", "break-guest-write");
+	push_blockdev(argv, undo);
+	push_blockdev(argv, cbw);
+	fds->v = xreallocarray(fds->v, fds->n + 1, sizeof(*fds->v));
+	fds->v[fds->n++] = fd;
+}
+
+/*
  * Start qemu-storage-daemon with the image's chain spelled out node by
  * node (so qemu opens exactly the files avbatch checked) and a read-only
  * FUSE export of the top layer.
@@ -295,7 +340,7 @@ static int attach_qsd(struct attach *a, const struct image *img,
 	}
 	a->export = xasprintf("%s/%s", workdir, name);
 	a->log = xasprintf("%s/%s.log", workdir, a->overlay ? "overlay" :
-			   "qemu");
+			   a->undo_fd >= 0 ? "writable" : "qemu");
 	fd = open(a->export, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 		  O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -310,15 +355,26 @@ static int attach_qsd(struct attach *a, const struct image *img,
 	prog = NULL;
 	/* Bottom first: a node can only name nodes defined before it. */
 	for (size_t i = img->backing.n + 1; i > 0; i--)
-		push_layer(&argv, img, i - 1, &fds);
+		push_layer(&argv, img, i - 1, i == 1 && a->undo_fd >= 0, &fds);
 	if (a->overlay)
 		push_overlay(&argv, a->overlay);
+	if (a->undo_fd >= 0)
+		push_cbw(&argv, a->undo_fd, &fds);
 	json_put_str(exp, "type", "fuse");
 	json_put_str(exp, "id", "view");
-	json_put_str(exp, "node-name", a->overlay ? "ov" : "l0");
+	json_put_str(exp, "node-name", a->overlay ? "ov" :
+		     a->undo_fd >= 0 ? "cbw" : "l0");
 	json_put_str(exp, "mountpoint", a->export);
-	json_object_object_add(exp, "writable",
-			       json_object_new_boolean(a->overlay != NULL));
+	json_object_object_add(exp, "writable", json_object_new_boolean(
+			       a->overlay != NULL || a->undo_fd >= 0));
+	/*
+	 * Writing the image: each write flushed to it.  (qemu 7.2's filter
+	 * passes no flush on to the undo file: undo.c tells when that file
+	 * was not closed.)
+	 */
+	if (a->undo_fd >= 0)
+		json_object_object_add(exp, "writethrough",
+				       json_object_new_boolean(1));
 	json_put_str(exp, "allow-other", "off");
 	strv_push(&argv, "--export");
 	strv_push(&argv, json_object_to_json_string_ext(exp,
@@ -448,7 +504,7 @@ int mount_attach(const struct image *img, const char *workdir,
 	struct attach *a = xcalloc(1, sizeof(*a));
 	int r;
 
-	a->lock_fd = -1;
+	a->lock_fd = a->undo_fd = -1;
 	r = lock_image(img, &a->lock_fd, cause);
 	if (r < 0)
 		goto fail;
@@ -506,7 +562,7 @@ int mount_attach_overlay(const struct image *img, const char *workdir,
 	struct attach *a = xcalloc(1, sizeof(*a));
 	int r;
 
-	a->lock_fd = -1;
+	a->lock_fd = a->undo_fd = -1;
 	a->overlay = xasprintf("%s/overlay.qcow2", workdir);
 	r = create_overlay(a->overlay, img->virtual_size, cause);
 	if (r < 0) {
@@ -522,6 +578,60 @@ int mount_attach_overlay(const struct image *img, const char *workdir,
 	*out = a;
 	return 0;
 fail:
+	mount_detach(a);
+	return r;
+}
+
+/*
+ * A chain qemu can write only through its top file: no qcow2 external data
+ * file, no vmdk whose descriptor names extents (qemu would update the
+ * copy avbatch made of the descriptor, not the image's).
+ */
+static int writable_format(const struct image *img, char **cause)
+{
+	const struct image_files *f = &img->files[0];
+
+	if (f->data_fd >= 0 || f->copy_fd >= 0 || f->nextents) {
+		*cause = xasprintf("'%s' is kept in several files: avbatch "
+				   "writes only single-file images", img->path);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int mount_attach_writable(const struct image *img, const char *workdir,
+			  const char *undo, struct attach **out, char **cause)
+{
+	struct attach *a = xcalloc(1, sizeof(*a));
+	char *path = xasprintf("/proc/self/fd/%d", img->files[0].fd);
+	int fd, r;
+
+	a->lock_fd = a->undo_fd = -1;
+	r = writable_format(img, cause);
+	if (r < 0)
+		goto fail;
+	/* A writer now is refused here; one that comes later, by qemu. */
+	fd = open_unused(path, img->path, cause);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	close(fd);
+	a->undo_fd = open(undo, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (a->undo_fd < 0) {
+		r = -errno;
+		*cause = xasprintf("cannot open '%s': %s", undo,
+				   strerror(errno));
+		goto fail;
+	}
+	r = attach_qsd(a, img, workdir, "wview", cause);
+	if (r < 0)
+		goto fail;
+	free(path);
+	*out = a;
+	return 0;
+fail:
+	free(path);
 	mount_detach(a);
 	return r;
 }
@@ -555,6 +665,8 @@ void mount_detach(struct attach *a)
 		unlink(a->overlay);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
+	if (a->undo_fd >= 0)
+		close(a->undo_fd);
 	free(a->overlay);
 	free(a->view);
 	free(a->export);

@@ -40,6 +40,16 @@ int mount_attach(const struct image *img, const char *workdir,
 int mount_attach_overlay(const struct image *img, const char *workdir,
 			 struct attach **out, char **cause);
 /*
+ * A writable view of img itself (a single-file image of any format),
+ * guarded by an undo point: qemu-storage-daemon writes the image through
+ * qemu's copy-before-write filter, which first copies what every range it
+ * writes held into undo (an empty qcow2 of the disk's size, see undo.h).
+ * Refused (-EBUSY) while a writer holds the image; qemu then holds the
+ * image's write lock for as long as it is attached, so no VM starts on it.
+ */
+int mount_attach_writable(const struct image *img, const char *workdir,
+			  const char *undo, struct attach **out, char **cause);
+/*
  * Is the program serving the attached image still there?  0, or -EIO with
  * *cause once it has died (what was read since may not be the image).
  */
