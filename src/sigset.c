@@ -1098,3 +1098,8 @@ void sigset_remember(struct cache *c, const char *fingerprint,
 	cache_memo_put(c, "sigset", fingerprint, b.p, b.len);
 	buf_release(&b);
 }
+
+bool sigset_remembered(struct cache *c, const char *fingerprint)
+{
+	return cache_memo_has(c, "sigset", fingerprint);
+}
