@@ -399,9 +399,17 @@ static int reader_start(struct reader *rd, struct walk *w, const char *name,
 		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
 		return -EIO;
 	}
-	/* A file of unknown type counts by name too: a new one is a change. */
-	if (kind == SIGSET_UNKNOWN)
-		EVP_DigestUpdate(w->md, name, strlen(name) + 1);
+	/*
+	 * A file of unknown type counts by name too: a new one is a change.
+	 * Its base name: a database copied elsewhere, or a container unpacked
+	 * into a new temporary directory, is the same database.
+	 */
+	if (kind == SIGSET_UNKNOWN) {
+		const char *base = strrchr(name, '/');
+
+		base = base ? base + 1 : name;
+		EVP_DigestUpdate(w->md, base, strlen(base) + 1);
+	}
 	if (w->dirfd < 0 || kind == SIGSET_UNKNOWN)
 		return 0;
 	copy = xasprintf("keep%u.%s", w->keep++, ext);

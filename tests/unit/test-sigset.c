@@ -229,6 +229,18 @@ static void test_diff(void)
 	   strstr(d.why, "unknown"), "a file of unknown type added: full");
 	ok(change(new, old, &d) == SIGSET_FULL, "and removed: full");
 	sigset_free(new);
+	sigset_free(old);
+
+	/* The same database elsewhere (a copy, a container unpacked anew). */
+	old = sigset_new();
+	sigset_add_file(old, "/db/x.ndb", a, sizeof(a) - 1, &cause);
+	sigset_add_file(old, "/db/.done", "mark", 4, &cause);
+	new = sigset_new();
+	sigset_add_file(new, "/tmp/u.1/x.ndb", a, sizeof(a) - 1, &cause);
+	sigset_add_file(new, "/tmp/u.1/.done", "mark", 4, &cause);
+	ok(change(old, new, &d) == SIGSET_SAME,
+	   "a file of unknown type in another directory: the same");
+	sigset_free(new);
 	sigset_diff_release(&d);
 	sigset_free(old);
 }
