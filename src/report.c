@@ -169,6 +169,9 @@ void report_print_text(const struct results *res, int code, FILE *out,
 			    (r->cached || !r->scanned))
 				fprintf(out, " %llu files cached",
 					(unsigned long long)r->cached);
+			if (r->delta)
+				fprintf(out, ", %llu checked by delta",
+					(unsigned long long)r->delta);
 			if (r->reason)
 				fprintf(out, " (%s)", r->reason);
 			if (r->journal_replayed)

@@ -10,7 +10,7 @@
 need_root
 need_cmd clamscan clamd clamdscan jq mkfs.ext4 sha256sum
 
-plan 29
+plan 31
 
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
@@ -83,6 +83,8 @@ for e in clamav clamd; do
 		"$e: the full database saw the two cached detections and the delta's three hits"
 	is "$(joblog "$T/$e-2.json" "*.$e.delta.list" | wc -l)" 1 \
 		"$e: the delta instance scanned a list"
+	like "$(cat "$T/$e-2.json.out")" $'scanned  5 files, 6 checked by delta\n' \
+		"$e: the text summary says what the delta checked"
 	is "$(counts "$T/$e-cold.json")" "$files/0/0" "$e: (the cold run scanned every file)"
 
 	# A removed signature: the cached detection turns clean, clean content
