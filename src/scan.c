@@ -524,13 +524,10 @@ done:
 	return r;
 }
 
-void scanner_prestart(struct scanner *s)
+/* Start the managed daemon now, without waiting for it. */
+static void daemon_prestart(struct scanner *s)
 {
-	/* After an update, the full database may not be needed at all. */
-	if (s->older && s->delta)
-		scanner_prestart(s->delta);
-	if (!engine_manages_daemon(s->e) || s->older ||
-	    (scanner_caches(s) && !s->cold))
+	if (!engine_manages_daemon(s->e))
 		return;
 	/* Held: another thread starts it, or waits for it to load. */
 	if (pthread_mutex_trylock(&s->daemon_lock))
@@ -538,6 +535,19 @@ void scanner_prestart(struct scanner *s)
 	if (!s->daemon && !s->daemon_error)
 		daemon_spawn(s);
 	pthread_mutex_unlock(&s->daemon_lock);
+}
+
+void scanner_prestart(struct scanner *s)
+{
+	/*
+	 * After an update, the full database is started once some content
+	 * turns out to need it (from_older()).
+	 */
+	if (s->older && s->delta)
+		daemon_prestart(s->delta);
+	if (s->older || (scanner_caches(s) && !s->cold))
+		return;
+	daemon_prestart(s);
 }
 
 /* About to wait: let the job go on with other work meanwhile. */
@@ -623,15 +633,18 @@ static void from_older(struct scanner *s, const struct walk *w, bool *known,
 	bool *had = xcalloc(w->nfiles + 1, sizeof(*had));
 	bool *keep = xcalloc(w->nfiles + 1, sizeof(*keep));
 	char **threat = xcalloc(w->nfiles + 1, sizeof(*threat));
+	bool full = false;
 	size_t n = 0;
 
 	memcpy(had, known, w->nfiles * sizeof(*had));
 	recall_verdicts_lookup(s->older, w, had, threat);
 	for (size_t i = 0; i < w->nfiles; i++) {
 		check[i] = false;
+		full |= !known[i] && !had[i];
 		if (known[i] || !had[i])
 			continue;
 		/* Infected: the full database names it again. */
+		full |= threat[i] && s->update.change != SIGSET_SAME;
 		if (threat[i] && s->update.change != SIGSET_SAME)
 			continue;
 		if (!threat[i] && s->update.change == SIGSET_DELTA) {
@@ -647,6 +660,9 @@ static void from_older(struct scanner *s, const struct walk *w, bool *known,
 	recall_verdicts_keep(s->verdicts, w, keep,
 			     (const char *const *)threat);
 	res->cached += n;
+	/* It loads while the delta scans. */
+	if (full)
+		daemon_prestart(s);
 	for (size_t i = 0; i < w->nfiles; i++)
 		free(threat[i]);
 	free(threat);
