@@ -1397,14 +1397,21 @@ static void sigset_context(const struct scanner *s, struct buf *b)
 	buf_release(&opts);
 }
 
-/* Read the signatures' set and remember it under the fingerprint. */
+/*
+ * Remember the signatures' set under the fingerprint: s->sigset_keep, or
+ * else read now from s->sigset_paths.
+ */
 static void *remember_sigset(void *arg)
 {
 	struct scanner *s = arg;
 	struct sigset *now = NULL;
 	char *cause = NULL;
 
-	if (sigset_read(&s->sigset_paths, s->dir, &now, &cause) == 0) {
+	if (s->sigset_keep) {
+		sigset_remember(s->sigset_cache, s->fingerprint,
+				s->sigset_keep);
+	} else if (sigset_read(&s->sigset_paths, s->dir, &now,
+			       &cause) == 0) {
 		sigset_set_context(now, s->sigset_context.p,
 				   s->sigset_context.len);
 		sigset_remember(s->sigset_cache, s->fingerprint, now);
@@ -1416,6 +1423,24 @@ static void *remember_sigset(void *arg)
 	sigset_free(now);
 	free(cause);
 	return NULL;
+}
+
+/*
+ * Only the next update needs the set of these signatures (set, taken, or
+ * read from paths: reading and keeping a production database's takes
+ * seconds): kept by a thread of its own meanwhile, joined at the end.
+ */
+static void remember_later(struct scanner *s, struct cache *c,
+			   const struct strv *paths, struct sigset *set)
+{
+	for (size_t i = 0; i < paths->n; i++)
+		strv_push(&s->sigset_paths, paths->v[i]);
+	s->sigset_cache = c;
+	s->sigset_keep = set;
+	s->sigset_started = pthread_create(&s->sigset_thread, NULL,
+					   remember_sigset, s) == 0;
+	if (!s->sigset_started)
+		remember_sigset(s);
 }
 
 /* A second instance of the engine, with only the signatures in db. */
@@ -1462,17 +1487,7 @@ static void use_sigsets(struct scanner *s, struct cache *c,
 		last = recall_last_fingerprint(c, engine_name(s->e));
 	if (!last || !strcmp(last, s->fingerprint) ||
 	    !sigset_remembered(c, last)) {
-		/*
-		 * Only the next update needs this set (reading a production
-		 * database takes seconds): read meanwhile, joined at the end.
-		 */
-		for (size_t i = 0; i < paths->n; i++)
-			strv_push(&s->sigset_paths, paths->v[i]);
-		s->sigset_cache = c;
-		s->sigset_started = pthread_create(&s->sigset_thread, NULL,
-						   remember_sigset, s) == 0;
-		if (!s->sigset_started)
-			remember_sigset(s);
+		remember_later(s, c, paths, NULL);
 		free(last);
 		return;
 	}
@@ -1491,7 +1506,8 @@ static void use_sigsets(struct scanner *s, struct cache *c,
 	if (r < 0)
 		goto done;
 	sigset_set_context(now, s->sigset_context.p, s->sigset_context.len);
-	sigset_remember(c, s->fingerprint, now);
+	/* The thread only reads it, as the comparison below does. */
+	remember_later(s, c, paths, now);
 	if (!old)
 		goto done;
 	sigset_diff(old, now, &d);
@@ -1516,7 +1532,6 @@ done:
 			s->update.why = xstrdup(cause);
 	}
 	sigset_free(old);
-	sigset_free(now);
 	free(cause);
 	free(last);
 	free(db);
@@ -1584,6 +1599,7 @@ void scanner_close(struct scanner *s)
 		pthread_join(s->sigset_thread, NULL);
 	strv_release(&s->sigset_paths);
 	buf_release(&s->sigset_context);
+	sigset_free(s->sigset_keep);
 	if (s->daemon > 0) {
 		sig = engine_action_signal(s->e, ENGINE_STOP);
 		if (sig && sig != SIGTERM)

@@ -53,6 +53,7 @@ struct scanner {
 	/* The signatures' set, read meanwhile for the next update. */
 	struct buf sigset_context;
 	struct strv sigset_paths;
+	struct sigset *sigset_keep;	/* read already, or NULL */
 	struct cache *sigset_cache;
 	pthread_t sigset_thread;
 	bool sigset_started;
