@@ -6,14 +6,14 @@
 #   sudo bench/run.sh [WORKDIR]          (default /var/tmp/avbatch-bench)
 #
 # Knobs (environment): BENCH_CLONES (10), BENCH_HASH_SIGS (3000000),
-# BENCH_BODY_SIGS (100000), BENCH_RUNS ("a b c d f").  See bench/README.md.
+# BENCH_BODY_SIGS (100000), BENCH_RUNS ("a b c d e f").  See bench/README.md.
 set -euo pipefail
 
 WORKDIR=${1:-/var/tmp/avbatch-bench}
 CLONES=${BENCH_CLONES:-10}
 HASH_SIGS=${BENCH_HASH_SIGS:-3000000}
 BODY_SIGS=${BENCH_BODY_SIGS:-100000}
-RUNS=" ${BENCH_RUNS:-a b c d f} "
+RUNS=" ${BENCH_RUNS:-a b c d e f} "
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 AVBATCH=$REPO/src/avbatch
 ENGINES_DIR=$REPO/engines
@@ -383,6 +383,22 @@ want f && log "(f) the floor: one clamd, the template only (hand)" &&
 timed f unshare -m --propagation private "$WORKDIR/hand.sh" clamd "$WORKDIR" "$SIGS" "$RES/f.found" "$IMG/base.qcow2"
 want d && log "(d) avbatch, warm cache" &&
 timed d "${AV[@]}" --report "$RES/d.json" "${IMAGES[@]}"
+# (e): a daily update adds a body, a hash and a logical signature (matching
+# nothing planted); the cache is a copy of the one (c) filled.
+if want e; then
+	rm -rf "$WORKDIR/sigs-update" "$WORKDIR"/cache-e.sqlite*
+	cp -a "$SIGS" "$WORKDIR/sigs-update"
+	hexrand() { od -An -v -tx1 -N "$1" /dev/urandom | tr -d ' \n'; }
+	printf 'Bench.Update.NDB:0:*:%s\n' "$(hexrand 16)" > "$WORKDIR/sigs-update/update.ndb"
+	printf '%s:%d:Bench.Update.HSB\n' "$(hexrand 32)" 4242 > "$WORKDIR/sigs-update/update.hsb"
+	printf 'Bench.Update.LDB;Engine:51-255,Target:0;0&1;%s;%s\n' "$(hexrand 12)" "$(hexrand 12)" \
+		> "$WORKDIR/sigs-update/update.ldb"
+	for f in "$WORKDIR"/cache.sqlite*; do cp -- "$f" "$WORKDIR/cache-e${f#"$WORKDIR"/cache}"; done
+	log "(e) avbatch after an update of 3 signatures (cache of (c))"
+	timed e "$AVBATCH" --engines-dir "$ENGINES_DIR" --state-dir "$WORKDIR/state" run --engine clamd \
+		-o "clamd.database=$WORKDIR/sigs-update" -o clamd.threads=2 \
+		--cache "$WORKDIR/cache-e.sqlite" --jobs 2 --report "$RES/e.json" "${IMAGES[@]}"
+fi
 
 # ---------------------------------------------------------------- detections
 # hand output: MNT/<vm>/<fs>/<guest path>: <threat> FOUND
@@ -403,6 +419,7 @@ want a && hand_dets "$RES/a.found" > "$RES/a.dets"
 want b && hand_dets "$RES/b.found" > "$RES/b.dets"
 want c && { report_dets "$RES/c.json" > "$RES/c.dets" || : > "$RES/c.dets"; }
 want d && { report_dets "$RES/d.json" > "$RES/d.dets" || : > "$RES/d.dets"; }
+want e && { report_dets "$RES/e.json" > "$RES/e.dets" || : > "$RES/e.dets"; }
 SAME=yes
 {
 echo "truth: $(wc -l < "$TRUTH") infected files in $CLONES VMs ($TRUTH)"
@@ -433,8 +450,8 @@ echo "signature load (clamscan, one file): ${SIG_LOAD} s"
 echo
 printf '| %-28s | %8s | %10s | %12s | %11s | %11s |\n' run "wall s" "CPU s" "peak RSS MiB" "wall vs (a)" "wall vs (b)"
 printf '|%s|%s|%s|%s|%s|%s|\n' ------------------------------ ---------- ------------ -------------- ------------- -------------
-declare -A names=([a]="(a) clamscan per fs (hand)" [b]="(b) one clamd (hand)" [c]="(c) avbatch, empty cache" [d]="(d) avbatch, warm cache" [f]="(f) floor: clamd, template (hand)")
-for r in a b c d f; do
+declare -A names=([a]="(a) clamscan per fs (hand)" [b]="(b) one clamd (hand)" [c]="(c) avbatch, empty cache" [d]="(d) avbatch, warm cache" [e]="(e) avbatch, 3 new signatures" [f]="(f) floor: clamd, template (hand)")
+for r in a b c d e f; do
 	printf '| %-28s | %8s | %10s | %12s | %11s | %11s |\n' "${names[$r]}" "${WALL[$r]}" "${CPU[$r]}" "${RSS[$r]}" \
 		"$(ratio "${WALL[$r]}" "${WALL[a]}")" "$(ratio "${WALL[$r]}" "${WALL[b]}")"
 done
@@ -445,6 +462,10 @@ echo "  (c) <= 0.1 x (a):  $(ratio "${WALL[c]}" "${WALL[a]}")  $(verdict "${WALL
 echo "  (d) <= 0.05 x (b): $(ratio "${WALL[d]}" "${WALL[b]}")  $(verdict "${WALL[d]}" "${WALL[b]}" 0.05)"
 echo "targets (issue #20):"
 echo "  (c) <= 1.15 x (f): $(ratio "${WALL[c]}" "${WALL[f]}")  $(verdict "${WALL[c]}" "${WALL[f]}" 1.15)"
+echo "  (e) <= 0.5 x (c) (issue #20): $(ratio "${WALL[e]}" "${WALL[c]}")  $(verdict "${WALL[e]}" "${WALL[c]}" 0.5)"
+if [ -s "$RES/e.json" ]; then
+	echo "  (e) signature update: $(jq -c '.engines[0].signature_update' "$RES/e.json"), files checked by delta: $(jq '[.targets[].filesystems[].files.delta // 0] | add' "$RES/e.json")"
+fi
 echo
 if [ -s "$RES/c.timeline" ]; then
 	echo "(c) timeline (seconds; activities summed over targets):"

@@ -17,7 +17,7 @@
 
 struct cache {
 	sqlite3 *db;
-	sqlite3_stmt *get, *put, *any, *memo_get, *memo_put;
+	sqlite3_stmt *get, *put, *any, *memo_get, *memo_put, *memo_has;
 	pthread_mutex_t lock;
 	struct pgcache *pg;	/* verdicts shared by hosts, or NULL */
 	bool pg_lost;		/* it stopped answering: verdicts unknown */
@@ -93,7 +93,10 @@ int cache_open(const char *path, struct cache **out, char **cause)
 	    SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO memos"
 			       " VALUES (?, ?, ?, strftime('%s'))", -1,
-			       &c->memo_put, NULL) != SQLITE_OK) {
+			       &c->memo_put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT 1 FROM memos WHERE kind = ?"
+			       " AND key = ?", -1, &c->memo_has, NULL) !=
+	    SQLITE_OK) {
 		*cause = xasprintf("cannot use the cache '%s': %s", path,
 				   err ? err : sqlite3_errmsg(c->db));
 		sqlite3_free(err);
@@ -116,6 +119,7 @@ void cache_close(struct cache *c)
 	sqlite3_finalize(c->any);
 	sqlite3_finalize(c->memo_get);
 	sqlite3_finalize(c->memo_put);
+	sqlite3_finalize(c->memo_has);
 	sqlite3_close(c->db);
 	pgcache_close(c->pg);
 	pthread_mutex_destroy(&c->lock);
@@ -285,6 +289,20 @@ int cache_memo_get(struct cache *c, const char *kind, const char *key,
 	sqlite3_clear_bindings(c->memo_get);
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+bool cache_memo_has(struct cache *c, const char *kind, const char *key)
+{
+	bool has;
+
+	pthread_mutex_lock(&c->lock);
+	sqlite3_bind_text(c->memo_has, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->memo_has, 2, key, -1, SQLITE_STATIC);
+	has = sqlite3_step(c->memo_has) == SQLITE_ROW;
+	sqlite3_reset(c->memo_has);
+	sqlite3_clear_bindings(c->memo_has);
+	pthread_mutex_unlock(&c->lock);
+	return has;
 }
 
 void cache_memo_put_many(struct cache *c, const char *kind,

@@ -50,6 +50,8 @@ int cache_memo_get(struct cache *c, const char *kind, const char *key,
 		   struct buf *value);
 void cache_memo_put(struct cache *c, const char *kind, const char *key,
 		    const void *value, size_t len);
+/* Is there a memo (kind, key), without reading its value? */
+bool cache_memo_has(struct cache *c, const char *kind, const char *key);
 
 struct cache_memo {
 	const char *key;

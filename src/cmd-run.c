@@ -459,7 +459,8 @@ int cmd_run(int argc, char **argv)
 	enum { OPT_REPORT = 256, OPT_FORMAT, OPT_TIMEOUT, OPT_MAX_ENGINES,
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
 	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE, OPT_METRICS,
-	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH, OPT_SNAPSHOTS };
+	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH, OPT_SNAPSHOTS,
+	       OPT_NO_DELTA };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -473,6 +474,7 @@ int cmd_run(int argc, char **argv)
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "no-delta", no_argument, NULL, OPT_NO_DELTA },
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
@@ -490,6 +492,7 @@ int cmd_run(int argc, char **argv)
 	char *memos = NULL, *report_name = NULL, *html_name = NULL;
 	struct strv exclude = { 0 };
 	bool cache_set = false, detach = false, snapshots = false;
+	bool delta = true;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -558,6 +561,9 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_CACHE:
 			cache = NULL;
 			cache_set = true;
+			break;
+		case OPT_NO_DELTA:
+			delta = false;
 			break;
 		case OPT_HOST:
 			if (!*optarg || !utf8_valid(optarg, strlen(optarg))) {
@@ -727,7 +733,7 @@ int cmd_run(int argc, char **argv)
 			free(cause);
 			cause = NULL;
 		}
-		r = job_use_cache(j, vc, &cause);
+		r = job_use_cache(j, vc, delta, &cause);
 		vc = NULL;
 		if (r < 0)
 			goto fail;

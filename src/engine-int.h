@@ -52,6 +52,7 @@ struct engine {
 	char *external_option;		/* set: use a running daemon */
 	int version_status;		/* exit status of a working version */
 	struct strv signatures;		/* words: files/dirs of the signatures */
+	enum engine_sigsets sigsets;	/* how avbatch reads them, if it can */
 };
 
 #endif

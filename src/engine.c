@@ -56,6 +56,7 @@ enum key_kind {
 	K_LINE,
 	K_STATUS,
 	K_PATHS,
+	K_SIGSETS,
 };
 
 /* Every key a descriptor may hold outside [options]. */
@@ -94,10 +95,16 @@ static const struct key {
 	{ SECT_RESULT, "version_status", K_STATUS, 0, false, false },
 	{ SECT_ENGINE, "size_limit_option", K_OPTNAME, 0, false, false },
 	{ SECT_ENGINE, "signatures", K_PATHS, 0, false, true },
+	{ SECT_ENGINE, "signature_sets", K_SIGSETS, 0, false, false },
 	{ SECT_DAEMON, "start", K_ACTION, ENGINE_DAEMON, false, true },
 	{ SECT_DAEMON, "ready", K_ACTION, ENGINE_DAEMON_READY, false, true },
 	{ SECT_DAEMON, "config", K_LINE, 0, true, false },
 	{ SECT_DAEMON, "external_option", K_OPTNAME, 1, false, false },
+};
+
+const char *const engine_sigsets_names[] = {
+	[ENGINE_SIGSETS_NONE] = "",
+	[ENGINE_SIGSETS_CLAMAV] = "clamav",
 };
 
 /* Actions: their key, the variable they take, whether signal:X is allowed. */
@@ -1034,6 +1041,15 @@ static int apply_entry(struct parse *ps, struct engine *e,
 				"%s in '%s'", err, ent->name));
 		return 0;
 	}
+	case K_SIGSETS:
+		for (size_t i = 1; i < ARRAY_SIZE(engine_sigsets_names); i++)
+			if (!strcmp(v, engine_sigsets_names[i]))
+				e->sigsets = (enum engine_sigsets)i;
+		if (e->sigsets == ENGINE_SIGSETS_NONE)
+			return parse_error(ps, ent->line, xasprintf(
+				"unknown signature_sets '%s' (known: clamav)",
+				v));
+		return 0;
 	case K_STATUS:
 		if (parse_int(v, &e->version_status) < 0 ||
 		    e->version_status < 0 || e->version_status > 255)
@@ -1184,6 +1200,11 @@ static int check_engine(struct parse *ps, struct engine *e)
 				"unknown placeholder {%.*s} in 'signatures'",
 				(int)c.badlen, c.bad));
 	}
+	if (e->sigsets && !engine_signature_option(e))
+		return parse_error(ps, find_entry(ps, "signature_sets")->line,
+				   xstrdup("signature_sets needs 'signatures' "
+					   "to be one option, as in "
+					   "'signatures = {database}'"));
 	r = check_daemon(ps, e);
 	if (r < 0)
 		return r;
@@ -1734,6 +1755,45 @@ int engine_signature_paths(const struct engine *e, struct strv *paths,
 		*cause = x.cause;
 	else
 		free(x.cause);
+	return r;
+}
+
+enum engine_sigsets engine_signature_sets(const struct engine *e)
+{
+	return e->sigsets;
+}
+
+const char *engine_signature_option(const struct engine *e)
+{
+	const char *w;
+	size_t n;
+
+	if (e->signatures.n != 1)
+		return NULL;
+	w = e->signatures.v[0];
+	n = strlen(w);
+	/* "{name}": one placeholder (literal braces are doubled). */
+	if (n < 3 || w[0] != '{' || w[n - 1] != '}' ||
+	    strcspn(w + 1, "{}") != n - 2 || !engine_option(e, w + 1, n - 2))
+		return NULL;
+	for (size_t i = 0; i < e->nopts; i++)
+		if (strlen(e->opts[i].key) == n - 2 &&
+		    !memcmp(e->opts[i].key, w + 1, n - 2))
+			return e->opts[i].key;
+	return NULL;
+}
+
+int engine_clone(const struct engine *e, struct engine **out, char **cause)
+{
+	int r = engine_load(e->path, out, cause);
+
+	for (size_t i = 0; r == 0 && i < e->nopts; i++)
+		r = engine_set_option(*out, e->opts[i].key, e->opts[i].value,
+				      cause);
+	if (r < 0) {
+		engine_free(*out);
+		*out = NULL;
+	}
 	return r;
 }
 

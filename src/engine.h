@@ -89,6 +89,29 @@ int engine_action_signal(const struct engine *e, enum engine_action a);
 int engine_signature_paths(const struct engine *e, struct strv *paths,
 			   char **cause);
 
+/*
+ * Signatures avbatch can read line by line ("signature_sets" in [engine]):
+ * an update is then rescanned with only what it added (sigset.h).
+ */
+enum engine_sigsets {
+	ENGINE_SIGSETS_NONE,
+	ENGINE_SIGSETS_CLAMAV,	/* a ClamAV database directory or file */
+};
+extern const char *const engine_sigsets_names[];	/* "", "clamav" */
+enum engine_sigsets engine_signature_sets(const struct engine *e);
+
+/*
+ * The option that names the signatures ("signatures = {database}"), or
+ * NULL when "signatures" is anything else.
+ */
+const char *engine_signature_option(const struct engine *e);
+
+/*
+ * A second instance of e: its descriptor loaded again, with e's options
+ * (an option of it may then be pointed elsewhere).  0 or -errno, *cause.
+ */
+int engine_clone(const struct engine *e, struct engine **out, char **cause);
+
 /* Every option as "key=value" lines (after -o), for the cache's key. */
 void engine_describe_options(const struct engine *e, struct buf *out);
 

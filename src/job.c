@@ -532,10 +532,8 @@ static void run_workers(struct job *j)
 		.idle_enter = job_unpark,
 	};
 
-	for (size_t e = 0; e < j->nengines; e++) {
-		j->engines[e]->hooks = &hooks;
-		j->engines[e]->hooks_arg = j;
-	}
+	for (size_t e = 0; e < j->nengines; e++)
+		scanner_set_hooks(j->engines[e], &hooks, j);
 	pthread_mutex_lock(&j->lock);
 	for (unsigned i = 0; i < j->jobs; i++)
 		add_worker(j);
@@ -624,12 +622,13 @@ void job_set_options(struct job *j, struct job_options *o)
 	j->progress_arg = o->progress_arg;
 }
 
-int job_use_cache(struct job *j, struct cache *c, char **cause)
+int job_use_cache(struct job *j, struct cache *c, bool delta, char **cause)
 {
 	recall_close(j->recall);
 	j->recall = recall_open(c);
 	for (size_t i = 0; i < j->nengines; i++) {
-		int r = scanner_use_cache(j->engines[i], c, cause);
+		int r = scanner_use_cache(j->engines[i], c, delta,
+					  cause);
 
 		if (r < 0)
 			return r;
@@ -647,6 +646,18 @@ const char *job_dir(const struct job *j)
 	return j->dir;
 }
 
+/* What a signature update meant for an engine, for the report. */
+static void job_update_info(const struct scan_update *u,
+			    struct result_engine *e)
+{
+	e->updated = u->known;
+	e->change = sigset_change_names[u->change];
+	e->added = u->added;
+	e->removed = u->removed;
+	e->allowed = u->allowed;
+	e->full_why = u->change == SIGSET_FULL ? u->why : NULL;
+}
+
 const struct results *job_results(struct job *j)
 {
 	struct results *r = &j->results;
@@ -655,6 +666,7 @@ const struct results *job_results(struct job *j)
 	for (size_t i = 0; i < j->nengines; i++) {
 		j->einfo[i].binary = j->engines[i]->binary;
 		j->einfo[i].version = j->engines[i]->version;
+		job_update_info(&j->engines[i]->update, &j->einfo[i]);
 	}
 	*r = (struct results){
 		.id = j->id, .host = j->host,

@@ -54,9 +54,10 @@ struct target *job_add_target(struct job *j, const char *arg);
 void job_set_options(struct job *j, struct job_options *o);
 /*
  * Use the verdict cache c (the job takes it, also on failure) for every
- * engine added so far.
+ * engine added so far; delta: after a signature update, content cached
+ * clean is scanned with only the added signatures, where an engine can.
  */
-int job_use_cache(struct job *j, struct cache *c, char **cause);
+int job_use_cache(struct job *j, struct cache *c, bool delta, char **cause);
 
 /* The job's id, and its private state directory (0700). */
 const char *job_id(const struct job *j);

@@ -30,6 +30,7 @@ struct recall_verdicts {
 	pthread_mutex_t claims_lock;
 	pthread_cond_t claims_released;
 	struct recall_claim *claims;
+	bool kept;		/* made the engine's last fingerprint */
 };
 
 struct recall *recall_open(struct cache *c)
@@ -347,6 +348,15 @@ void recall_verdicts_close(struct recall_verdicts *v)
 	free(v);
 }
 
+char *recall_last_fingerprint(struct cache *c, const char *engine)
+{
+	struct buf memo = { 0 };
+
+	if (cache_memo_get(c, "last-fingerprint", engine, &memo) < 0)
+		return NULL;
+	return memo.p;
+}
+
 bool recall_verdicts_any(struct recall_verdicts *v)
 {
 	return cache_has_verdicts(v->cache, v->engine, v->fp);
@@ -404,6 +414,14 @@ void recall_verdicts_keep(struct recall_verdicts *v, const struct walk *w,
 	}
 	cache_store(v->cache, v->engine, v->fp, e, n);
 	free(e);
+	if (!n)
+		return;
+	pthread_mutex_lock(&v->claims_lock);
+	if (!v->kept)
+		cache_memo_put(v->cache, "last-fingerprint", v->engine, v->fp,
+			       strlen(v->fp));
+	v->kept = true;
+	pthread_mutex_unlock(&v->claims_lock);
 }
 
 /* A set of contents (sorted SHA-256) one run is scanning right now. */

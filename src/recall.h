@@ -122,6 +122,13 @@ char *recall_fingerprint(struct cache *c, const char *ids);
 void recall_fingerprint_keep(struct cache *c, const char *ids,
 			     const char *fp);
 
+/*
+ * The last signature fingerprint of engine under which verdicts were kept
+ * (recall_verdicts_keep() remembers it): malloc'd, or NULL.  An update of
+ * the signatures finds there what was known before it.
+ */
+char *recall_last_fingerprint(struct cache *c, const char *engine);
+
 /* Does the cache hold any verdict of this engine with these signatures? */
 bool recall_verdicts_any(struct recall_verdicts *v);
 
@@ -132,7 +139,10 @@ bool recall_verdicts_any(struct recall_verdicts *v);
 size_t recall_verdicts_lookup(struct recall_verdicts *v, const struct walk *w,
 			      bool *known, char **threat);
 
-/* Keep the verdicts of the files marked keep: threat[i], or NULL: clean. */
+/*
+ * Keep the verdicts of the files marked keep: threat[i], or NULL: clean.
+ * The first kept makes v's fingerprint the engine's last one.
+ */
 void recall_verdicts_keep(struct recall_verdicts *v, const struct walk *w,
 			  const bool *keep, const char *const *threat);
 

@@ -23,6 +23,24 @@ static const char *report_status(const struct results *res,
 	       !res->ntargets ? "error" : "incomplete";
 }
 
+/*
+ * An engine's signatures changed since the last batch: what that meant
+ * ("delta": content cached clean was checked with the added signatures
+ * only; "full": everything was scanned with all of them) and why.
+ */
+static struct json_object *update_json(const struct result_engine *e)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_put_str(o, "change", e->change);
+	json_put_int(o, "added", (int64_t)e->added);
+	json_put_int(o, "removed", (int64_t)e->removed);
+	json_put_int(o, "allowed", (int64_t)e->allowed);
+	if (e->full_why)
+		json_put_str(o, "reason", e->full_why);
+	return o;
+}
+
 struct json_object *report_build(const struct results *res)
 {
 	struct json_object *o = json_object_new_object();
@@ -52,6 +70,9 @@ struct json_object *report_build(const struct results *res)
 		json_put_str(e, "name", res->engines[i].name);
 		json_put_str(e, "binary", res->engines[i].binary);
 		json_put_str(e, "version", res->engines[i].version);
+		if (res->engines[i].updated)
+			json_put_obj(e, "signature_update",
+				     update_json(&res->engines[i]));
 		json_object_array_add(engines, e);
 	}
 	json_put_obj(o, "engines", engines);
@@ -148,6 +169,9 @@ void report_print_text(const struct results *res, int code, FILE *out,
 			    (r->cached || !r->scanned))
 				fprintf(out, " %llu files cached",
 					(unsigned long long)r->cached);
+			if (r->delta)
+				fprintf(out, ", %llu checked by delta",
+					(unsigned long long)r->delta);
 			if (r->reason)
 				fprintf(out, " (%s)", r->reason);
 			if (r->journal_replayed)

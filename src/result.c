@@ -286,6 +286,8 @@ static struct json_object *files_json(const struct fs_result *res)
 	json_put_int(files, "seen", (int64_t)res->seen);
 	json_put_int(files, "scanned", (int64_t)res->scanned);
 	json_put_int(files, "cached", (int64_t)res->cached);
+	if (res->delta)
+		json_put_int(files, "delta", (int64_t)res->delta);
 	json_put_int(files, "skipped", (int64_t)skipped);
 	if (res->streams)
 		json_put_int(files, "streams", (int64_t)res->streams);
@@ -535,7 +537,8 @@ static int restore_fs(struct json_object *x, struct fs *fs,
 	/* Nothing was handed to an engine this time: all of it is cached. */
 	res->seen = (uint64_t)json_get_int(files, "seen", 0);
 	res->cached = (uint64_t)(json_get_int(files, "scanned", 0) +
-				 json_get_int(files, "cached", 0));
+				 json_get_int(files, "cached", 0) +
+				 json_get_int(files, "delta", 0));
 	res->streams = (uint64_t)json_get_int(files, "streams", 0);
 	restore_subvols(json_get(x, "subvolumes"), &fs->subvols);
 	for (int i = 0; i < SKIP_NREASONS; i++)

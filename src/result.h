@@ -84,6 +84,7 @@ struct fs_result {
 	bool timed_out;		/* the target's --timeout ended it */
 	bool journal_replayed;	/* mounted after replay in an overlay */
 	uint64_t seen, scanned, cached, bytes;
+	uint64_t delta;		/* cached clean, checked by a delta scan */
 	uint64_t streams;	/* NTFS named data streams among the files */
 	uint64_t skipped[SKIP_NREASONS];
 	unsigned engine_errors;
@@ -121,6 +122,11 @@ struct result_engine {
 	const char *name;
 	const char *binary;	/* resolved program, or NULL */
 	const char *version;	/* first line of its version, or NULL */
+	/* Its signatures changed since the last batch with a cache. */
+	bool updated;
+	const char *change;	/* sigset_change_names: what that meant */
+	size_t added, removed, allowed;	/* signature lines */
+	const char *full_why;	/* why all content was scanned in full */
 };
 
 /* A batch's results: what a report is made of (job_results() fills it). */

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "recall.h"
 #include "scan.h"
+#include "sigset.h"
 #include "util.h"
 
 /* How long a managed daemon may take to answer (signature loading). */
@@ -524,9 +525,10 @@ done:
 	return r;
 }
 
-void scanner_prestart(struct scanner *s)
+/* Start the managed daemon now, without waiting for it. */
+static void daemon_prestart(struct scanner *s)
 {
-	if (!engine_manages_daemon(s->e) || (scanner_caches(s) && !s->cold))
+	if (!engine_manages_daemon(s->e))
 		return;
 	/* Held: another thread starts it, or waits for it to load. */
 	if (pthread_mutex_trylock(&s->daemon_lock))
@@ -534,6 +536,19 @@ void scanner_prestart(struct scanner *s)
 	if (!s->daemon && !s->daemon_error)
 		daemon_spawn(s);
 	pthread_mutex_unlock(&s->daemon_lock);
+}
+
+void scanner_prestart(struct scanner *s)
+{
+	/*
+	 * After an update, the full database is started once some content
+	 * turns out to need it (from_older()).
+	 */
+	if (s->older && s->delta)
+		daemon_prestart(s->delta);
+	if (s->older || (scanner_caches(s) && !s->cold))
+		return;
+	daemon_prestart(s);
 }
 
 /* About to wait: let the job go on with other work meanwhile. */
@@ -606,16 +621,70 @@ static void lookup_verdicts(struct scanner *s, const struct walk *w,
 }
 
 /*
+ * Content without a verdict under the new signatures, but with one under
+ * the last ones: what the update did decides.  The old verdict holds if
+ * nothing changed, a clean one if detections were only removed (or
+ * allow-list entries added); with detections added, clean content is to be
+ * checked (check[i]) with only those.  A verdict that holds is kept under
+ * the new fingerprint and counts as cached.
+ */
+static void from_older(struct scanner *s, const struct walk *w, bool *known,
+		       bool *check, struct scan_result *res)
+{
+	bool *had = xcalloc(w->nfiles + 1, sizeof(*had));
+	bool *keep = xcalloc(w->nfiles + 1, sizeof(*keep));
+	char **threat = xcalloc(w->nfiles + 1, sizeof(*threat));
+	bool full = false;
+	size_t n = 0;
+
+	memcpy(had, known, w->nfiles * sizeof(*had));
+	recall_verdicts_lookup(s->older, w, had, threat);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		check[i] = false;
+		full |= !known[i] && !had[i];
+		if (known[i] || !had[i])
+			continue;
+		/* Infected: the full database names it again. */
+		full |= threat[i] && s->update.change != SIGSET_SAME;
+		if (threat[i] && s->update.change != SIGSET_SAME)
+			continue;
+		if (!threat[i] && s->update.change == SIGSET_DELTA) {
+			check[i] = true;
+			continue;
+		}
+		if (threat[i])
+			add_hit(res, walk_guest_path(w, &w->files[i]),
+				threat[i]);
+		keep[i] = known[i] = true;
+		n++;
+	}
+	recall_verdicts_keep(s->verdicts, w, keep,
+			     (const char *const *)threat);
+	res->cached += n;
+	/* It loads while the delta scans. */
+	if (full)
+		daemon_prestart(s);
+	for (size_t i = 0; i < w->nfiles; i++)
+		free(threat[i]);
+	free(threat);
+	free(had);
+	free(keep);
+}
+
+/*
  * Files whose content already has a verdict are not scanned again: marks
- * them known.  Returns how many files are known now.
+ * them known; check: those only the added signatures need to see.
+ * Returns how many files are known now.
  */
 static size_t from_cache(struct scanner *s, const struct walk *w,
-			 bool *known, struct scan_result *res)
+			 bool *known, bool *check, struct scan_result *res)
 {
 	size_t n = 0;
 
 	if (scanner_caches(s))
 		lookup_verdicts(s, w, known, res);
+	if (s->older)
+		from_older(s, w, known, check, res);
 	for (size_t i = 0; i < w->nfiles; i++)
 		n += known[i];
 	return n;
@@ -883,6 +952,77 @@ static int scan_files(struct run *r, const bool *todo, const char *logbase)
 	return ret;
 }
 
+/*
+ * Scan the todo files marked check (clean under the last signatures) with
+ * only the signatures added since (the delta instance).  Those it finds
+ * nothing in are clean under the new ones too: kept so, marked known and
+ * taken out of todo.  Those it finds something in stay in todo, for the
+ * full database to name their threats exactly; so does everything when the
+ * delta run fails.  Returns -ECANCELED or -ETIMEDOUT if it ended so.
+ */
+static int scan_delta(struct run *r, bool *todo, const bool *check,
+		      bool *known, const char *logbase)
+{
+	struct scanner *s = r->s, *d = s->delta;
+	const struct walk *w = r->w;
+	struct scan_result dres = { 0 };
+	struct run dr = { .s = d, .w = w, .mnt = r->mnt, .res = &dres,
+			  .deadline = r->deadline };
+	bool *dtodo = xcalloc(w->nfiles + 1, sizeof(*dtodo));
+	bool *clean = xcalloc(w->nfiles + 1, sizeof(*clean));
+	const char **none = xcalloc(w->nfiles + 1, sizeof(*none));
+	char *base = xasprintf("%s.delta", logbase);
+	bool any = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++) {
+		dtodo[i] = todo[i] && check[i];
+		any |= dtodo[i];
+	}
+	if (!any)
+		goto done;
+	if (daemon_check(d, &dres) == 0)
+		ret = scan_files(&dr, dtodo, base);
+	if (dres.stopped || ret == -ECANCELED) {
+		r->res->stopped = true;
+		ret = -ECANCELED;
+		goto done;
+	}
+	if (dres.timed_out || ret == -ETIMEDOUT) {
+		r->res->timed_out = true;
+		r->res->errors++;
+		str_set_first(&r->res->error, xstrdup("timed out"));
+		ret = -ETIMEDOUT;
+		goto done;
+	}
+	if (dres.errors || dres.incomplete) {
+		msg_info("warning: %s: the scan with the added signatures "
+			 "failed (%s): scanning with all of them",
+			 engine_name(s->e), dres.error ? dres.error :
+			 dres.incomplete);
+		goto done;
+	}
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const struct walk_file *f = &w->files[i];
+
+		/* Over the size limit: not scanned, so not clean. */
+		if (!dtodo[i] || (d->size_limit && f->size > d->size_limit) ||
+		    find_hit(&dres, walk_guest_path(w, f)))
+			continue;
+		clean[i] = known[i] = true;
+		todo[i] = false;
+		r->res->delta++;
+	}
+	recall_verdicts_keep(s->verdicts, w, clean, none);
+done:
+	scan_result_release(&dres);
+	free(dtodo);
+	free(clean);
+	free(none);
+	free(base);
+	return ret;
+}
+
 /* Tell what became known (from the cache) since last told. */
 static void tell_known(const struct run *r, const bool *known, bool *told)
 {
@@ -905,6 +1045,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 	struct run r = { .s = s, .w = w, .mnt = mnt, .res = res,
 			 .deadline = deadline, .prog = prog };
 	bool *known = NULL, *todo = NULL, *wait = NULL, *told = NULL;
+	bool *check = NULL;
 
 	if (!engine_has_action(s->e, ENGINE_SCAN_LIST)) {
 		if (daemon_check(s, res) < 0)
@@ -946,6 +1087,7 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		goto done;
 	}
 	known = xcalloc(w->nfiles + 1, sizeof(*known));
+	check = xcalloc(w->nfiles + 1, sizeof(*check));
 	todo = xcalloc(w->nfiles + 1, sizeof(*todo));
 	wait = xcalloc(w->nfiles + 1, sizeof(*wait));
 	told = xcalloc(w->nfiles + 1, sizeof(*told));
@@ -962,24 +1104,29 @@ void scanner_run(struct scanner *s, const struct walk *w, const char *mnt,
 		char *base;
 		int ret = 0;
 
-		nknown = from_cache(s, w, known, res);
+		nknown = from_cache(s, w, known, check, res);
 		tell_known(&r, known, told);
 		if (nknown == w->nfiles)
 			break;
 		mine = recall_verdicts_claim(s->verdicts, w, known, todo,
 					     wait);
+		base = round ? xasprintf("%s.%u", logbase, round) :
+			       xstrdup(logbase);
+		if (s->delta) {
+			ret = scan_delta(&r, todo, check, known, base);
+			tell_known(&r, known, told);
+		}
 		for (size_t i = 0; i < w->nfiles; i++) {
 			any_todo |= todo[i];
 			any_wait |= wait[i];
 		}
 		/* The daemon is started only if something is left to scan. */
-		if (any_todo && daemon_check(s, res) < 0) {
+		if (ret == 0 && any_todo && daemon_check(s, res) < 0) {
 			recall_verdicts_unclaim(s->verdicts, mine);
+			free(base);
 			break;
 		}
-		base = round ? xasprintf("%s.%u", logbase, round) :
-			       xstrdup(logbase);
-		if (any_todo)
+		if (ret == 0 && any_todo)
 			ret = scan_files(&r, todo, base);
 		free(base);
 		if (!res->stopped && !res->timed_out)
@@ -1010,9 +1157,19 @@ done:
 			"bytes not scanned", (unsigned long long)res->too_large,
 			(unsigned long long)s->size_limit));
 	free(known);
+	free(check);
 	free(todo);
 	free(wait);
 	free(told);
+}
+
+void scanner_set_hooks(struct scanner *s, const struct scan_hooks *hooks,
+		       void *arg)
+{
+	for (; s; s = s->delta) {
+		s->hooks = hooks;
+		s->hooks_arg = arg;
+	}
 }
 
 int scanner_action(struct scanner *s, enum engine_action a)
@@ -1079,8 +1236,9 @@ void scanner_read_version(struct scanner *s)
 	strv_release(&argv);
 }
 
-int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
-		 char **cause)
+/* scanner_open() with its private directory at dir (taken). */
+static int scanner_open_at(struct engine *e, char *dir, struct scanner **out,
+			   char **cause)
 {
 	struct scanner *s = xcalloc(1, sizeof(*s));
 	const char *ext = NULL;
@@ -1089,7 +1247,7 @@ int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
 	s->e = e;
 	pthread_mutex_init(&s->daemon_lock, NULL);
 	pthread_mutex_init(&s->serial, NULL);
-	s->dir = xasprintf("%s/engine-%s", jobdir, engine_name(e));
+	s->dir = dir;
 	s->config = xasprintf("%s/daemon.conf", s->dir);
 	r = mkdir_private(s->dir);
 	if (r < 0) {
@@ -1114,6 +1272,13 @@ fail:
 	s->e = NULL;	/* the caller keeps e on failure */
 	scanner_close(s);
 	return r;
+}
+
+int scanner_open(struct engine *e, const char *jobdir, struct scanner **out,
+		 char **cause)
+{
+	return scanner_open_at(e, xasprintf("%s/engine-%s", jobdir,
+					    engine_name(e)), out, cause);
 }
 
 /*
@@ -1211,12 +1376,175 @@ done:
 	return r;
 }
 
+/*
+ * What else decides what a signature line means, for its set: the engine's
+ * name, its version (without ClamAV's "/daily/date", which is the database)
+ * and its options, but the one naming the signatures.
+ */
+static void sigset_context(const struct scanner *s, struct buf *b)
+{
+	const char *opt = engine_signature_option(s->e);
+	const char *v = s->version ? s->version : "";
+	struct buf opts = { 0 };
+	size_t optlen = strlen(opt);
+	char *nl;
+
+	buf_addf(b, "%s\n%.*s\n", engine_name(s->e), (int)strcspn(v, "/"), v);
+	engine_describe_options(s->e, &opts);
+	for (char *line = opts.p; line && (nl = strchr(line, '\n'));
+	     line = nl + 1)
+		if (strncmp(line, opt, optlen) || line[optlen] != '=')
+			buf_add(b, line, (size_t)(nl + 1 - line));
+	buf_release(&opts);
+}
+
+/*
+ * Remember the signatures' set under the fingerprint: s->sigset_keep, or
+ * else read now from s->sigset_paths.
+ */
+static void *remember_sigset(void *arg)
+{
+	struct scanner *s = arg;
+	struct sigset *now = NULL;
+	char *cause = NULL;
+
+	if (s->sigset_keep) {
+		sigset_remember(s->sigset_cache, s->fingerprint,
+				s->sigset_keep);
+	} else if (sigset_read(&s->sigset_paths, s->dir, &now,
+			       &cause) == 0) {
+		sigset_set_context(now, s->sigset_context.p,
+				   s->sigset_context.len);
+		sigset_remember(s->sigset_cache, s->fingerprint, now);
+	} else {
+		msg_info("warning: %s: %s: the next signature update is "
+			 "scanned with all signatures", engine_name(s->e),
+			 cause);
+	}
+	sigset_free(now);
+	free(cause);
+	return NULL;
+}
+
+/*
+ * Only the next update needs the set of these signatures (set, taken, or
+ * read from paths: reading and keeping a production database's takes
+ * seconds): kept by a thread of its own meanwhile, joined at the end.
+ */
+static void remember_later(struct scanner *s, struct cache *c,
+			   const struct strv *paths, struct sigset *set)
+{
+	for (size_t i = 0; i < paths->n; i++)
+		strv_push(&s->sigset_paths, paths->v[i]);
+	s->sigset_cache = c;
+	s->sigset_keep = set;
+	s->sigset_started = pthread_create(&s->sigset_thread, NULL,
+					   remember_sigset, s) == 0;
+	if (!s->sigset_started)
+		remember_sigset(s);
+}
+
+/* A second instance of the engine, with only the signatures in db. */
+static int open_delta(struct scanner *s, const char *db, char **cause)
+{
+	struct engine *e = NULL;
+	int r;
+
+	r = engine_clone(s->e, &e, cause);
+	if (r == 0)
+		r = engine_set_option(e, engine_signature_option(s->e), db,
+				      cause);
+	if (r == 0)
+		r = scanner_open_at(e, xasprintf("%s/delta", s->dir),
+				    &s->delta, cause);
+	if (r < 0)
+		engine_free(e);
+	else
+		s->delta->cold = true;
+	return r;
+}
+
+/*
+ * Signatures avbatch can read: keep the set of this fingerprint for the
+ * next update.  If the signatures changed since the last fingerprint with
+ * verdicts: what the update did (s->update), the verdicts kept under the
+ * last one (s->older), and with detections added, an instance with only
+ * those (s->delta).  No verdict depends on any of it: when something fails,
+ * everything is scanned with the full database.
+ */
+static void use_sigsets(struct scanner *s, struct cache *c,
+			const struct strv *paths)
+{
+	struct sigset *old = NULL, *now = NULL;
+	char *last = NULL, *cause = NULL, *db = NULL;
+	struct sigset_diff d = { 0 };
+	size_t detections = 0;
+	int r;
+
+	if (!s->cold && sigset_remembered(c, s->fingerprint))
+		return;
+	sigset_context(s, &s->sigset_context);
+	if (s->cold)
+		last = recall_last_fingerprint(c, engine_name(s->e));
+	if (!last || !strcmp(last, s->fingerprint) ||
+	    !sigset_remembered(c, last)) {
+		remember_later(s, c, paths, NULL);
+		free(last);
+		return;
+	}
+	if (sigset_recall(c, last, &old) == 0) {
+		db = xasprintf("%s/delta-db", s->dir);
+		r = mkdir_private(db);
+		if (r < 0)
+			cause = xasprintf("cannot create '%s': %s", db,
+					  strerror(-r));
+		else
+			r = sigset_read_delta(paths, old, s->dir, db, &now,
+					      &detections, &cause);
+	} else {
+		r = sigset_read(paths, s->dir, &now, &cause);
+	}
+	if (r < 0)
+		goto done;
+	sigset_set_context(now, s->sigset_context.p, s->sigset_context.len);
+	/* The thread only reads it, as the comparison below does. */
+	remember_later(s, c, paths, now);
+	if (!old)
+		goto done;
+	sigset_diff(old, now, &d);
+	s->update = (struct scan_update){ .known = true, .change = d.change,
+		.added = d.added, .removed = d.removed, .allowed = d.allowed,
+		.why = d.why };
+	if (d.change == SIGSET_DELTA && detections)
+		r = open_delta(s, db, &cause);
+	if (r < 0)
+		s->update.change = SIGSET_FULL;
+	else if (d.change != SIGSET_FULL)
+		s->older = recall_verdicts_open(c, engine_name(s->e), last);
+	msg_debug("%s: signatures since the last batch: %s (%zu added, %zu "
+		  "removed, %zu allowed)", engine_name(s->e),
+		  sigset_change_names[s->update.change], d.added, d.removed,
+		  d.allowed);
+done:
+	if (r < 0) {
+		msg_info("warning: %s: %s: content is scanned with all its "
+			 "signatures", engine_name(s->e), cause);
+		if (s->update.known && !s->update.why)
+			s->update.why = xstrdup(cause);
+	}
+	sigset_free(old);
+	free(cause);
+	free(last);
+	free(db);
+}
+
 bool scanner_caches(const struct scanner *s)
 {
 	return s->verdicts != NULL;
 }
 
-int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
+int scanner_use_cache(struct scanner *s, struct cache *c, bool delta,
+		      char **cause)
 {
 	struct strv paths = { 0 };
 	struct buf head = { 0 };
@@ -1251,6 +1579,10 @@ int scanner_use_cache(struct scanner *s, struct cache *c, char **cause)
 	s->verdicts = recall_verdicts_open(c, engine_name(s->e),
 					   s->fingerprint);
 	s->cold = !recall_verdicts_any(s->verdicts);
+	/* A running daemon of the operator's has its database loaded. */
+	if (delta && engine_signature_sets(s->e) == ENGINE_SIGSETS_CLAMAV &&
+	    !engine_external_daemon(s->e))
+		use_sigsets(s, c, &paths);
 done:
 	strv_release(&paths);
 	buf_release(&head);
@@ -1264,6 +1596,11 @@ void scanner_close(struct scanner *s)
 
 	if (!s)
 		return;
+	if (s->sigset_started)
+		pthread_join(s->sigset_thread, NULL);
+	strv_release(&s->sigset_paths);
+	buf_release(&s->sigset_context);
+	sigset_free(s->sigset_keep);
 	if (s->daemon > 0) {
 		sig = engine_action_signal(s->e, ENGINE_STOP);
 		if (sig && sig != SIGTERM)
@@ -1280,6 +1617,9 @@ void scanner_close(struct scanner *s)
 	free(s->daemon_error);
 	free(s->fingerprint);
 	recall_verdicts_close(s->verdicts);
+	recall_verdicts_close(s->older);
+	free(s->update.why);
+	scanner_close(s->delta);
 	pthread_mutex_destroy(&s->daemon_lock);
 	pthread_mutex_destroy(&s->serial);
 	free(s);

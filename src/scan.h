@@ -8,9 +8,20 @@
 #include <sys/types.h>
 
 #include "engine.h"
+#include "sigset.h"
+#include "util.h"
 #include "walk.h"
 
+struct cache;
 struct recall_verdicts;
+
+/* What a signature update since the last batch meant (sigset_diff). */
+struct scan_update {
+	bool known;		/* the fingerprint changed from a known set */
+	enum sigset_change change;
+	size_t added, removed, allowed;
+	char *why;		/* a full rescan: what decided it */
+};
 
 /* One engine of a job, with the daemon avbatch runs for it, if any. */
 struct scanner {
@@ -32,6 +43,21 @@ struct scanner {
 	struct recall_verdicts *verdicts;
 	char *fingerprint;	/* of engine, options and signatures */
 	bool cold;		/* the cache holds no verdict of it yet */
+	/*
+	 * Signatures updated since the last batch (#20): the verdicts kept
+	 * under the last fingerprint, what the update did to them, and the
+	 * instance that scans with only the added signatures.
+	 */
+	struct recall_verdicts *older;
+	struct scan_update update;
+	struct scanner *delta;
+	/* The signatures' set, read meanwhile for the next update. */
+	struct buf sigset_context;
+	struct strv sigset_paths;
+	struct sigset *sigset_keep;	/* read already, or NULL */
+	struct cache *sigset_cache;
+	pthread_t sigset_thread;
+	bool sigset_started;
 	const struct scan_hooks *hooks;	/* the job's, or NULL */
 	void *hooks_arg;
 };
@@ -61,6 +87,7 @@ struct scan_result {
 	char *error;		/* the first of them */
 	char *incomplete;	/* why not every file was fully scanned */
 	uint64_t scanned, bytes, too_large, cached;
+	uint64_t delta;		/* clean: checked with added signatures only */
 	bool stopped;
 	bool timed_out;
 };
@@ -98,12 +125,20 @@ struct cache;
 /*
  * Use a verdict cache: fingerprints the engine (name, version, options and
  * the content of every signature file).  An engine whose descriptor names
- * no signatures keeps scanning everything.  Returns 0 or -errno.
+ * no signatures keeps scanning everything.  With delta, an engine whose
+ * signatures avbatch can read (signature_sets) scans content that was clean
+ * under the last signatures with only those added since.  Returns 0 or
+ * -errno.
  */
-int scanner_use_cache(struct scanner *s, struct cache *c, char **cause);
+int scanner_use_cache(struct scanner *s, struct cache *c, bool delta,
+		      char **cause);
 
 /* Does this scanner want the walk to hash file contents? */
 bool scanner_caches(const struct scanner *s);
+
+/* How the job meets this engine (and its delta instance), before scanning. */
+void scanner_set_hooks(struct scanner *s, const struct scan_hooks *hooks,
+		       void *arg);
 
 /* Run a command action (a vendor's pause or resume); 0 or -errno. */
 int scanner_action(struct scanner *s, enum engine_action a);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -177,9 +178,28 @@ static void type_push(struct sigtype *t, const unsigned char *h)
 	memcpy(t->h[t->n++], h, HLEN);
 }
 
+/* A hash's first or second 8 bytes as a number, in byte order. */
+static uint64_t hash_half(const unsigned char *h)
+{
+	uint64_t v;
+
+	memcpy(&v, h, sizeof(v));
+	return be64toh(v);
+}
+
+/*
+ * memcmp() of two hashes, without a call per comparison: a production set
+ * is sorted and searched some 10^8 times per update.
+ */
 static int hash_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, HLEN);
+	uint64_t x = hash_half(a), y = hash_half(b);
+
+	if (x == y) {
+		x = hash_half((const unsigned char *)a + 8);
+		y = hash_half((const unsigned char *)b + 8);
+	}
+	return (x > y) - (x < y);
 }
 
 static int type_cmp(const void *a, const void *b)
@@ -203,7 +223,7 @@ static void finish(struct sigset *s)
 		if (t->n)
 			qsort(t->h, t->n, HLEN, hash_cmp);
 		for (size_t j = 0; j < t->n; j++)
-			if (!k || memcmp(t->h[k - 1], t->h[j], HLEN))
+			if (!k || hash_cmp(t->h[k - 1], t->h[j]))
 				memmove(t->h[k++], t->h[j], HLEN);
 		t->n = k;
 		/* A production set is 100 MB and more: give back the slack. */
@@ -220,10 +240,55 @@ struct outfile {
 	int fd;
 };
 
+/*
+ * Where each 16-bit prefix begins among a large type's sorted hashes: a
+ * line of an update is looked up among millions of old ones per line.
+ */
+#define PREFIXES	65536
+#define INDEX_MIN	PREFIXES	/* smaller types: a plain search */
+
+struct prefix_index {
+	const struct sigtype *t;
+	size_t *start;			/* PREFIXES + 1 positions */
+};
+
+static unsigned prefix_of(const unsigned char *h)
+{
+	return (unsigned)h[0] << 8 | h[1];
+}
+
+static void prefix_index_build(struct prefix_index *x, const struct sigtype *t)
+{
+	unsigned next = 0;
+
+	x->t = t;
+	x->start = xcalloc(PREFIXES + 1, sizeof(*x->start));
+	for (size_t j = 0; j < t->n; j++)
+		while (next <= prefix_of(t->h[j]))
+			x->start[next++] = j;
+	while (next <= PREFIXES)
+		x->start[next++] = t->n;
+}
+
+/* Is h among t's hashes?  Through its index x, if it has one. */
+static bool old_has(const struct prefix_index *x, const struct sigtype *t,
+		    const unsigned char *h)
+{
+	size_t lo, hi;
+
+	if (!x)
+		return type_has(t, h);
+	lo = x->start[prefix_of(h)];
+	hi = x->start[prefix_of(h) + 1];
+	return hi > lo && bsearch(h, t->h[lo], hi - lo, HLEN, hash_cmp);
+}
+
 /* One pass over a database: the set it builds, and the delta it writes. */
 struct walk {
 	struct sigset *set;
 	const struct sigset *old;	/* delta only */
+	struct prefix_index *idx;	/* of old's large types */
+	size_t nidx;
 	int dirfd;			/* the delta's directory, or -1 */
 	struct outfile *out;
 	size_t nout;
@@ -231,6 +296,7 @@ struct walk {
 	size_t detections;
 	const char *tmpdir;
 	EVP_MD_CTX *md;
+	EVP_MD *sha256;			/* fetched once, not per line */
 };
 
 /* Reading one file: lines, or the whole file for whole-file types. */
@@ -242,6 +308,8 @@ struct reader {
 	struct buf line;
 	size_t lineno;
 	int keepfd;			/* the delta's copy, or -1 */
+	const struct sigtype *old;	/* the same type in the old set */
+	const struct prefix_index *old_idx;	/* its index, or NULL */
 };
 
 static int write_all(int fd, const void *data, size_t len)
@@ -312,13 +380,13 @@ static int reader_line(struct reader *rd, const char *p, size_t len,
 		len--;
 	if (!len)
 		return 0;
-	if (!EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) ||
+	if (!EVP_DigestInit_ex(w->md, w->sha256, NULL) ||
 	    !EVP_DigestUpdate(w->md, p, len) || digest_final(w->md, h) < 0) {
 		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
 		return -EIO;
 	}
 	if (w->dirfd >= 0 && (rd->kind == SIGSET_ALLOW ||
-	    !type_has(type_find(w->old, w->set->t[rd->ti].ext), h))) {
+	    !old_has(rd->old_idx, rd->old, h))) {
 		r = delta_out(w, w->set->t[rd->ti].ext, &fd);
 		if (r == 0)
 			r = write_all(fd, p, len);
@@ -393,15 +461,27 @@ static int reader_start(struct reader *rd, struct walk *w, const char *name,
 	rd->kind = kind;
 	rd->keepfd = -1;
 	rd->ti = type_index(w->set, ext, kind);
+	rd->old = type_find(w->old, ext);
+	for (size_t i = 0; rd->old && i < w->nidx; i++)
+		if (w->idx[i].t == rd->old)
+			rd->old_idx = &w->idx[i];
 	if (kind != SIGSET_CONTEXT && kind != SIGSET_UNKNOWN)
 		return 0;
-	if (!EVP_DigestInit_ex(w->md, EVP_sha256(), NULL)) {
+	if (!EVP_DigestInit_ex(w->md, w->sha256, NULL)) {
 		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
 		return -EIO;
 	}
-	/* A file of unknown type counts by name too: a new one is a change. */
-	if (kind == SIGSET_UNKNOWN)
-		EVP_DigestUpdate(w->md, name, strlen(name) + 1);
+	/*
+	 * A file of unknown type counts by name too: a new one is a change.
+	 * Its base name: a database copied elsewhere, or a container unpacked
+	 * into a new temporary directory, is the same database.
+	 */
+	if (kind == SIGSET_UNKNOWN) {
+		const char *base = strrchr(name, '/');
+
+		base = base ? base + 1 : name;
+		EVP_DigestUpdate(w->md, base, strlen(base) + 1);
+	}
 	if (w->dirfd < 0 || kind == SIGSET_UNKNOWN)
 		return 0;
 	copy = xasprintf("keep%u.%s", w->keep++, ext);
@@ -445,7 +525,8 @@ static int walk_init(struct walk *w, const char *tmpdir, char **cause)
 	w->tmpdir = tmpdir ? tmpdir : "/tmp";
 	w->set = sigset_new();
 	w->md = EVP_MD_CTX_new();
-	if (!w->md) {
+	w->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!w->md || !w->sha256) {
 		*cause = xstrdup("cannot compute SHA-256 (OpenSSL)");
 		return -ENOMEM;
 	}
@@ -462,9 +543,13 @@ static int walk_release(struct walk *w, int r, char **cause)
 					   strerror(-r));
 		}
 	free(w->out);
+	for (size_t i = 0; i < w->nidx; i++)
+		free(w->idx[i].start);
+	free(w->idx);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	EVP_MD_CTX_free(w->md);
+	EVP_MD_free(w->sha256);
 	if (r < 0) {
 		sigset_free(w->set);
 		w->set = NULL;
@@ -794,6 +879,10 @@ int sigset_read_delta(const struct strv *paths, const struct sigset *old,
 	if (r < 0)
 		goto done;
 	w.old = old;
+	w.idx = xcalloc(old->n + 1, sizeof(*w.idx));
+	for (size_t i = 0; i < old->n; i++)
+		if (old->t[i].n >= INDEX_MIN)
+			prefix_index_build(&w.idx[w.nidx++], &old->t[i]);
 	w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (w.dirfd < 0) {
 		r = -errno;
@@ -939,7 +1028,7 @@ int sigset_decode(const void *data, size_t len, struct sigset **out,
 		t->h = xreallocarray(NULL, n ? n : 1, HLEN);
 		t->alloc = n ? n : 1;
 		for (size_t i = 0; i < n; i++, p += HLEN) {
-			if (i && memcmp(t->h[i - 1], p, HLEN) >= 0) {
+			if (i && hash_cmp(t->h[i - 1], p) >= 0) {
 				what = "hashes out of order";
 				goto fail;
 			}
@@ -969,7 +1058,7 @@ static void count_changes(const struct sigtype *a, const struct sigtype *b,
 	*added = *removed = 0;
 	while (i < na || j < nb) {
 		int c = i == na ? 1 : j == nb ? -1 :
-			memcmp(a->h[i], b->h[j], HLEN);
+			hash_cmp(a->h[i], b->h[j]);
 
 		if (c < 0)
 			++*removed, i++;
@@ -1097,4 +1186,9 @@ void sigset_remember(struct cache *c, const char *fingerprint,
 	sigset_encode(s, &b);
 	cache_memo_put(c, "sigset", fingerprint, b.p, b.len);
 	buf_release(&b);
+}
+
+bool sigset_remembered(struct cache *c, const char *fingerprint)
+{
+	return cache_memo_has(c, "sigset", fingerprint);
 }

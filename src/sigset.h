@@ -115,5 +115,7 @@ int sigset_recall(struct cache *c, const char *fingerprint,
 		  struct sigset **out);
 void sigset_remember(struct cache *c, const char *fingerprint,
 		     const struct sigset *s);
+/* Is a set remembered for that fingerprint (without reading it)? */
+bool sigset_remembered(struct cache *c, const char *fingerprint);
 
 #endif

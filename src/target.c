@@ -59,6 +59,8 @@ static void merge_result(struct target *t, struct fs *fs,
 		res->bytes = sr->bytes;
 	if (sr->cached > res->cached)
 		res->cached = sr->cached;
+	if (sr->delta > res->delta)
+		res->delta = sr->delta;
 	if (sr->too_large > res->skipped[SKIP_TOO_LARGE])
 		res->skipped[SKIP_TOO_LARGE] = sr->too_large;
 	res->engine_errors += sr->errors;

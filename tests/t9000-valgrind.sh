@@ -19,7 +19,7 @@ if grep -qa __asan_init "$bin"; then
 	skip_all "sanitizer build: valgrind and ASan do not mix"
 fi
 
-plan 15
+plan 17
 
 mkdir -p "$T/demo" "$T/hostile"
 fx_demo "$T/demo" || bail_out "cannot build the demo images"
@@ -99,6 +99,15 @@ is "$(demo_got "$T/warm.json"; hostile_got "$T/warm.json")" \
 	"$(demo_got "$r"; hostile_got "$r")" "the warm run reports the same detections"
 like "$(jq -r '[.targets[].filesystems[].files.cached] | add' "$T/warm.json")" \
 	'^[1-9]' "the warm run takes verdicts from the cache"
+
+# A signature added (matching nothing): content cached clean is checked
+# with it alone, by a second clamscan (#20).
+printf 'Test.Delta.NDB:0:*:%s\n' "$(printf avbatch-valgrind-delta | od -An -v -tx1 | tr -d ' \n')" \
+	>"$T/sigs/delta.ndb"
+memcheck delta "${run_args[@]}" --report "$T/delta.json" "${images[@]}"
+is "$rc:$(jq -r '.engines[0].signature_update.change' "$T/delta.json")" "1:delta" \
+	"after a signature update: a delta run under valgrind" || _diag_file "$T/delta.err"
+clean delta "run, delta after an update"
 
 memcheck inspect inspect --json "${images[@]}"
 is "$rc" 0 "inspect under valgrind exits 0" || _diag_file "$T/inspect.err"

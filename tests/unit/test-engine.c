@@ -1331,6 +1331,51 @@ static void test_find(void)
 		free(d[i]);
 }
 
+/* signature_sets: the option that names the signatures; a clone's options. */
+static void test_sigsets(void)
+{
+	struct engine *e, *c = NULL;
+	struct strv paths = { 0 };
+	char *cause = NULL;
+
+	expect_error("signature_sets without signatures", BASE_ENGINE
+		     "signature_sets = clamav\n" BASE_ACTIONS BASE_RESULT, 4,
+		     "signature_sets needs 'signatures' to be one option");
+	expect_error("signature_sets with signatures not one option",
+		     BASE_ENGINE "signature_sets = clamav\n"
+		     "signatures = {db}/main.cvd\n" BASE_ACTIONS BASE_RESULT
+		     "[options]\ndb = /x\n", 4,
+		     "signature_sets needs 'signatures' to be one option");
+	expect_error("unknown signature_sets", BASE_ENGINE
+		     "signature_sets = yara\n" BASE_ACTIONS BASE_RESULT, 4,
+		     "unknown signature_sets 'yara' (known: clamav)");
+	e = load_ok("signature_sets = clamav", "t", BASE_ENGINE
+		    "signature_sets = clamav\nsignatures = {db}\n"
+		    BASE_ACTIONS BASE_RESULT "[options]\ndb = /x\n");
+	if (!e)
+		return;
+	ok(engine_signature_sets(e) == ENGINE_SIGSETS_CLAMAV &&
+	   streq(engine_signature_option(e), "db"),
+	   "signature_sets: clamav, named by option 'db'");
+	engine_set_option(e, "db", "/y", NULL);
+	ok(engine_clone(e, &c, &cause) == 0 &&
+	   engine_signature_paths(c, &paths, &cause) == 0 &&
+	   paths.n == 1 && streq(paths.v[0], "/y"),
+	   "a clone keeps the options set on the original");
+	engine_set_option(c, "db", "/delta", NULL);
+	strv_release(&paths);
+	ok(engine_signature_paths(e, &paths, &cause) == 0 && paths.n == 1 &&
+	   streq(paths.v[0], "/y"), "... and changing the clone's leaves it");
+	strv_release(&paths);
+	free(cause);
+	engine_free(c);
+	engine_free(e);
+	e = load_ok("no signature_sets", "t", BASE);
+	ok(e && engine_signature_sets(e) == ENGINE_SIGSETS_NONE &&
+	   !engine_signature_option(e), "no signature_sets: none");
+	engine_free(e);
+}
+
 static void make_fake_bin(void)
 {
 	static const char *const progs[] = {
@@ -1374,6 +1419,7 @@ int main(void)
 	test_exit_codes();
 	test_files();
 	test_find();
+	test_sigsets();
 
 	rmtree(tmpdir);
 	free(tmpdir);

@@ -229,8 +229,73 @@ static void test_diff(void)
 	   strstr(d.why, "unknown"), "a file of unknown type added: full");
 	ok(change(new, old, &d) == SIGSET_FULL, "and removed: full");
 	sigset_free(new);
+	sigset_free(old);
+
+	/* The same database elsewhere (a copy, a container unpacked anew). */
+	old = sigset_new();
+	sigset_add_file(old, "/db/x.ndb", a, sizeof(a) - 1, &cause);
+	sigset_add_file(old, "/db/.done", "mark", 4, &cause);
+	new = sigset_new();
+	sigset_add_file(new, "/tmp/u.1/x.ndb", a, sizeof(a) - 1, &cause);
+	sigset_add_file(new, "/tmp/u.1/.done", "mark", 4, &cause);
+	ok(change(old, new, &d) == SIGSET_SAME,
+	   "a file of unknown type in another directory: the same");
+	sigset_free(new);
 	sigset_diff_release(&d);
 	sigset_free(old);
+}
+
+/*
+ * A type large enough to be searched through its prefix index (as a
+ * production database is): the delta holds exactly the added lines.
+ */
+static void test_large(void)
+{
+	char tmp[] = "/tmp/test-sigset.XXXXXX", *p, *cause = NULL;
+	struct strv paths = { 0 };
+	struct sigset *old = NULL, *new = NULL;
+	struct buf b = { 0 }, got = { 0 };
+	size_t det = 0;
+	int r;
+
+	if (!mkdtemp(tmp)) {
+		ok(0, "temporary directory");
+		return;
+	}
+	p = xasprintf("%s/db", tmp);
+	mkdir_private(p);
+	strv_push(&paths, p);
+	free(p);
+	p = xasprintf("%s/db/big.hdb", tmp);
+	for (unsigned i = 0; i < 100000; i++)
+		buf_addf(&b, "%032x:%u:Big.%u\n", i * 2654435761u, i, i);
+	write_text(p, b.p, b.len);
+	r = sigset_read(&paths, tmp, &old, &cause);
+	buf_addstr(&b, "ffffffffffffffffffffffffffffffff:1:New.1\n"
+		   "00000000000000000000000000000001:2:New.2\n");
+	for (unsigned i = 0; i < 100000; i += 20000)
+		buf_addf(&b, "%032x:%u:Big.%u\n", i * 2654435761u, i, i);
+	write_text(p, b.p, b.len);
+	free(p);
+	p = xasprintf("%s/delta", tmp);
+	mkdir_private(p);
+	if (r == 0)
+		r = sigset_read_delta(&paths, old, tmp, p, &new, &det, &cause);
+	free(p);
+	p = xasprintf("%s/delta/delta.hdb", tmp);
+	read_file(p, 4096, &got);
+	ok(r == 0 && det == 2 && count(new, "hdb") == 100002 && got.p &&
+	   !strcmp(got.p, "ffffffffffffffffffffffffffffffff:1:New.1\n"
+		   "00000000000000000000000000000001:2:New.2\n"),
+	   "100 000 hashes: the delta holds the two added lines only");
+	free(p);
+	free(cause);
+	buf_release(&b);
+	buf_release(&got);
+	strv_release(&paths);
+	sigset_free(old);
+	sigset_free(new);
+	rmtree(tmp);
 }
 
 static void test_files(void)
@@ -339,5 +404,6 @@ int main(void)
 	test_encoding();
 	test_diff();
 	test_files();
+	test_large();
 	return tap_done();
 }
