@@ -1,0 +1,154 @@
+#!/bin/bash
+# t2970-clean-ext4: avbatch clean of a run's report on a qcow2 clone (GPT,
+# EFI FAT + ext4) on a backing file: the ext4 detection quarantined (the
+# bytes planted), removed and proven gone by a rescan, every other file
+# byte-identical, e2fsck clean, the backing file untouched; undo brings the
+# disk back.  FAT is refused as not implemented yet, a file changed since
+# the scan is left alone, a disk a qemu holds is refused, --dry-run and
+# the refusals change no byte.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/fixtures.sh"
+need_root
+need_cmd qemu-img qemu-storage-daemon clamscan jq sfdisk e2fsck fusefat
+
+fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
+mkdir -p "$T/img"
+{ _fx_begin "$T/img" && _fx_batch_gpt "$T/img" && _fx_end; } ||
+	bail_out "cannot build the test image"
+IMG=$T/img/vm.qcow2
+qemu-img create -q -f qcow2 -b "$T/img/gpt.qcow2" -F qcow2 "$IMG" ||
+	bail_out "cannot make the clone"
+(cd "$T/img" && sha256sum gpt.qcow2) >"$T/base.sum"
+fx_eicar "$T/eicar" && EICAR_SUM=$(sha256sum <"$T/eicar") &&
+	EICAR_SUM=${EICAR_SUM%% *}
+EICAR='/home/alice/Down loads/eicar.com'
+
+ab() { "$AVBATCH" --engines-dir "$top_srcdir/engines" \
+	--state-dir "$T/state" "$@"; }
+clean() { ab clean -o clamav.database="$T/sigs" --undo-dir "$T/undo" \
+	--quarantine "$T/q" "$@"; }
+
+# p3 (ext4) of the image as a file: sums of its files (path, sha256)
+# through a read-only mount, and its e2fsck -fn.
+p3() {
+	rm -f "$T/all.raw" "$T/p3.raw"
+	qemu-img convert -q -O raw "$IMG" "$T/all.raw" || return 1
+	local start size
+	start=$(sfdisk -J "$T/all.raw" | jq '.partitiontable.partitions[2].start')
+	size=$(sfdisk -J "$T/all.raw" | jq '.partitiontable.partitions[2].size')
+	dd if="$T/all.raw" of="$T/p3.raw" bs=512 skip="$start" count="$size" \
+		status=none && rm -f "$T/all.raw"
+}
+p3_sums() {	# p3_sums OUT
+	p3 && mkdir -p "$T/m" && mount -o ro,loop,noload "$T/p3.raw" "$T/m" ||
+		return 1
+	(cd "$T/m" && find . -type f -print0 | LC_ALL=C sort -z |
+		xargs -0 sha256sum) >"$1"
+	umount "$T/m"
+}
+at_exit umount "$T/m"
+
+run_scan() {	# run_scan REPORT: exit status of a run of the clone
+	ab run --engine clamav -o clamav.database="$T/sigs" --report "$1" \
+		"$IMG" >"$T/run.out" 2>"$T/run.err"
+}
+found() {	# found REPORT: fs and path of each detection
+	jq -r '.targets[].detections[] | [.fs, .path] | @tsv' "$1" |
+		LC_ALL=C sort
+}
+same_disk() { qemu-img compare -q "$T/vm.before" "$IMG"; }
+
+run_scan "$T/report.json"
+is "$?" 1 "run finds the planted files"
+is "$(found "$T/report.json")" "p1	/EFI/test dir/clam.exe
+p3	$EICAR" "both planted detections, with their sha256" &&
+	is "$(jq -r '[.targets[].detections[].sha256 | length] | @tsv' \
+		"$T/report.json")" "64	64" "each detection has its sha256"
+cp "$IMG" "$T/vm.before"
+p3_sums "$T/sums.before" || bail_out "cannot read p3 before"
+
+# Usage: another action is not implemented yet.
+clean --action delete "$T/report.json" >"$T/out" 2>"$T/err"
+is "$?" 2 "--action delete: exit 2"
+like "$(cat "$T/err")" "not implemented yet" "... said not implemented"
+
+# --dry-run: the plan, the FAT refusal, and no byte written.
+clean --dry-run "$T/report.json" >"$T/out" 2>"$T/err"
+is "$?" 2 "--dry-run exits 2: the FAT detection cannot be cleaned"
+like "$(cat "$T/out")" "p3 \(ext4\): ext4 rw" "--dry-run shows the ext4 plan"
+like "$(cat "$T/out")" "would quarantine p3 $EICAR" \
+	"--dry-run names what it would quarantine"
+like "$(cat "$T/out")" "cleaning vfat is not implemented yet" \
+	"--dry-run gives the FAT refusal"
+ok "--dry-run: the disk is unchanged" same_disk
+ok_not "--dry-run: no undo point" test -e "$T/undo"
+
+# FAT alone: refused, no undo point, no byte changed.
+clean --threat 'Test.ClamExe*' --report "$T/fat.json" "$T/report.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 2 "cleaning the FAT detection exits 2"
+is "$(jq -r '.targets[0].remediation.detections[] | [.fs, .result,
+	.reason] | @tsv' "$T/fat.json")" \
+	"p1	refused	cleaning vfat is not implemented yet" \
+	"its remediation says why"
+ok "refused: the disk is unchanged" same_disk
+
+# A file changed since the scan (its sha256 in the report differs).
+jq '(.targets[].detections[] | select(.fs == "p3") | .sha256) |=
+	("00" + .[2:])' "$T/report.json" >"$T/stale.json"
+clean --threat 'Test.EICAR*' --report "$T/stale.json.out" "$T/stale.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 1 "a changed file: exit 1, it remains"
+is "$(jq -r '.targets[0].remediation.detections[0].result' \
+	"$T/stale.json.out")" "changed since the scan" \
+	"... reported changed since the scan"
+ok "... and the disk is as before (brought back from its undo point)" \
+	same_disk
+rm -rf "$T/undo"
+
+# A disk a qemu holds writable: refused.
+fx_hold "$IMG" qcow2 "$T/held" || bail_out "cannot hold the image"
+clean --threat 'Test.EICAR*' --report "$T/held.json" "$T/report.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 2 "a disk in use: exit 2"
+like "$(jq -r '.targets[0].remediation.reason' "$T/held.json")" "in use" \
+	"... with the reason"
+kill "$FX_HOLD_PID" && wait "$FX_HOLD_PID" 2>/dev/null
+ok "in use: the disk is unchanged" same_disk
+ok_not "in use: no undo point" test -e "$T/undo"
+
+# The clean itself.
+clean --threat 'Test.EICAR*' --report "$T/clean.json" "$T/report.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 0 "clean of the ext4 detection exits 0" || _diag_file "$T/err"
+R=$(jq -c '.targets[0].remediation' "$T/clean.json")
+is "$(jq -r '.detections[0] | [.fs, .path, .result] | @tsv' <<<"$R")" \
+	"p3	$EICAR	removed" "the detection is removed"
+is "$(jq -r '.filesystems[0] | [.check_before, .check_after] | @tsv' \
+	<<<"$R")" "e2fsck clean	e2fsck clean" "checked before and after"
+is "$(jq -r '.rescanned' <<<"$R")" true "the rescan ran"
+JOB=$(jq -r '.job' "$T/clean.json")
+like "$(jq -r '.undo' <<<"$R")" "^$JOB/disk-" "the undo point is named"
+QID=$(jq -r '.detections[0].quarantine_id' <<<"$R")
+ok "the quarantined file exports" ab quarantine --quarantine "$T/q" export \
+	"$QID" "$T/exported"
+is "$(sha256sum <"$T/exported" | cut -d' ' -f1)" "$EICAR_SUM" \
+	"the quarantined bytes are the planted file's"
+ok "the backing file is unchanged" bash -c 'cd "$1" && sha256sum -c \
+	--quiet "$2"' _ "$T/img" "$T/base.sum"
+p3_sums "$T/sums.after"
+ok "e2fsck -fn finds p3 clean" e2fsck -fn "$T/p3.raw"
+is "$(grep -v 'eicar.com$' "$T/sums.before")" "$(cat "$T/sums.after")" \
+	"every other file of p3 is byte-identical, the infected one gone"
+run_scan "$T/rescan.json"
+is "$(found "$T/rescan.json")" "p1	/EFI/test dir/clam.exe" \
+	"a new run finds only the FAT file"
+
+# Undo.
+ok "undo" ab undo --undo-dir "$T/undo" "$JOB"
+ok "the disk is what it was before clean" same_disk
+run_scan "$T/again.json"
+like "$(found "$T/again.json")" "p3	$EICAR" "a rescan finds the planted file again"
+
+is "$(leftovers)" "" "nothing left behind"
+done_testing
