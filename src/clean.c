@@ -37,6 +37,8 @@ const char *const clean_result_names[CLEAN_NRESULTS] = {
 
 /* Largest xattr list and value kept in a quarantine record. */
 #define XATTR_MAX	(64 * 1024)
+/* Largest NTFS named stream read into memory to be quarantined. */
+#define STREAM_MAX	(64 * 1024 * 1024)
 
 static bool matches_any(const struct strv *globs, const char *s)
 {
@@ -57,16 +59,17 @@ static bool target_named(const struct strv *names, const char *name,
 }
 
 /* Turn one report target's selected detections into a clean_target. */
-static void select_target(const struct clean_options *o, struct target *rt,
-			  const char *name, struct clean_target *t,
-			  struct strv *engines)
+static void select_target(const struct clean_options *o,
+			  struct detection *det, size_t ndet, const char *name,
+			  const char *image, const char *format,
+			  struct clean_target *t, struct strv *engines)
 {
 	t->name = xstrdup(name);
-	t->image = xstrdup(rt->img->path);
-	t->format = rt->img->format ? xstrdup(rt->img->format) : NULL;
-	t->items = xcalloc(rt->ndet + 1, sizeof(*t->items));
-	for (size_t i = 0; i < rt->ndet; i++) {
-		struct detection *d = &rt->det[i];
+	t->image = xstrdup(image);
+	t->format = format ? xstrdup(format) : NULL;
+	t->items = xcalloc(ndet + 1, sizeof(*t->items));
+	for (size_t i = 0; i < ndet; i++) {
+		struct detection *d = &det[i];
 		struct clean_item *it;
 
 		if (!matches_any(o->threats, d->threat))
@@ -113,7 +116,8 @@ int clean_select(struct json_object *report, const struct clean_options *o,
 		struct json_object *x = json_object_array_get_idx(ts, i);
 		const char *name = json_get_str(x, "name");
 		const char *image = json_get_str(x, "image");
-		struct target rt = { 0 };
+		struct detection *det = NULL;
+		size_t ndet = 0;
 
 		if (!name || !image || !target_named(o->targets, name, image))
 			continue;
@@ -121,15 +125,15 @@ int clean_select(struct json_object *report, const struct clean_options *o,
 		strv_push(&found, image);
 		if (!json_array_len(json_get(x, "detections")))
 			continue;
-		if (result_target_load(&rt, x, re, ne) < 0) {
-			*cause = xasprintf("cannot read target '%s' of the "
-					   "report", name);
+		if (result_detections_load(x, re, ne, &det, &ndet) < 0) {
+			*cause = xasprintf("cannot read the detections of "
+					   "target '%s' of the report", name);
 			r = -EINVAL;
-			target_release(&rt);
 			goto done;
 		}
-		select_target(o, &rt, name, &v[nv], engines);
-		target_release(&rt);
+		select_target(o, det, ndet, name, image,
+			      json_get_str(x, "format"), &v[nv], engines);
+		result_detections_free(det, ndet);
 		if (v[nv].nitems)
 			nv++;
 		else
@@ -222,44 +226,65 @@ static int openat2_beneath(int dirfd, const char *name, int flags)
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 }
 
-/* The extended attributes of fd, for the quarantine record. */
-static void read_xattrs(int fd, struct quarantine_attr **out, size_t *n,
-			struct buf *names)
+/*
+ * The extended attributes of fd, for the quarantine record, and on an
+ * NTFS mounted by ntfs-3g (streams_interface=xattr) its named data streams,
+ * its "user." attributes: those go enciphered into the store, not into the
+ * record.  -E2BIG or -errno when one cannot be read whole (the file is
+ * then not removed: its streams would be lost).
+ */
+static int read_attrs(int fd, bool ntfs, struct quarantine_attr **out,
+		      size_t *nx, size_t *ns, struct buf *names)
 {
-	ssize_t len = flistxattr(fd, NULL, 0);
 	struct quarantine_attr *v;
-	size_t nv = 0;
+	ssize_t len = flistxattr(fd, NULL, 0);
+	size_t max = ntfs ? STREAM_MAX : XATTR_MAX, n = 0;
 
-	*out = NULL;
-	*n = 0;
-	if (len <= 0 || len > XATTR_MAX)
-		return;
+	*nx = *ns = 0;
+	if (len == 0 || (len < 0 && errno == ENOTSUP))
+		return 0;
+	if (len < 0 || len > XATTR_MAX)
+		return len < 0 ? -errno : -E2BIG;
 	names->p = xmalloc((size_t)len + 1);
 	len = flistxattr(fd, names->p, (size_t)len);
-	if (len <= 0)
-		return;
+	if (len < 0)
+		return -errno;
 	names->len = (size_t)len;
-	v = xcalloc((size_t)len, sizeof(*v));
-	for (char *p = names->p; p < names->p + len; p += strlen(p) + 1) {
-		ssize_t vl = fgetxattr(fd, p, NULL, 0);
-		char *val;
+	for (char *p = names->p; p < names->p + len; p += strlen(p) + 1)
+		n++;
+	*out = v = xcalloc(n + 1, sizeof(*v));
+	/* Streams first, then attributes: two arrays in one. */
+	for (int pass = 0; pass < 2; pass++)
+		for (char *p = names->p; p < names->p + len;
+		     p += strlen(p) + 1) {
+			bool stream = ntfs && str_has_prefix(p, "user.");
+			ssize_t vl;
+			char *val;
 
-		if (vl < 0 || vl > XATTR_MAX)
-			continue;
-		val = xmalloc((size_t)vl + 1);
-		vl = fgetxattr(fd, p, val, (size_t)vl);
-		if (vl < 0) {
-			free(val);
-			continue;
+			if (stream != (pass == 0))
+				continue;
+			vl = fgetxattr(fd, p, NULL, 0);
+			if (vl < 0)
+				return -errno;
+			if ((size_t)vl > max)
+				return -E2BIG;
+			val = xmalloc((size_t)vl + 1);
+			vl = fgetxattr(fd, p, val, (size_t)vl);
+			if (vl < 0) {
+				free(val);
+				return -errno;
+			}
+			v->name = stream ? p + 5 : p;
+			v->name_len = strlen(v->name);
+			v->value = val;
+			v->len = (size_t)vl;
+			v++;
+			if (stream)
+				++*ns;
+			else
+				++*nx;
 		}
-		v[nv].name = p;
-		v[nv].name_len = strlen(p);
-		v[nv].value = val;
-		v[nv].len = (size_t)vl;
-		nv++;
-	}
-	*out = v;
-	*n = nv;
+	return 0;
 }
 
 /*
@@ -268,15 +293,16 @@ static void read_xattrs(int fd, struct quarantine_attr **out, size_t *n,
  * (checked against the scan's sha256) and metadata into the store, then
  * unlinked.  The item's result says what happened.
  */
-static void remove_one(struct quarantine *q, int rootfd, const char *image,
-		       const char *job, struct clean_item *it)
+static void remove_one(struct quarantine *q, int rootfd, bool ntfs,
+		       const char *image, const char *job,
+		       struct clean_item *it)
 {
 	const char *rel = it->path;
 	char *dir = NULL, *base;
 	struct quarantine_item meta = { 0 };
 	struct quarantine_attr *xattrs = NULL;
 	struct buf names = { 0 };
-	size_t nx = 0;
+	size_t nx = 0, ns = 0;
 	struct stat st, st2;
 	char *id = NULL, *c = NULL;
 	int dfd = -1, fd = -1, r;
@@ -299,6 +325,11 @@ static void remove_one(struct quarantine *q, int rootfd, const char *image,
 	if (dfd >= 0)
 		fd = openat2_beneath(dfd, base, O_RDONLY | O_NOCTTY |
 				     O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT && ntfs && strchr(base, ':')) {
+		item_set(it, CLEAN_REFUSED, xstrdup("found in an NTFS named "
+			 "stream: cleaning a stream is not implemented yet"));
+		goto done;
+	}
 	if (fd < 0) {
 		item_set(it, CLEAN_REFUSED, xasprintf(
 			 "cannot open it without following a link: %s",
@@ -309,7 +340,13 @@ static void remove_one(struct quarantine *q, int rootfd, const char *image,
 		item_set(it, CLEAN_REFUSED, xstrdup("not a regular file"));
 		goto done;
 	}
-	read_xattrs(fd, &xattrs, &nx, &names);
+	r = read_attrs(fd, ntfs, &xattrs, &nx, &ns, &names);
+	if (r < 0) {
+		item_set(it, CLEAN_REFUSED, xasprintf("cannot read its "
+			 "extended attributes or named streams whole: %s",
+			 strerror(-r)));
+		goto done;
+	}
 	meta.image = image;
 	meta.fs = it->fs;
 	meta.path = it->path;
@@ -320,7 +357,9 @@ static void remove_one(struct quarantine *q, int rootfd, const char *image,
 	meta.atime = st.st_atim;
 	meta.mtime = st.st_mtim;
 	meta.ctime = st.st_ctim;
-	meta.xattrs = xattrs;
+	meta.streams = ns ? xattrs : NULL;
+	meta.nstreams = ns;
+	meta.xattrs = xattrs + ns;
 	meta.nxattrs = nx;
 	meta.threat = it->threat;
 	meta.engine = it->engine;
@@ -347,7 +386,7 @@ static void remove_one(struct quarantine *q, int rootfd, const char *image,
 	}
 	item_set(it, CLEAN_REMOVED, NULL);
 done:
-	for (size_t i = 0; i < nx; i++)
+	for (size_t i = 0; xattrs && xattrs[i].name; i++)
 		free((void *)xattrs[i].value);
 	free(xattrs);
 	buf_release(&names);
@@ -489,7 +528,8 @@ static int write_all(const struct clean_options *o, struct image *img,
 					 "cannot open '%s': %s", target,
 					 strerror(errno)));
 			else
-				remove_one(q, rootfd, img->path, o->job, it);
+				remove_one(q, rootfd, !strcmp(fs->type,
+					   "ntfs"), img->path, o->job, it);
 		}
 		if (rootfd >= 0)
 			close(rootfd);
@@ -530,6 +570,16 @@ static struct clean_item *removed_item(struct clean_target *t,
 		    !strcmp(t->items[i].fs, id) && !strcmp(t->items[i].path, p))
 			return &t->items[i];
 	return NULL;
+}
+
+/* Is p a selected item of fs id that was left where it was? */
+static bool left_item(struct clean_target *t, const char *id, const char *p)
+{
+	for (size_t i = 0; i < t->nitems; i++)
+		if (t->items[i].result != CLEAN_REMOVED &&
+		    !strcmp(t->items[i].fs, id) && !strcmp(t->items[i].path, p))
+			return true;
+	return false;
 }
 
 static bool threat_removed(struct clean_target *t, const char *id,
@@ -627,8 +677,9 @@ static int verify_all(const struct clean_options *o, struct image *img,
 				const char *g = res.hits[h].path;
 
 				if (removed_item(t, fs->id, g) ||
-				    threat_removed(t, fs->id,
-						   res.hits[h].threat)) {
+				    (threat_removed(t, fs->id,
+						    res.hits[h].threat) &&
+				     !left_item(t, fs->id, g))) {
 					*cause = xasprintf("the rescan still "
 						"finds '%s' in '%s'",
 						res.hits[h].threat, g);
