@@ -777,7 +777,7 @@ int clean_target(const struct clean_options *o, struct clean_target *t,
 			free(cc);
 		}
 	}
-	if (r == 0 && t->written && !any_removed(t))
+	if (r == 0 && !any_removed(t))
 		goto restore;
 	if (r == 0 && t->written)
 		r = verify_all(o, img, t, &c);
@@ -806,7 +806,10 @@ int clean_target(const struct clean_options *o, struct clean_target *t,
 	r = 0;
 	goto done;
 restore:
-	/* Mounting alone wrote it (times, counts): give the guest its disk. */
+	/*
+	 * Mounting alone writes (times, counts), and so may the replay of a
+	 * journal before a check that then refused: give the guest its disk.
+	 */
 	if (undo_apply(u, &c) == 0) {
 		t->rolled_back = true;
 		str_set_first(&t->reason, xstrdup("nothing was removed: the "

@@ -80,6 +80,24 @@ static void print_target(const struct clean_target *t, bool dry_run)
 	}
 }
 
+/* The last line: how many detections came to what, and the exit status. */
+static void print_totals(const struct clean_target *t, size_t n, int rc)
+{
+	size_t count[CLEAN_NRESULTS] = { 0 };
+	const char *sep = "";
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < t[i].nitems; j++)
+			count[t[i].items[j].result]++;
+	for (int k = 0; k < CLEAN_NRESULTS; k++)
+		if (count[k]) {
+			printf("%s%zu %s", sep, count[k],
+			       clean_result_names[k]);
+			sep = ", ";
+		}
+	printf("%sexit %d\n", sep, rc);
+}
+
 static int read_report(const char *path, struct json_object **out)
 {
 	struct buf b = { 0 };
@@ -265,6 +283,7 @@ int cmd_clean(int argc, char **argv)
 		print_target(&t[i], o.dry_run);
 	}
 	r = clean_exit_code(t, n);
+	print_totals(t, n, r);
 	if (report_out)
 		write_report(report_out, id, argv[optind], t, n, o.dry_run, r);
 	goto done;

@@ -121,6 +121,7 @@ ok_not "in use: no undo point" test -e "$T/undo"
 clean --threat 'Test.EICAR*' --report "$T/clean.json" "$T/report.json" \
 	>"$T/out" 2>"$T/err"
 is "$?" 0 "clean of the ext4 detection exits 0" || _diag_file "$T/err"
+is "$(tail -n 1 "$T/out")" "1 removed, exit 0" "the summary's last line"
 R=$(jq -c '.targets[0].remediation' "$T/clean.json")
 is "$(jq -r '.detections[0] | [.fs, .path, .result] | @tsv' <<<"$R")" \
 	"p3	$EICAR	removed" "the detection is removed"
