@@ -9,7 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
-need_cmd qemu-img qemu-storage-daemon clamscan jq sfdisk e2fsck fusefat
+need_cmd qemu-img qemu-storage-daemon qemu-system-x86_64 clamscan jq sfdisk \
+	e2fsck fusefat
 
 fx_sigdb "$T/sigs" || bail_out "cannot write the test signatures"
 mkdir -p "$T/img"
@@ -44,6 +45,7 @@ p3_sums() {	# p3_sums OUT
 		return 1
 	(cd "$T/m" && find . -type f -print0 | LC_ALL=C sort -z |
 		xargs -0 sha256sum) >"$1"
+	stat -c '%a %u %g %Y' "$T/m$EICAR" >"$1.stat" 2>/dev/null
 	umount "$T/m"
 }
 at_exit umount "$T/m"
@@ -117,6 +119,24 @@ kill "$FX_HOLD_PID" && wait "$FX_HOLD_PID" 2>/dev/null
 ok "in use: the disk is unchanged" same_disk
 ok_not "in use: no undo point" test -e "$T/undo"
 
+# A disk a running qemu has open as a VM does: refused.
+qemu-system-x86_64 -machine none -nodefaults -display none -S \
+	-drive "if=none,id=d0,format=qcow2,file=$IMG" >"$T/vm.log" 2>&1 &
+VM_PID=$!
+at_exit kill "$VM_PID"
+for _ in $(seq 100); do
+	find "/proc/$VM_PID/fd" -lname "$IMG" 2>/dev/null | grep -q . && break
+	sleep 0.1
+done
+sleep 0.3
+clean --threat 'Test.EICAR*' --report "$T/vm.json" "$T/report.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 2 "a disk a VM has open: exit 2"
+like "$(jq -r '.targets[0].remediation.reason' "$T/vm.json")" "in use" \
+	"... with the reason"
+kill "$VM_PID" && wait "$VM_PID" 2>/dev/null
+ok "VM: the disk is unchanged" same_disk
+
 # The clean itself.
 clean --threat 'Test.EICAR*' --report "$T/clean.json" "$T/report.json" \
 	>"$T/out" 2>"$T/err"
@@ -135,6 +155,10 @@ ok "the quarantined file exports" ab quarantine --quarantine "$T/q" export \
 	"$QID" "$T/exported"
 is "$(sha256sum <"$T/exported" | cut -d' ' -f1)" "$EICAR_SUM" \
 	"the quarantined bytes are the planted file's"
+ab quarantine --quarantine "$T/q" show --json "$QID" >"$T/rec.json"
+is "$(printf '%o %s' "$(jq -r '.mode % 4096' "$T/rec.json")" \
+	"$(jq -r '"\(.uid) \(.gid) \(.mtime.sec)"' "$T/rec.json")")" \
+	"$(cat "$T/sums.before.stat")" "the record keeps its mode, owner and mtime"
 ok "the backing file is unchanged" bash -c 'cd "$1" && sha256sum -c \
 	--quiet "$2"' _ "$T/img" "$T/base.sum"
 p3_sums "$T/sums.after"
