@@ -108,6 +108,19 @@ ok "... and the disk is as before (brought back from its undo point)" \
 	same_disk
 rm -rf "$T/undo"
 
+# A detection whose guest path is a symbolic link (to the infected file:
+# the link is never followed, neither is removed).
+jq '(.targets[].detections[] | select(.fs == "p3") | .path) |=
+	"/home/alice/eicar-link"' "$T/report.json" >"$T/link.json"
+clean --threat 'Test.EICAR*' --report "$T/link.json.out" "$T/link.json" \
+	>"$T/out" 2>"$T/err"
+is "$?" 2 "a detection at a symbolic link: exit 2"
+is "$(jq -r '.targets[0].remediation.detections[0] | [.result, .reason] |
+	@tsv' "$T/link.json.out")" "refused	cannot open it without \
+following a link: Too many levels of symbolic links" "... refused, not followed"
+ok "... and the disk is as before" same_disk
+rm -rf "$T/undo"
+
 # A disk a qemu holds writable: refused.
 fx_hold "$IMG" qcow2 "$T/held" || bail_out "cannot hold the image"
 clean --threat 'Test.EICAR*' --report "$T/held.json" "$T/report.json" \
