@@ -19,6 +19,7 @@
 #include "jobdir.h"
 #include "json.h"
 #include "mount.h"
+#include "proc.h"
 #include "scan.h"
 #include "undo.h"
 #include "util.h"
@@ -151,6 +152,45 @@ static int make_workdir(char **id, char **dir, int *lock, char **cause)
 	return r;
 }
 
+/* What state.json needs: a clean killed mid-way is released by cleanup. */
+struct clean_state {
+	const char *id, *dir;
+};
+
+/*
+ * state.json, rewritten whenever a helper starts or ends: the process and
+ * the helpers (qemu-storage-daemon holding the image writable) that
+ * avbatch cleanup must end if this process dies, so that qemu closes the
+ * undo file whole and avbatch undo can restore the image.
+ */
+static void save_state(void *arg)
+{
+	const struct clean_state *cs = arg;
+	struct json_object *o = json_object_new_object();
+	struct json_object *pids = json_object_new_array();
+	struct proc_child *ch = NULL;
+	size_t n = proc_children(&ch);
+	char *path = xasprintf("%s/state.json", cs->dir);
+
+	json_put_str(o, "job", cs->id);
+	json_put_str(o, "state", "cleaning");
+	json_put_int(o, "pid", getpid());
+	json_put_int(o, "pid_start", (int64_t)proc_start_time(getpid()));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_new_object();
+
+		json_put_int(p, "pid", ch[i].pid);
+		json_put_int(p, "start", (int64_t)ch[i].start);
+		json_put_str(p, "role", "helper");
+		json_object_array_add(pids, p);
+	}
+	json_put_obj(o, "processes", pids);
+	json_write(o, path);
+	json_object_put(o);
+	free(ch);
+	free(path);
+}
+
 static void write_report(const char *path, const char *job,
 			 const char *source, const struct clean_target *t,
 			 size_t n, bool dry_run, int rc)
@@ -194,6 +234,7 @@ int cmd_clean(int argc, char **argv)
 	struct strv names = { 0 };
 	struct clean_options o = { .targets = &targets, .threats = &threats,
 				   .undo_dir = UNDO_DIR_DEFAULT };
+	struct clean_state cs = { 0 };
 	struct json_object *report = NULL;
 	struct clean_target *t = NULL;
 	struct engine **engines = NULL;
@@ -259,6 +300,10 @@ int cmd_clean(int argc, char **argv)
 		goto fail;
 	o.job = id;
 	o.workdir = dir;
+	cs.id = id;
+	cs.dir = dir;
+	save_state(&cs);
+	proc_on_change(save_state, &cs);
 	o.scanners = xcalloc(nengines + 1, sizeof(*o.scanners));
 	for (size_t i = 0; i < nengines; i++) {
 		struct engine *e = engines[i];
@@ -291,6 +336,7 @@ fail:
 	fprintf(stderr, "avbatch: %s\n", cause);
 	r = 2;
 done:
+	proc_on_change(NULL, NULL);
 	for (size_t i = 0; i < o.nscanners; i++)
 		scanner_close(o.scanners[i]);
 	free(o.scanners);
