@@ -547,8 +547,8 @@ static int write_all(const struct clean_options *o, struct image *img,
 			cf->check_after = check_text(&res);
 			if (res.status != FSCHECK_CLEAN) {
 				cf->reason = xasprintf("%s is not clean after "
-						       "the change (log: %s)",
-						       res.tool, log);
+						       "the change (exit %d)",
+						       res.tool, res.code);
 				ret = -EIO;
 			}
 		}
