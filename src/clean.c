@@ -626,27 +626,43 @@ static int verify_all(const struct clean_options *o, struct image *img,
 		struct mnt *m = NULL;
 		struct walk w = { 0 };
 		char *target;
+		int rootfd = -1;
 
 		if (!fs_has_items(t, fs->id, CLEAN_REMOVED))
 			continue;
 		target = xasprintf("%s/ro-%s", o->workdir, fs->name);
 		r = mount_filesystem(&src, k, target, &m, &note, cause);
+		mount_note_release(&note);
 		if (r == 0)
-			mount_note_release(&note);
+			rootfd = open(target, O_PATH | O_DIRECTORY |
+				      O_CLOEXEC | O_NOFOLLOW);
+		if (r == 0 && rootfd < 0) {
+			*cause = xasprintf("cannot open '%s': %s", target,
+					   strerror(errno));
+			r = -EIO;
+		}
+		/* Each removed path, looked up as it was removed. */
 		for (size_t i = 0; r == 0 && i < t->nitems; i++) {
 			struct clean_item *it = &t->items[i];
-			char *p = xasprintf("%s%s", target, it->path);
-			struct stat st;
+			const char *rel = it->path;
+			int fd;
 
-			if (it->result == CLEAN_REMOVED &&
-			    !strcmp(it->fs, fs->id) &&
-			    fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			while (*rel == '/')
+				rel++;
+			if (it->result != CLEAN_REMOVED ||
+			    strcmp(it->fs, fs->id))
+				continue;
+			fd = openat2_beneath(rootfd, rel, O_PATH);
+			if (fd >= 0) {
+				close(fd);
 				*cause = xasprintf("'%s' is still there after "
 						   "the change", it->path);
 				r = -EIO;
 			}
-			free(p);
 		}
+		if (rootfd >= 0)
+			close(rootfd);
+		rootfd = -1;
 		if (r == 0 && walk_fs(&w, target, false, NULL) < 0) {
 			*cause = xasprintf("cannot walk '%s' again", fs->id);
 			r = -EIO;
