@@ -207,7 +207,8 @@ static bool any_removed(const struct clean_target *t)
 /* The file system types cleaning is implemented (and tested) for. */
 static bool type_supported(const char *type)
 {
-	static const char *const types[] = { "ext2", "ext3", "ext4", "ntfs" };
+	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs",
+					      "ntfs" };
 
 	for (size_t i = 0; type && i < ARRAY_SIZE(types); i++)
 		if (!strcmp(type, types[i]))
