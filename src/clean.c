@@ -20,6 +20,7 @@
 #include "image.h"
 #include "json.h"
 #include "mount.h"
+#include "mtools.h"
 #include "quarantine.h"
 #include "result.h"
 #include "scan.h"
@@ -208,7 +209,7 @@ static bool any_removed(const struct clean_target *t)
 static bool type_supported(const char *type)
 {
 	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs",
-					      "ntfs" };
+					      "ntfs", "vfat" };
 
 	for (size_t i = 0; type && i < ARRAY_SIZE(types); i++)
 		if (!strcmp(type, types[i]))
@@ -399,6 +400,75 @@ done:
 	free(c);
 }
 
+/*
+ * The same for a FAT file system, changed in place by mtools (never
+ * mounted): the file copied out by its exact path into our directory,
+ * quarantined from that copy (checked against the scan's sha256), then
+ * deleted from the image.
+ */
+static void remove_fat(struct quarantine *q, const char *view,
+		       const struct fs *fs, const char *workdir, size_t n,
+		       const char *image, const char *job,
+		       struct clean_item *it)
+{
+	char *dst = xasprintf("%s/fat-%zu", workdir, n);
+	char *log = xasprintf("%s/mtools.log", workdir);
+	struct quarantine_item meta = { 0 };
+	char *id = NULL, *c = NULL;
+	struct stat st;
+	int fd = -1, r;
+
+	if (memchr(it->path, '\0', it->pathlen)) {
+		item_set(it, CLEAN_REFUSED, xstrdup("not a file name"));
+		goto done;
+	}
+	r = mtools_read(view, fs->offset, it->path, dst, log, &c);
+	if (r == 0)
+		fd = open(dst, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (r < 0 || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		item_set(it, CLEAN_REFUSED, xasprintf("cannot read it with "
+			 "mtools: %s", c ? c : strerror(errno)));
+		goto done;
+	}
+	meta.image = image;
+	meta.fs = it->fs;
+	meta.path = it->path;
+	meta.path_len = it->pathlen;
+	meta.mode = st.st_mode;		/* FAT keeps no owner or mode */
+	meta.atime = st.st_atim;
+	meta.mtime = st.st_mtim;
+	meta.ctime = st.st_mtim;
+	meta.threat = it->threat;
+	meta.engine = it->engine;
+	meta.job = job;
+	meta.sha256 = it->sha256;
+	r = quarantine_put(q, &meta, fd, &id, &c);
+	if (r == -ESTALE) {
+		item_set(it, CLEAN_CHANGED, xstrdup("changed since the scan: "
+			 "its content is not what the scan hashed"));
+	} else if (r < 0) {
+		item_set(it, CLEAN_REFUSED, xasprintf("cannot quarantine it: "
+			 "%s", c));
+	} else {
+		it->quarantine_id = id;
+		free(c);
+		c = NULL;
+		r = mtools_delete(view, fs->offset, it->path, log, &c);
+		if (r < 0)
+			item_set(it, CLEAN_REFUSED, xasprintf("quarantined as "
+				 "%s but not removed: %s", id, c));
+		else
+			item_set(it, CLEAN_REMOVED, NULL);
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	unlink(dst);
+	free(dst);
+	free(log);
+	free(c);
+}
+
 static struct clean_fs *fs_entry(struct clean_target *t, const struct fs *fs)
 {
 	for (size_t i = 0; i < t->nfs; i++)
@@ -452,13 +522,13 @@ static void plan_all(struct image *img, struct clean_target *t,
 		if (!fs_has_items(t, fs->id, CLEAN_PLANNED))
 			continue;
 		cf = fs_entry(t, fs);
-		if (!type_supported(fs->type)) {
-			cf->reason = xasprintf("cleaning %s is not implemented "
-					       "yet", fs->type ? fs->type :
-					       "this file system");
-		} else if (mount_plan_write(img, k, &plans[k], &c) < 0) {
+		/* The plan's own refusal first: it says why it is unsafe. */
+		if (mount_plan_write(img, k, &plans[k], &c) < 0) {
 			cf->reason = c;
 			c = NULL;
+		} else if (!type_supported(fs->type)) {
+			cf->reason = xasprintf("cleaning %s is not implemented "
+					       "yet", fs->type);
 		} else {
 			cf->plan = xasprintf("%s %s", plans[k].driver,
 					     plans[k].options);
@@ -507,6 +577,16 @@ static int write_all(const struct clean_options *o, struct image *img,
 		}
 		cf->check_before = check_text(&res);
 		fscheck_result_release(&res);
+		if (plans[k].access == FS_EXTRACT) {
+			t->written = true;
+			for (size_t i = 0; i < t->nitems; i++)
+				if (!strcmp(t->items[i].fs, fs->id) &&
+				    t->items[i].result == CLEAN_PLANNED)
+					remove_fat(q, view, fs, o->workdir, i,
+						   img->path, o->job,
+						   &t->items[i]);
+			goto check_after;
+		}
 		if (mount_filesystem_write(view, fs, &plans[k], target, &m,
 					   &c) < 0) {
 			cf->reason = xasprintf("cannot mount it writable: %s",
@@ -539,6 +619,7 @@ static int write_all(const struct clean_options *o, struct image *img,
 			ret = -EIO;
 			goto next;
 		}
+check_after:
 		if (fscheck_run(fs->type, view, fs->offset, fs->size, log,
 				&res, &c) < 0) {
 			cf->reason = xasprintf("no check after the change: "

@@ -1,11 +1,12 @@
 #!/bin/bash
 # t2970-clean-ext4: avbatch clean of a run's report on a qcow2 clone (GPT,
-# EFI FAT + ext4) on a backing file: the ext4 detection quarantined (the
-# bytes planted), removed and proven gone by a rescan, every other file
-# byte-identical, e2fsck clean, the backing file untouched; undo brings the
-# disk back.  FAT is refused as not implemented yet, a file changed since
-# the scan is left alone, a disk a qemu holds is refused, --dry-run and
-# the refusals change no byte.
+# EFI FAT + ext4) on a backing file: both detections quarantined (the
+# bytes planted), removed (FAT by mtools) and proven gone by a rescan,
+# every other file byte-identical, e2fsck and fsck.vfat clean, the backing
+# file untouched; undo brings the disk back.  A file system with no
+# writable plan is refused, a file changed since the scan or reached
+# through a symbolic link is left alone, a disk a qemu holds is refused;
+# --dry-run and the refusals change no byte.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/fixtures.sh"
 need_root
@@ -74,26 +75,29 @@ clean --action delete "$T/report.json" >"$T/out" 2>"$T/err"
 is "$?" 2 "--action delete: exit 2"
 like "$(cat "$T/err")" "not implemented yet" "... said not implemented"
 
-# --dry-run: the plan, the FAT refusal, and no byte written.
+# --dry-run: the plans, and no byte written.
 clean --dry-run "$T/report.json" >"$T/out" 2>"$T/err"
-is "$?" 2 "--dry-run exits 2: the FAT detection cannot be cleaned"
+is "$?" 0 "--dry-run exits 0: both can be cleaned"
 like "$(cat "$T/out")" "p3 \(ext4\): ext4 rw" "--dry-run shows the ext4 plan"
+like "$(cat "$T/out")" "p1 \(vfat\): mtools" "... and the FAT one"
 like "$(cat "$T/out")" "would quarantine p3 $EICAR" \
 	"--dry-run names what it would quarantine"
-like "$(cat "$T/out")" "cleaning vfat is not implemented yet" \
-	"--dry-run gives the FAT refusal"
 ok "--dry-run: the disk is unchanged" same_disk
 ok_not "--dry-run: no undo point" test -e "$T/undo"
 
-# FAT alone: refused, no undo point, no byte changed.
-clean --threat 'Test.ClamExe*' --report "$T/fat.json" "$T/report.json" \
+# A detection on a file system with no writable plan (the swap area):
+# refused, no undo point, no byte changed.
+jq '(.targets[].detections[] | select(.fs == "p3") | .fs) |= "p2"' \
+	"$T/report.json" >"$T/swap.json"
+clean --threat 'Test.EICAR*' --report "$T/swap.out" "$T/swap.json" \
 	>"$T/out" 2>"$T/err"
-is "$?" 2 "cleaning the FAT detection exits 2"
-is "$(jq -r '.targets[0].remediation.detections[] | [.fs, .result,
-	.reason] | @tsv' "$T/fat.json")" \
-	"p1	refused	cleaning vfat is not implemented yet" \
-	"its remediation says why"
+is "$?" 2 "a detection on swap: exit 2"
+is "$(jq -r '.targets[0].remediation.detections[] | [.fs, .result] |
+	@tsv' "$T/swap.out")" "p2	refused" "... refused"
+like "$(jq -r '.targets[0].remediation.detections[0].reason' \
+	"$T/swap.out")" "swap" "... saying why"
 ok "refused: the disk is unchanged" same_disk
+ok_not "refused: no undo point" test -e "$T/undo"
 
 # A file changed since the scan (its sha256 in the report differs).
 jq '(.targets[].detections[] | select(.fs == "p3") | .sha256) |=
@@ -151,19 +155,24 @@ kill "$VM_PID" && wait "$VM_PID" 2>/dev/null
 ok "VM: the disk is unchanged" same_disk
 
 # The clean itself.
-clean --threat 'Test.EICAR*' --report "$T/clean.json" "$T/report.json" \
-	>"$T/out" 2>"$T/err"
-is "$?" 0 "clean of the ext4 detection exits 0" || _diag_file "$T/err"
-is "$(tail -n 1 "$T/out")" "1 removed, exit 0" "the summary's last line"
+clean --report "$T/clean.json" "$T/report.json" >"$T/out" 2>"$T/err"
+is "$?" 0 "clean exits 0" || _diag_file "$T/err"
+is "$(tail -n 1 "$T/out")" "2 removed, exit 0" "the summary's last line"
 R=$(jq -c '.targets[0].remediation' "$T/clean.json")
-is "$(jq -r '.detections[0] | [.fs, .path, .result] | @tsv' <<<"$R")" \
-	"p3	$EICAR	removed" "the detection is removed"
-is "$(jq -r '.filesystems[0] | [.check_before, .check_after] | @tsv' \
-	<<<"$R")" "e2fsck clean	e2fsck clean" "checked before and after"
+is "$(jq -r '.detections[] | [.fs, .path, .result] | @tsv' <<<"$R")" \
+	"p1	/EFI/test dir/clam.exe	removed
+p3	$EICAR	removed" "both detections are removed"
+is "$(jq -r '.filesystems[] | [.id, .check_before, .check_after] | @tsv' \
+	<<<"$R")" "p1	fsck.vfat clean	fsck.vfat clean
+p3	e2fsck clean	e2fsck clean" "checked before and after"
 is "$(jq -r '.rescanned' <<<"$R")" true "the rescan ran"
 JOB=$(jq -r '.job' "$T/clean.json")
 like "$(jq -r '.undo' <<<"$R")" "^$JOB/disk-" "the undo point is named"
-QID=$(jq -r '.detections[0].quarantine_id' <<<"$R")
+QID=$(jq -r '.detections[] | select(.fs == "p3") | .quarantine_id' <<<"$R")
+QFAT=$(jq -r '.detections[] | select(.fs == "p1") | .quarantine_id' <<<"$R")
+ab quarantine --quarantine "$T/q" export "$QFAT" "$T/exported-fat"
+ok "the FAT file's quarantined bytes are the planted file's" cmp \
+	"$T/exported-fat" "$FX_TESTFILES/clam.exe"
 ok "the quarantined file exports" ab quarantine --quarantine "$T/q" export \
 	"$QID" "$T/exported"
 is "$(sha256sum <"$T/exported" | cut -d' ' -f1)" "$EICAR_SUM" \
@@ -179,14 +188,14 @@ ok "e2fsck -fn finds p3 clean" e2fsck -fn "$T/p3.raw"
 is "$(grep -v 'eicar.com$' "$T/sums.before")" "$(cat "$T/sums.after")" \
 	"every other file of p3 is byte-identical, the infected one gone"
 run_scan "$T/rescan.json"
-is "$(found "$T/rescan.json")" "p1	/EFI/test dir/clam.exe" \
-	"a new run finds only the FAT file"
+is "$?" 0 "a new run finds nothing"
 
 # Undo.
 ok "undo" ab undo --undo-dir "$T/undo" "$JOB"
 ok "the disk is what it was before clean" same_disk
 run_scan "$T/again.json"
-like "$(found "$T/again.json")" "p3	$EICAR" "a rescan finds the planted file again"
+is "$(found "$T/again.json")" "$(found "$T/report.json")" \
+	"a rescan finds the planted files again"
 
 is "$(leftovers)" "" "nothing left behind"
 done_testing
