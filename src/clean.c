@@ -209,7 +209,7 @@ static bool any_removed(const struct clean_target *t)
 static bool type_supported(const char *type)
 {
 	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs",
-					      "ntfs", "vfat" };
+					      "ntfs", "vfat", "exfat" };
 
 	for (size_t i = 0; type && i < ARRAY_SIZE(types); i++)
 		if (!strcmp(type, types[i]))
