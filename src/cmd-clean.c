@@ -65,8 +65,9 @@ static void print_target(const struct clean_target *t, bool dry_run)
 	for (size_t i = 0; i < t->nitems; i++) {
 		const struct clean_item *it = &t->items[i];
 
-		printf("  %s %s ", dry_run ? "would quarantine" :
-		       clean_result_names[it->result], it->fs);
+		printf("  %s %s ", dry_run && it->result == CLEAN_PLANNED ?
+		       "would quarantine" : clean_result_names[it->result],
+		       it->fs);
 		put_safe(it->path, it->pathlen);
 		printf(" (");
 		put_safe(it->threat, strlen(it->threat));

@@ -98,6 +98,9 @@ like "$(jq -r '.targets[0].remediation.detections[0].reason' \
 	"$T/swap.out")" "swap" "... saying why"
 ok "refused: the disk is unchanged" same_disk
 ok_not "refused: no undo point" test -e "$T/undo"
+clean --dry-run --threat 'Test.EICAR*' "$T/swap.json" >"$T/out" 2>"$T/err"
+like "$(cat "$T/out")" "refused p2 $EICAR \(Test.EICAR" \
+	"--dry-run shows a refusal as refused, not as what it would do"
 
 # A file changed since the scan (its sha256 in the report differs).
 jq '(.targets[].detections[] | select(.fs == "p3") | .sha256) |=
