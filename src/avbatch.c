@@ -57,6 +57,12 @@ static const struct cmd commands[] = {
 	{ "cleanup", cmd_cleanup, CMD_NEEDS_ROOT, "cleanup [JOB]",
 	  "release what a crashed job left behind (mounts, exports, "
 	  "daemons)" },
+	{ "clean", cmd_clean, CMD_NEEDS_ROOT | CMD_NEEDS_ENGINES,
+	  "clean [--target NAME]... [--threat GLOB]... [--dry-run] "
+	  "[--action quarantine] [--quarantine DIR] [--undo-dir DIR] "
+	  "[-o E.KEY=VALUE]... [--report FILE] REPORT",
+	  "quarantine what a reviewed report found, with an undo point, "
+	  "verified by a rescan" },
 	{ "undo", cmd_undo, CMD_NEEDS_ROOT,
 	  "undo [--undo-dir DIR] [--drop] JOB",
 	  "bring every disk a job wrote back to what its guest saw before; "

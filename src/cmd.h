@@ -42,6 +42,7 @@ int cmd_jobs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
 
 /* The engine search path as a plain array for engine_find(). */
 const char *const *cmd_engine_dirs(size_t *n);

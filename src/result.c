@@ -565,6 +565,39 @@ static int restore_detection(struct json_object *x, struct detection *d,
 	return d->engine && d->fs && d->path && d->threat ? 0 : -EINVAL;
 }
 
+int result_detections_load(struct json_object *o,
+			   const struct result_engine *engines,
+			   size_t nengines, struct detection **out, size_t *n)
+{
+	struct json_object *dets = json_get(o, "detections");
+	size_t nd = json_array_len(dets), k = 0;
+	struct detection *det = xcalloc(nd + 1, sizeof(*det));
+
+	if (dets && !is_array(dets))
+		nd = 0;
+	for (; k < nd; k++)
+		if (restore_detection(json_object_array_get_idx(dets, k),
+				      &det[k], engines, nengines) < 0) {
+			result_detections_free(det, k + 1);
+			return -EINVAL;
+		}
+	*out = det;
+	*n = nd;
+	return 0;
+}
+
+void result_detections_free(struct detection *det, size_t n)
+{
+	for (size_t k = 0; det && k < n; k++) {
+		free(det[k].fs);
+		free(det[k].path);
+		free(det[k].threat);
+		free(det[k].subvolume);
+		free(det[k].snapshot);
+	}
+	free(det);
+}
+
 int result_target_load(struct target *t, struct json_object *o,
 		       const struct result_engine *engines, size_t nengines)
 {

@@ -209,4 +209,15 @@ struct json_object *result_target_json(const struct target *t,
 int result_target_load(struct target *t, struct json_object *o,
 		       const struct result_engine *engines, size_t nengines);
 
+/*
+ * Only the detections of a target result_target_json() wrote, whatever
+ * its file systems came to (what avbatch clean acts on): 0 with *out (*n
+ * of them, freed by result_detections_free), or -EINVAL for a detection
+ * that is not one (no fs, path, threat, or an engine not in engines).
+ */
+int result_detections_load(struct json_object *o,
+			   const struct result_engine *engines,
+			   size_t nengines, struct detection **out, size_t *n);
+void result_detections_free(struct detection *det, size_t n);
+
 #endif

@@ -324,11 +324,16 @@ const char *undo_image(const struct undo *u)
 	return u->image;
 }
 
+static int undo_file_closed(const struct undo *u, char **cause);
+
 int undo_commit(struct undo *u, char **cause)
 {
 	int fd, r;
 
-	r = sync_path(u->file, cause);
+	/* A writer that died (a crash at exit) never finished the file. */
+	r = undo_file_closed(u, cause);
+	if (r == 0)
+		r = sync_path(u->file, cause);
 	if (r < 0)
 		return r;
 	fd = open(u->image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);

@@ -37,7 +37,8 @@ const char *undo_image(const struct undo *u);
 
 /*
  * Once the writable view is detached: the undo file fsync'd and the image
- * as it is now recorded, which undo_apply then expects to find.
+ * as it is now recorded, which undo_apply then expects to find.  -EIO
+ * when the writer did not close the undo file whole (it was killed).
  */
 int undo_commit(struct undo *u, char **cause);
 

@@ -168,6 +168,8 @@ for p in $(qsd_of "$T/work-dead/"); do kill -KILL "$p"; done
 wait "$dd_pid" 2>/dev/null
 exec 7>&-
 wait "$HOLD_PID" 2>/dev/null
+is "$?" 1 "its writer's commit is refused"
+like "$(cat "$T/hold.err")" "incomplete" "... saying the point is incomplete"
 HOLD_PID=
 umount "$T/work-dead/wview" 2>/dev/null
 sha256sum "$T/dead.raw" >"$T/dead.sum"
