@@ -19,6 +19,7 @@
 #include "json.h"
 #include "loop.h"
 #include "mount.h"
+#include "mtools.h"
 #include "proc.h"
 #include "util.h"
 
@@ -1051,43 +1052,11 @@ done:
 static int extract_fat(struct mnt *m, const char *dev, const char *logdir,
 		       char **cause)
 {
-	static const char *const env[] = {
-		"MTOOLS_SKIP_CHECK=1", "LC_ALL=C.UTF-8", NULL
-	};
 	char *log = xasprintf("%s/mtools.log", logdir);
-	struct strv argv = { 0 };
-	char *prog = NULL;
-	int r, st = 0;
+	int r;
 
-	r = proc_which("mcopy", &prog);
-	if (r < 0) {
-		*cause = xstrdup("mcopy (mtools) not found in PATH");
-		goto done;
-	}
-	strv_push_take(&argv, prog);
-	strv_push(&argv, "-s");		/* recursive */
-	strv_push(&argv, "-p");		/* keep attributes and times */
-	strv_push(&argv, "-n");		/* never ask */
-	strv_push(&argv, "-i");
-	strv_push(&argv, dev);
-	strv_push(&argv, "::/");
-	strv_push_take(&argv, xasprintf("%s/", m->target));
 	m->extracted = true;
-	r = proc_run(argv.v, &(struct proc_io){ .out_path = log,
-		     .err_path = log, .env = env }, -1, &st);
-	if (r == -ECANCELED) {
-		*cause = xstrdup("stopped");
-	} else if (r < 0) {
-		*cause = xasprintf("cannot run mcopy: %s", strerror(-r));
-	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *c = proc_log_last_line(log);
-
-		*cause = xasprintf("mcopy failed: %s", c);
-		free(c);
-		r = -EIO;
-	}
-done:
-	strv_release(&argv);
+	r = mtools_extract(dev, 0, m->target, log, cause);
 	free(log);
 	return r;
 }

@@ -110,6 +110,20 @@ static char *name_or_cause(const char *path, char **cause)
 	return name;
 }
 
+int mtools_extract(const char *view, uint64_t offset, const char *dir,
+		   const char *log, char **cause)
+{
+	/* Recursive, attributes and times kept, never asking. */
+	char *dst = xasprintf("%s/", dir);
+	int r = mtools_run("mcopy", (const char *const[]){ "-s", "-p", "-n",
+			   NULL }, view, offset,
+			   (const char *const[]){ "::/", dst, NULL }, NULL, log,
+			   cause);
+
+	free(dst);
+	return r;
+}
+
 int mtools_delete(const char *view, uint64_t offset, const char *path,
 		  const char *log, char **cause)
 {

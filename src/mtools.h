@@ -15,6 +15,10 @@
  * *cause; mtools' messages go to log (appended), never to the terminal.
  */
 
+/* Copy every file of the FAT at offset in view into the directory dir. */
+int mtools_extract(const char *view, uint64_t offset, const char *dir,
+		   const char *log, char **cause);
+
 /* Delete the regular file path. */
 int mtools_delete(const char *view, uint64_t offset, const char *path,
 		  const char *log, char **cause);
