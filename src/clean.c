@@ -290,6 +290,39 @@ static int read_attrs(int fd, bool ntfs, struct quarantine_attr **out,
 }
 
 /*
+ * Put it (content from fd, its file's metadata in meta) into the store
+ * under the report's sha256: 0 with it->quarantine_id set, or -1 with it
+ * marked changed since the scan, or refused, and why.
+ */
+static int put_item(struct quarantine *q, struct quarantine_item *meta,
+		    int fd, const char *image, const char *job,
+		    struct clean_item *it)
+{
+	char *id = NULL, *c = NULL;
+	int r;
+
+	meta->image = image;
+	meta->fs = it->fs;
+	meta->path = it->path;
+	meta->path_len = it->pathlen;
+	meta->threat = it->threat;
+	meta->engine = it->engine;
+	meta->job = job;
+	meta->sha256 = it->sha256;
+	r = quarantine_put(q, meta, fd, &id, &c);
+	if (r == -ESTALE)
+		item_set(it, CLEAN_CHANGED, xstrdup("changed since the scan: "
+			 "its content is not what the scan hashed"));
+	else if (r < 0)
+		item_set(it, CLEAN_REFUSED, xasprintf("cannot quarantine it: "
+			 "%s", c));
+	else
+		it->quarantine_id = id;
+	free(c);
+	return r < 0 ? -1 : 0;
+}
+
+/*
  * Take the item's file out of the file system mounted at rootfd: opened
  * beneath it without following a symlink, a regular file, its content
  * (checked against the scan's sha256) and metadata into the store, then
@@ -306,7 +339,6 @@ static void remove_one(struct quarantine *q, int rootfd, bool ntfs,
 	struct buf names = { 0 };
 	size_t nx = 0, ns = 0;
 	struct stat st, st2;
-	char *id = NULL, *c = NULL;
 	int dfd = -1, fd = -1, r;
 
 	while (*rel == '/')
@@ -349,10 +381,6 @@ static void remove_one(struct quarantine *q, int rootfd, bool ntfs,
 			 strerror(-r)));
 		goto done;
 	}
-	meta.image = image;
-	meta.fs = it->fs;
-	meta.path = it->path;
-	meta.path_len = it->pathlen;
 	meta.mode = st.st_mode;
 	meta.uid = st.st_uid;
 	meta.gid = st.st_gid;
@@ -363,27 +391,15 @@ static void remove_one(struct quarantine *q, int rootfd, bool ntfs,
 	meta.nstreams = ns;
 	meta.xattrs = xattrs + ns;
 	meta.nxattrs = nx;
-	meta.threat = it->threat;
-	meta.engine = it->engine;
-	meta.job = job;
-	meta.sha256 = it->sha256;
-	r = quarantine_put(q, &meta, fd, &id, &c);
-	if (r == -ESTALE) {
-		item_set(it, CLEAN_CHANGED, xstrdup("changed since the scan: "
-			 "its content is not what the scan hashed"));
+	if (put_item(q, &meta, fd, image, job, it) < 0)
 		goto done;
-	} else if (r < 0) {
-		item_set(it, CLEAN_REFUSED, xasprintf("cannot quarantine it: "
-			 "%s", c));
-		goto done;
-	}
-	it->quarantine_id = id;
 	/* The name still holds the file quarantined. */
 	if (fstatat(dfd, base, &st2, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    st2.st_dev != st.st_dev || st2.st_ino != st.st_ino ||
 	    unlinkat(dfd, base, 0) < 0) {
 		item_set(it, CLEAN_REFUSED, xasprintf("quarantined as %s but "
-			 "not removed: %s", id, strerror(errno)));
+			 "not removed: %s", it->quarantine_id,
+			 strerror(errno)));
 		goto done;
 	}
 	item_set(it, CLEAN_REMOVED, NULL);
@@ -397,7 +413,6 @@ done:
 	if (dfd >= 0)
 		close(dfd);
 	free(dir);
-	free(c);
 }
 
 /*
@@ -414,7 +429,7 @@ static void remove_fat(struct quarantine *q, const char *view,
 	char *dst = xasprintf("%s/fat-%zu", workdir, n);
 	char *log = xasprintf("%s/mtools.log", workdir);
 	struct quarantine_item meta = { 0 };
-	char *id = NULL, *c = NULL;
+	char *c = NULL;
 	struct stat st;
 	int fd = -1, r;
 
@@ -430,33 +445,16 @@ static void remove_fat(struct quarantine *q, const char *view,
 			 "mtools: %s", c ? c : strerror(errno)));
 		goto done;
 	}
-	meta.image = image;
-	meta.fs = it->fs;
-	meta.path = it->path;
-	meta.path_len = it->pathlen;
 	meta.mode = st.st_mode;		/* FAT keeps no owner or mode */
 	meta.atime = st.st_atim;
 	meta.mtime = st.st_mtim;
 	meta.ctime = st.st_mtim;
-	meta.threat = it->threat;
-	meta.engine = it->engine;
-	meta.job = job;
-	meta.sha256 = it->sha256;
-	r = quarantine_put(q, &meta, fd, &id, &c);
-	if (r == -ESTALE) {
-		item_set(it, CLEAN_CHANGED, xstrdup("changed since the scan: "
-			 "its content is not what the scan hashed"));
-	} else if (r < 0) {
-		item_set(it, CLEAN_REFUSED, xasprintf("cannot quarantine it: "
-			 "%s", c));
-	} else {
-		it->quarantine_id = id;
-		free(c);
-		c = NULL;
+	if (put_item(q, &meta, fd, image, job, it) == 0) {
 		r = mtools_delete(view, fs->offset, it->path, log, &c);
 		if (r < 0)
 			item_set(it, CLEAN_REFUSED, xasprintf("quarantined as "
-				 "%s but not removed: %s", id, c));
+				 "%s but not removed: %s", it->quarantine_id,
+				 c));
 		else
 			item_set(it, CLEAN_REMOVED, NULL);
 	}
