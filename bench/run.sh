@@ -369,7 +369,7 @@ timed b unshare -m --propagation private "$WORKDIR/hand.sh" clamd "$WORKDIR" "$S
 want b && [ -s "$RES/b.err" ] && sed 's/^/  (b) stderr: /' "$RES/b.err" | head -20 >&2
 
 AV=("$AVBATCH" --engines-dir "$ENGINES_DIR" --state-dir "$WORKDIR/state" run --engine clamd
-    -o "clamd.database=$SIGS" -o clamd.threads=2 --cache "$WORKDIR/cache.sqlite" --jobs 2)
+    -o "clamd.database=$SIGS" -o clamd.threads=2 --cache "$WORKDIR/cache.sqlite" --delta --jobs 2)
 rm -f "$WORKDIR/cache.sqlite" "$WORKDIR"/cache.sqlite-*
 want c && log "(c) avbatch, empty cache" &&
 timed c "${AV[@]}" --report "$RES/c.json" "${IMAGES[@]}"
@@ -397,7 +397,7 @@ if want e; then
 	log "(e) avbatch after an update of 3 signatures (cache of (c))"
 	timed e "$AVBATCH" --engines-dir "$ENGINES_DIR" --state-dir "$WORKDIR/state" run --engine clamd \
 		-o "clamd.database=$WORKDIR/sigs-update" -o clamd.threads=2 \
-		--cache "$WORKDIR/cache-e.sqlite" --jobs 2 --report "$RES/e.json" "${IMAGES[@]}"
+		--cache "$WORKDIR/cache-e.sqlite" --delta --jobs 2 --report "$RES/e.json" "${IMAGES[@]}"
 fi
 
 # ---------------------------------------------------------------- detections

@@ -37,7 +37,7 @@ static const struct cmd commands[] = {
 	  "run [--engine E[,E2...]] [-o E.KEY=VALUE]... [--report FILE] "
 	  "[--format text|json] [--jobs N] [--timeout SECONDS] "
 	  "[--max-engines N] [--libvirt[=URI] [--all-shutoff]] [--resume JOB] "
-	  "[--cache FILE | --no-cache] [--no-delta] [--host NAME] [--force] "
+	  "[--cache FILE | --no-cache] [--delta | --no-delta] [--host NAME] [--force] "
 	  "[--report-html FILE] [--metrics FILE] [--exclude GLOB]... "
 	  "[--snapshots] [--detach] TARGET...",
 	  "scan every guest file system of every target; report" },

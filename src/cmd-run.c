@@ -460,7 +460,7 @@ int cmd_run(int argc, char **argv)
 	       OPT_LIBVIRT, OPT_ALL_SHUTOFF, OPT_RESUME, OPT_CACHE,
 	       OPT_NO_CACHE, OPT_HOST, OPT_FORCE, OPT_METRICS,
 	       OPT_REPORT_HTML, OPT_EXCLUDE, OPT_DETACH, OPT_SNAPSHOTS,
-	       OPT_NO_DELTA };
+	       OPT_NO_DELTA, OPT_DELTA };
 	static const struct option opts[] = {
 		{ "engine", required_argument, NULL, 'e' },
 		{ "option", required_argument, NULL, 'o' },
@@ -474,6 +474,7 @@ int cmd_run(int argc, char **argv)
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "delta", no_argument, NULL, OPT_DELTA },
 		{ "no-delta", no_argument, NULL, OPT_NO_DELTA },
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "force", no_argument, NULL, OPT_FORCE },
@@ -492,7 +493,8 @@ int cmd_run(int argc, char **argv)
 	char *memos = NULL, *report_name = NULL, *html_name = NULL;
 	struct strv exclude = { 0 };
 	bool cache_set = false, detach = false, snapshots = false;
-	bool delta = true;
+	/* Off by default: see README, Limits (slower than a cold batch here). */
+	bool delta = false;
 	const char *cache = !G.cache ? AVBATCH_CACHE : *G.cache ? G.cache :
 			    NULL;
 	struct json_object *old_run = NULL, *old_report = NULL;
@@ -561,6 +563,9 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_CACHE:
 			cache = NULL;
 			cache_set = true;
+			break;
+		case OPT_DELTA:
+			delta = true;
 			break;
 		case OPT_NO_DELTA:
 			delta = false;

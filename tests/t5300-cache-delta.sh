@@ -41,7 +41,7 @@ run() {	# run ENGINE REPORT [OPTION...]: the image, ENGINE's signatures and cach
 	shift 2
 	"$AVBATCH" -v --engines-dir "$top_srcdir/engines" --state-dir "$T/state" \
 		run --engine "$e" -o "$e.database=$T/$e/sigs" \
-		--cache "$T/$e/cache.sqlite" --report "$r" "$@" "$T/disk.raw" \
+		--cache "$T/$e/cache.sqlite" --delta --report "$r" "$@" "$T/disk.raw" \
 		>"$r.out" 2>"$r.err"
 }
 found() {	# found REPORT: "path threat" of each detection, sorted

@@ -59,7 +59,7 @@ clean() {
 }
 
 run_args=(run --engine clamav -o clamav.database="$T/sigs"
-	--cache "$T/cache.sqlite")
+	--cache "$T/cache.sqlite" --delta)
 
 memcheck cold "${run_args[@]}" --report "$T/report.json" "${images[@]}"
 is "$rc" 1 "run under valgrind exits 1 (detections; 99 is a memcheck error)" ||
