@@ -1,6 +1,7 @@
 /* mount.c - attaching images; planning, mounting, releasing file systems */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmount.h>
@@ -652,6 +653,44 @@ const char *mount_attach_view(const struct attach *a)
 	return a->view;
 }
 
+/*
+ * Wait (at most timeout seconds) until no loop device reads path: an
+ * autoclear loop is released after its last user goes, not at once, and
+ * a FUSE export still held by one keeps its qemu from closing cleanly.
+ */
+static void wait_loops_gone(const char *path, double timeout)
+{
+	double deadline = time_mono() + timeout;
+
+	for (;;) {
+		DIR *d = opendir("/sys/block");
+		struct dirent *e;
+		bool held = false;
+
+		while (d && !held && (e = readdir(d))) {
+			char *f;
+			struct buf b = { 0 };
+
+			if (strncmp(e->d_name, "loop", 4))
+				continue;
+			f = xasprintf("/sys/block/%s/loop/backing_file",
+				      e->d_name);
+			if (read_file(f, 4096, &b) == 0 && b.p &&
+			    !strncmp(b.p, path, strlen(path)) &&
+			    (b.p[strlen(path)] == '\n' ||
+			     b.p[strlen(path)] == '\0'))
+				held = true;
+			buf_release(&b);
+			free(f);
+		}
+		if (d)
+			closedir(d);
+		if (!held || time_mono() >= deadline)
+			return;
+		usleep(50000);
+	}
+}
+
 void mount_detach(struct attach *a)
 {
 	if (!a)
@@ -666,6 +705,7 @@ void mount_detach(struct attach *a)
 		 * set and the undo point unusable (2 clean runs in 20 on a
 		 * loaded machine; none in 60 this way).
 		 */
+		wait_loops_gone(a->export, 10.0);
 		proc_kill_group(a->qsd, 10.0, NULL);
 		if (is_mounted(a->export))
 			umount2(a->export, MNT_DETACH);
