@@ -467,6 +467,16 @@ struct json_object *image_layer_json(const struct image *img, size_t i,
 	return o;
 }
 
+void image_layer_writable(struct json_object *lay)
+{
+	struct json_object *file = json_get(lay, "file");
+
+	json_object_object_add(lay, "read-only", json_object_new_boolean(0));
+	if (file)
+		json_object_object_add(file, "read-only",
+				       json_object_new_boolean(0));
+}
+
 /* "json:{...}", the argument that names qemu block options to qemu-img. */
 static char *json_arg(struct json_object *o)
 {

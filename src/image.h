@@ -165,6 +165,9 @@ char *image_ntfs_warning(const char *root);
 struct json_object *image_layer_json(const struct image *img, size_t i,
 				     bool chain, struct fdv *fds);
 
+/* Make a layer's options (format node and its file node) writable. */
+void image_layer_writable(struct json_object *lay);
+
 /*
  * Copy internal snapshot k of img (its top layer) into the new file dst
  * (created with O_EXCL, a sparse raw image of the snapshot's disk) with

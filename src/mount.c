@@ -238,17 +238,6 @@ static void push_blockdev(struct strv *argv, struct json_object *o)
 	json_object_put(o);
 }
 
-/* Make a layer's options (format node and its file node) writable. */
-static void writable_layer(struct json_object *lay)
-{
-	struct json_object *file = json_get(lay, "file");
-
-	json_object_object_add(lay, "read-only", json_object_new_boolean(0));
-	if (file)
-		json_object_object_add(file, "read-only",
-				       json_object_new_boolean(0));
-}
-
 /*
  * --blockdev arguments for one layer of the chain, read-only unless
  * writable, over the descriptors image_open checked (appended to fds for
@@ -261,7 +250,7 @@ static void push_layer(struct strv *argv, const struct image *img, size_t i,
 	char *lnode = xasprintf("l%zu", i), *next = xasprintf("l%zu", i + 1);
 
 	if (writable)
-		writable_layer(lay);
+		image_layer_writable(lay);
 	json_put_str(lay, "node-name", lnode);
 	/* A format that has a backing node: the next layer's, or none. */
 	if (json_object_object_get_ex(lay, "backing", NULL))

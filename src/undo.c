@@ -428,17 +428,6 @@ int undo_list(const char *jobdir, struct strv *out, char **cause)
 	return 0;
 }
 
-/* Make a layer's options (format node and its file node) writable. */
-static void writable_layer(struct json_object *lay)
-{
-	struct json_object *file = json_get(lay, "file");
-
-	json_object_object_add(lay, "read-only", json_object_new_boolean(0));
-	if (file)
-		json_object_object_add(file, "read-only",
-				       json_object_new_boolean(0));
-}
-
 /*
  * Write every range the undo file holds back into the image, through
  * qemu's block layer: the undo file as a qcow2 whose backing is the image
@@ -465,7 +454,7 @@ static int commit_back(const struct undo *u, const struct image *img,
 		goto done;
 	}
 	path = xasprintf("/proc/self/fd/%d", fd);
-	writable_layer(lay);
+	image_layer_writable(lay);
 	json_put_str(file, "driver", "file");
 	json_put_str(file, "filename", path);
 	json_put_str(top, "driver", "qcow2");
